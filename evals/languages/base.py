@@ -1,0 +1,108 @@
+"""The one runner interface every language implements: how a program is named, built, run and judged.
+
+A `Language` is data, not code: argv templates, the Debian package that provides the runtime, and the
+error patterns that turn an exit into a `Status`. Adding a language is adding one small module beside
+this one and one line in `__init__.py`. Not for: spawning processes (that is `evals.execution`).
+
+Templates may use `{src}` (the program's file name), `{stem}` (that name without extension) and
+`{mem_mb}` (the memory limit), and are run inside the program's own directory.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from evals.execution.result import Status
+
+# Exit patterns common to all languages, checked after the language's own.
+_COMMON_MEMORY = (r"MemoryError", r"[Oo]ut of memory", r"std::bad_alloc", r"Cannot allocate memory",
+                  r"failed to allocate memory")
+
+
+@dataclass(frozen=True)
+class Language:
+    name: str = field(metadata={"help": "Canonical name, e.g. 'python'."})
+    ext: str = field(metadata={"help": "Source file extension without the dot."})
+    run: tuple[str, ...] = field(metadata={"help": "argv to run the program (after any build)."})
+    debian: tuple[str, ...] = field(metadata={"help": "Debian packages that provide the runtime."})
+    version: tuple[str, ...] = field(metadata={"help": "argv printing the runtime version."})
+    aliases: tuple[str, ...] = ()
+    build: tuple[str, ...] | None = field(default=None, metadata={"help": "argv to compile, if compiled."})
+    source_name: str | None = field(default=None, metadata={"help": "Fixed file name (e.g. Main.java)."})
+    mode: str = field(default="exec", metadata={"help": "exec | pyfork (fork server) | node (warm runner)."})
+    rlimit_as: bool = field(default=True, metadata={"help": "Cap address space (false for JIT runtimes)."})
+    env: tuple[tuple[str, str], ...] = ()
+    syntax_patterns: tuple[str, ...] = ()
+    failure_patterns: tuple[str, ...] = ()   # assertion-like errors: status FAILED
+    memory_patterns: tuple[str, ...] = ()
+    fast_flags_note: str = ""                # what we do to avoid start-up cost, for `psft langs`
+
+    @property
+    def compiled(self) -> bool:
+        return self.build is not None
+
+    def file_name(self) -> str:
+        return self.source_name or f"main.{self.ext}"
+
+    def binaries(self) -> list[str]:
+        cmds = [self.run[0]] + ([self.build[0]] if self.build else [])
+        return [c for c in cmds if not c.startswith("./")]
+
+    def missing(self) -> list[str]:
+        """Runtime commands that are not on PATH (empty when the language is available)."""
+        return [b for b in self.binaries() if shutil.which(b) is None]
+
+    @cached_property
+    def runtime_version(self) -> str | None:
+        if self.missing():
+            return None
+        try:
+            out = subprocess.run(self.version, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        text = (out.stdout + out.stderr).strip().splitlines()
+        return text[0].strip() if text else "unknown"
+
+    def argv(self, template: tuple[str, ...], mem_mb: int) -> list[str]:
+        src = self.file_name()
+        stem = src.rsplit(".", 1)[0]
+        return [a.format(src=src, stem=stem, mem_mb=mem_mb) for a in template]
+
+    def classify(self, phase: str, exit_code: int | None, signal: int | None, stderr: str,
+                 timed_out: bool, hit_memory: bool) -> tuple[Status, str]:
+        """Turn one finished step into a status and a one-line reason."""
+        if timed_out:
+            return Status.TIMEOUT, f"{phase} exceeded its time limit"
+        if exit_code == 0 and signal is None:
+            return Status.PASSED, ""
+        tail = stderr[-4000:]
+        if phase == "build":
+            return Status.SYNTAX_ERROR, _first_line(tail) or "build failed"
+        for pats, status in ((self.memory_patterns + _COMMON_MEMORY, Status.MEMORY),
+                             (self.syntax_patterns, Status.SYNTAX_ERROR),
+                             (self.failure_patterns, Status.FAILED)):
+            for p in pats:
+                m = re.search(p, tail)
+                if m:
+                    return status, _line_of(tail, m.start())
+        if hit_memory:
+            return Status.MEMORY, "killed near the memory limit"
+        if signal is not None:
+            return Status.RUNTIME_ERROR, f"killed by signal {signal}"
+        return Status.RUNTIME_ERROR, _first_line(tail[-400:]) or f"exit code {exit_code}"
+
+
+def _first_line(text: str) -> str:
+    for line in text.strip().splitlines():
+        if line.strip():
+            return line.strip()[:200]
+    return ""
+
+
+def _line_of(text: str, pos: int) -> str:
+    start = text.rfind("\n", 0, pos) + 1
+    end = text.find("\n", pos)
+    return text[start: end if end >= 0 else len(text)].strip()[:200]

@@ -5,12 +5,14 @@ error patterns that turn an exit into a `Status`. Adding a language is adding on
 this one and one line in `__init__.py`. Not for: spawning processes (that is `evals.execution`).
 
 Templates may use `{src}` (the program's file name), `{stem}` (that name without extension) and
-`{mem_mb}` (the memory limit), and are run inside the program's own directory.
+`{mem_mb}` (the memory limit) and `{node_types}` (the folder holding `@types/node`), and are run inside the program's own directory.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import sys
 import subprocess
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -69,7 +71,7 @@ class Language:
     def argv(self, template: tuple[str, ...], mem_mb: int) -> list[str]:
         src = self.file_name()
         stem = src.rsplit(".", 1)[0]
-        return [a.format(src=src, stem=stem, mem_mb=mem_mb) for a in template]
+        return [a.format(src=src, stem=stem, mem_mb=mem_mb, node_types=node_types_dir()) for a in template]
 
     def classify(self, phase: str, exit_code: int | None, signal: int | None, stderr: str,
                  timed_out: bool, hit_memory: bool) -> tuple[Status, str]:
@@ -93,6 +95,16 @@ class Language:
         if signal is not None:
             return Status.RUNTIME_ERROR, f"killed by signal {signal}"
         return Status.RUNTIME_ERROR, _first_line(tail[-400:]) or f"exit code {exit_code}"
+
+
+def node_types_dir() -> str:
+    """Where TypeScript finds `@types/node` (`make setup` installs it with npm into the venv)."""
+    candidates = [os.environ.get("PSFT_NODE_TYPES", ""), os.path.join(sys.prefix, "npm", "node_modules", "@types"),
+                  "/usr/share/nodejs/@types", "/usr/lib/node_modules/@types"]
+    for c in candidates:
+        if c and os.path.isdir(os.path.join(c, "node")):
+            return c
+    return candidates[1]
 
 
 def _first_line(text: str) -> str:

@@ -5,9 +5,9 @@ from .base import Language
 LANG = Language(
     name="typescript", ext="ts", aliases=("ts",),
     build=("tsc", "--target", "es2019", "--module", "commonjs", "--lib", "es2019",
-           "--types", "node", "--skipLibCheck", "{src}"),
+           "--types", "node", "--typeRoots", "{node_types}", "--skipLibCheck", "{src}"),
     run=("node", "--max-old-space-size={mem_mb}", "{stem}.js"), version=("tsc", "--version"),
-    debian=("node-typescript", "nodejs", "node-types-node"), mode="node", rlimit_as=False,
+    debian=("node-typescript", "nodejs"), mode="node", rlimit_as=False,
     env=(("NODE_PATH", "/usr/share/nodejs:/usr/lib/nodejs"),),
     syntax_patterns=(r"(?m)^SyntaxError\b", r"error TS\d+"),
     failure_patterns=(r"AssertionError", r"test case \d+ (failed|did not pass)"),

@@ -1,0 +1,181 @@
+"""The executor: runs programs in any registered language on a pool of sandboxed workers.
+
+`Executor.map` is the throughput path (RL rewards, pass@k, benchmark checks): identical programs run
+once, every core gets a worker, and start-up is avoided where a language allows (a Python fork
+server, a warm Node runner, fast-start flags, one build per compiled program). `Executor.run` is
+`map` of one. Not for: assembling programs from tasks (benchmarks and the world do that).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from evals.languages import Language, UnknownLanguage, get_language
+
+from . import sandbox
+from .program import Program
+from .result import Limits, Result, Status
+from .worker import Worker
+
+# Ruby libraries that load without RubyGems; any other `require` gets RubyGems back (slower start-up).
+_RUBY_GEM_FREE = {"set", "json", "date", "time", "bigdecimal", "digest", "securerandom", "stringio", "pp"}
+_REQUIRE = re.compile(r"^\s*require\s*\(?\s*['\"]([^'\"]+)['\"]", re.M)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+class Executor:
+    """A pool of sandboxed workers. Use as a context manager, or call `close()`."""
+
+    def __init__(self, workers: int | None = None, limits: Limits | None = None, sandbox_level: str = "auto",
+                 warm: bool = True):
+        self.n_workers = workers or default_workers()
+        self.limits = limits or Limits()
+        self.level = sandbox.resolve_level(sandbox_level)
+        self.warm = warm
+        node = sandbox.which("node")
+        self._node_argv = ([node, f"--max-old-space-size={self.limits.memory_mb}", str(sandbox.NODE_RUNNER)]
+                           if warm and node and sandbox.NODE_RUNNER.exists() else None)
+        self._free: queue.Queue[Worker] = queue.Queue()
+        for slot in range(self.n_workers):
+            self._free.put(Worker(slot, self.level, self._node_argv,
+                                  {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs"}))
+        self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
+        self._lock = threading.Lock()
+        self.stats = {"programs": 0, "deduplicated": 0, "worker_restarts": 0, "warm": 0}
+
+    # -- public API -------------------------------------------------------------------------
+
+    def run(self, program: Program, limits: Limits | None = None) -> Result:
+        return self.map([program], limits=limits)[0]
+
+    def map(self, programs: Iterable[Program], limits: Limits | None = None, progress: bool = False,
+            desc: str = "executing") -> list[Result]:
+        """Run programs in parallel; results come back in input order."""
+        programs = list(programs)
+        limits = limits or self.limits
+        unique: dict[str, Program] = {}
+        for p in programs:
+            unique.setdefault(p.key(), p)
+        futures = {k: self._pool.submit(self._run_one, p, limits) for k, p in unique.items()}
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(futures), desc=desc, unit="prog")
+            for f in futures.values():
+                f.add_done_callback(lambda _f: bar.update(1))
+        done = {k: f.result() for k, f in futures.items()}
+        if bar:
+            bar.close()
+        with self._lock:
+            self.stats["programs"] += len(programs)
+            self.stats["deduplicated"] += len(programs) - len(unique)
+        out, seen = [], set()
+        for p in programs:  # a duplicate gets its own copy of the shared result
+            k = p.key()
+            out.append(dataclasses.replace(done[k]) if k in seen else done[k])
+            seen.add(k)
+        return out
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        while not self._free.empty():
+            self._free.get_nowait().close()
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- one program --------------------------------------------------------------------------
+
+    def _run_one(self, program: Program, limits: Limits) -> Result:
+        try:
+            lang = get_language(program.lang)
+        except UnknownLanguage as e:
+            return Result(Status.UNAVAILABLE, detail=str(e), lang=program.lang)
+        missing = lang.missing()
+        if missing:
+            return Result(Status.UNAVAILABLE, detail=f"runtime not installed: {', '.join(missing)} "
+                          f"(Debian: {' '.join(lang.debian)})", lang=lang.name)
+        req = self._request(lang, program.source, limits)
+        worker = self._free.get()
+        try:
+            restarts = worker.restarts
+            t0 = time.monotonic()
+            try:
+                resp = worker.request(req, timeout=_budget(req) + 30.0)
+            except sandbox.SandboxUnavailable as e:
+                return Result(Status.SANDBOX_ERROR, detail=str(e), lang=lang.name)
+            if worker.restarts > restarts and restarts >= 0:
+                with self._lock:
+                    self.stats["worker_restarts"] += worker.restarts - restarts
+        finally:
+            self._free.put(worker)
+        if resp is None:
+            return Result(Status.RUNTIME_ERROR, duration_s=time.monotonic() - t0, lang=lang.name,
+                          detail="the program killed or hung its sandbox worker (worker restarted)")
+        if "error" in resp:
+            return Result(Status.SANDBOX_ERROR, detail=resp["error"], lang=lang.name)
+        return self._judge(lang, resp["steps"], limits)
+
+    def _request(self, lang: Language, source: str, limits: Limits) -> dict:
+        mem = limits.memory_mb
+        steps = []
+        if lang.build:
+            steps.append({"phase": "build", "argv": _resolve(lang.argv(lang.build, mem)),
+                          "timeout": limits.build_timeout_s, "rlimit_as": False})
+        run_argv = lang.argv(lang.run, mem)
+        if lang.name == "ruby" and not set(_REQUIRE.findall(source)) <= _RUBY_GEM_FREE:
+            run_argv = [a for a in run_argv if a != "--disable-gems"]
+        steps.append({"phase": "run", "argv": _resolve(run_argv), "timeout": limits.timeout_s,
+                      "rlimit_as": True if lang.rlimit_as else "data", "pyfork": lang.mode == "pyfork"})
+        req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),
+               "env": dict(lang.env)}
+        if lang.mode == "node" and self._node_argv:
+            req["warm"] = {"id": 0, "lang": lang.name, "source": source, "filename": lang.file_name(),
+                           "timeout_ms": int(limits.timeout_s * 1000), "output_bytes": limits.output_bytes}
+        return req
+
+    def _judge(self, lang: Language, steps: Sequence[dict], limits: Limits) -> Result:
+        last = steps[-1]
+        if "error" in last:
+            return Result(Status.SANDBOX_ERROR, detail=last["error"], lang=lang.name)
+        if last.get("warm"):
+            with self._lock:
+                self.stats["warm"] += 1
+        hit_memory = last.get("maxrss_kb", 0) >= 0.9 * limits.memory_mb * 1024
+        status, detail = lang.classify(last["phase"], last["exit_code"], last.get("signal"), last["stderr"],
+                                       last["timed_out"], hit_memory)
+        return Result(status, exit_code=last["exit_code"], duration_s=sum(s["duration_s"] for s in steps),
+                      stdout=last["stdout"], stderr=last["stderr"], signal=last.get("signal"),
+                      detail=detail, phase=last["phase"], lang=lang.name)
+
+
+def _budget(req: dict) -> float:
+    return sum(float(s["timeout"]) for s in req["steps"])
+
+
+def _resolve(argv: list[str]) -> list[str]:
+    exe = sandbox.which(argv[0]) if not argv[0].startswith("./") else argv[0]
+    return [exe or argv[0], *argv[1:]]
+
+
+_default: Executor | None = None
+
+
+def run_program(lang: str, source: str, limits: Limits | None = None) -> Result:
+    """Run one program on a shared default executor (convenient; use `Executor` for many)."""
+    global _default
+    if _default is None:
+        _default = Executor()
+    return _default.run(Program(lang, source), limits=limits)

@@ -1,0 +1,384 @@
+"""The in-sandbox supervisor: runs one program at a time, on request, inside a worker's sandbox.
+
+Started by `worker.py` as `python3 -I -S supervisor.py` inside bubblewrap (or, without bubblewrap, as a
+plain unprivileged process). Standard library only and single-threaded, because it forks itself.
+It speaks JSON lines: one request on stdin, one response on stdout (see `handle`).
+
+For every program it:
+- makes a fresh directory under the sandbox's private /tmp, writes the files, and removes it after;
+- runs each step (build, run) in a fresh session and process group, with resource limits (CPU, memory,
+  processes, file size, open files), stdin from /dev/null, a scrubbed environment, and output read
+  through pipes of which only a capped tail is kept;
+- enforces the wall-clock limit, then kills the whole process group and, inside the sandbox's PID
+  namespace, every other process it did not start itself (children that outlive their parent,
+  `setsid` escapes), so nothing survives a program;
+- for Python, forks itself instead of exec'ing an interpreter (a fork server: no start-up cost);
+- for JavaScript/TypeScript, first offers the program to a warm Node runner (`node_runner.js`) and runs
+  it in a fresh process when the runner declines or dies.
+
+Not for: deciding statuses (the host does that from exit codes and stderr), or isolation by itself:
+the namespaces, read-only filesystem and no-network come from the worker's bubblewrap command.
+"""
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+PROTO_OUT = os.fdopen(os.dup(1), "wb", buffering=0)
+os.dup2(2, 1)  # stray prints go to stderr, never into the protocol
+
+SCRATCH = os.environ.get("PSFT_SCRATCH", "/tmp/run")
+CACHE = "/tmp/cache"
+IN_PIDNS = os.environ.get("PSFT_PIDNS") == "1"
+NODE_ARGV = json.loads(os.environ.get("PSFT_NODE_RUNNER", "null"))
+BASE_ENV = json.loads(os.environ.get("PSFT_BASE_ENV", "{}"))
+_counter = 0
+_node = None  # the warm Node runner: (Popen-like tuple) pid, stdin fd, stdout file
+
+
+def _tail(buf, data, cap):
+    buf += data
+    if len(buf) > 2 * cap:
+        del buf[: len(buf) - cap]
+    return buf
+
+
+def _limits_in_child(limits, cpu_s, rlimit_as):
+    mem = int(limits["memory_mb"]) * 1024 * 1024
+    sets = [
+        (resource.RLIMIT_CPU, (int(cpu_s) + 1, int(cpu_s) + 2)),
+        (resource.RLIMIT_FSIZE, (int(limits["max_file_mb"]) * 1024 * 1024,) * 2),
+        (resource.RLIMIT_NOFILE, (int(limits["max_open_files"]),) * 2),
+        (resource.RLIMIT_NPROC, (int(limits["max_procs"]),) * 2),
+        (resource.RLIMIT_CORE, (0, 0)),
+    ]
+    if rlimit_as is True:
+        sets.append((resource.RLIMIT_AS, (mem, mem)))
+    elif rlimit_as == "data":  # JIT runtimes reserve address space; cap written data instead
+        sets.append((resource.RLIMIT_DATA, (4 * mem, 4 * mem)))
+    for what, value in sets:
+        try:
+            resource.setrlimit(what, value)
+        except (ValueError, OSError):
+            pass
+
+
+def _spawn(step, workdir, limits, env):
+    """Fork one step. Returns (pid, stdout_fd, stderr_fd)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.setsid()
+            for s in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
+                signal.signal(s, signal.SIG_DFL)
+            os.chdir(workdir)
+            devnull = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(devnull, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            os.closerange(3, 65536)
+            _limits_in_child(limits, step["timeout"], step.get("rlimit_as", True))
+            if step.get("pyfork"):
+                _run_python_here(step["argv"][-1], env)  # never returns
+            os.execve(step["argv"][0], step["argv"], env)
+        except BaseException as e:  # noqa: BLE001 - report anything, then die
+            try:
+                os.write(2, f"sandbox: could not start {step['argv'][0]}: {e}\n".encode())
+            finally:
+                os._exit(127)
+    os.close(out_w)
+    os.close(err_w)
+    return pid, out_r, err_r
+
+
+def _run_python_here(path, env):
+    """The fork server's child: become `python3 -I -S path` without starting an interpreter."""
+    import io
+    import types
+    os.environ.clear()
+    os.environ.update(env)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace")
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                  errors="backslashreplace", line_buffering=True)
+    sys.argv = [path]
+    sys.path.insert(0, os.getcwd())
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__builtins__ = __builtins__
+    sys.modules["__main__"] = main
+    code = 0
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+        exec(compile(source, path, "exec"), main.__dict__)
+    except SystemExit as e:
+        if e.code is None:
+            code = 0
+        elif isinstance(e.code, int):
+            code = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - as the interpreter does: traceback, exit 1
+        import traceback
+        traceback.print_exc()
+        code = 1
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001
+        code = code or 120
+    os._exit(code & 0xFF)
+
+
+def _kill_leftovers(keep):
+    """Kill every process of the sandbox except ours (needs a private PID namespace to be safe)."""
+    if not IN_PIDNS:
+        return 0
+    me = os.getpid()
+    killed = 0
+    for _ in range(50):
+        found = False
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            if pid in (1, me) or pid in keep:
+                continue
+            found = True
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        _reap()
+        if not found:
+            break
+        time.sleep(0.002)
+    return killed
+
+
+def _reap():
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _run_step(step, workdir, limits, env):
+    t0 = time.monotonic()
+    try:
+        pid, out_r, err_r = _spawn(step, workdir, limits, env)
+    except OSError as e:
+        return {"error": f"fork failed: {e}"}
+    cap = int(limits["output_bytes"])
+    bufs = {out_r: bytearray(), err_r: bytearray()}
+    sizes = {out_r: 0, err_r: 0}
+    open_fds = [out_r, err_r]
+    deadline = t0 + float(step["timeout"])
+    status = rusage = None
+    timed_out = False
+    while True:
+        if status is None:
+            wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
+            if wpid == pid:
+                status, rusage = wstatus, wru
+        now = time.monotonic()
+        if status is None and now >= deadline:
+            timed_out = True
+            break
+        if status is not None and not open_fds:
+            break
+        if status is not None:  # the program is gone; drain what its pipes hold, briefly
+            wait = 0.0 if now - t0 > step["timeout"] else 0.05
+        else:
+            wait = min(deadline - now, 0.05)
+        if not open_fds:
+            time.sleep(min(wait, 0.005))
+            continue
+        ready, _, _ = select.select(open_fds, [], [], max(wait, 0.0))
+        if not ready and status is not None:
+            break  # a leftover child holds the pipe open: stop reading, it will be killed
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if data:
+                sizes[fd] += len(data)
+                _tail(bufs[fd], data, cap)
+            else:
+                open_fds.remove(fd)
+    duration = time.monotonic() - t0
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if status is None:
+        _, status, rusage = os.wait4(pid, 0)
+    leftovers = _kill_leftovers(_keep())
+    for fd in (out_r, err_r):
+        os.close(fd)
+    exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+    return {
+        "phase": step["phase"], "exit_code": exit_code, "signal": None if timed_out else sig,
+        "timed_out": timed_out or sig == signal.SIGXCPU, "duration_s": round(duration, 4),
+        "stdout": bytes(bufs[out_r][-cap:]).decode("utf-8", "replace"),
+        "stderr": bytes(bufs[err_r][-cap:]).decode("utf-8", "replace"),
+        "stdout_bytes": sizes[out_r], "stderr_bytes": sizes[err_r],
+        "maxrss_kb": rusage.ru_maxrss if rusage else 0, "leftovers_killed": leftovers,
+    }
+
+
+def _keep():
+    return {_node[0]} if _node else set()
+
+
+# --- the warm Node runner -------------------------------------------------------------------
+
+def _node_start():
+    global _node
+    r1, w1 = os.pipe()
+    r2, w2 = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            os.chdir(SCRATCH)
+            os.dup2(r1, 0)
+            os.dup2(w2, 1)
+            os.closerange(3, 65536)
+            env = dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}")))
+            os.execve(NODE_ARGV[0], NODE_ARGV, env)
+        finally:
+            os._exit(127)
+    os.close(r1)
+    os.close(w2)
+    _node = (pid, w1, os.fdopen(r2, "rb"))
+
+
+def _node_stop():
+    global _node
+    if _node:
+        pid, w, r = _node
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        os.close(w)
+        r.close()
+        _node = None
+
+
+def _node_run(warm, timeout):
+    """Ask the warm runner; None means "run it in a fresh process instead"."""
+    if not NODE_ARGV:
+        return None
+    if _node is None:
+        _node_start()
+    pid, w, r = _node
+    try:
+        os.write(w, (json.dumps(warm) + "\n").encode())
+        ready, _, _ = select.select([r], [], [], timeout + 5.0)
+        line = r.readline() if ready else b""
+    except OSError:
+        line = b""
+    if not line:  # crashed (e.g. heap exhausted) or hung: recycle it, and let a fresh process decide
+        _node_stop()
+        return None
+    try:
+        resp = json.loads(line)
+    except ValueError:
+        _node_stop()
+        return None
+    if resp.get("fallback"):
+        return None
+    return resp
+
+
+# --- requests -------------------------------------------------------------------------------
+
+def handle(req):
+    global _counter
+    _counter += 1
+    workdir = os.path.join(SCRATCH, f"p{_counter}")
+    os.mkdir(workdir, 0o700)
+    env = dict(BASE_ENV, HOME=workdir, TMPDIR=workdir, **req.get("env", {}))
+    steps_out = []
+    try:
+        for name, text in req["files"].items():
+            with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        warm = req.get("warm")
+        if warm is not None:
+            resp = _node_run(warm, float(req["steps"][-1]["timeout"]))
+            if resp is not None:
+                resp["warm"] = True
+                return {"id": req["id"], "steps": [resp]}
+        for step in req["steps"]:
+            res = _run_step(step, workdir, req["limits"], env)
+            steps_out.append(res)
+            if "error" in res or res["exit_code"] != 0 or res["timed_out"]:
+                break
+        return {"id": req["id"], "steps": steps_out}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        _wipe_scratch()
+
+
+def _wipe_scratch():
+    """Remove whatever a program left in the scratch spaces (the next program must not see it)."""
+    spaces = [SCRATCH] + (["/tmp", "/var/tmp", "/dev/shm"] if IN_PIDNS else [])
+    for space in spaces:
+        try:
+            names = os.listdir(space)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(space, name)
+            if path in (SCRATCH, CACHE):
+                continue
+            try:
+                if os.path.isdir(path) and not os.path.islink(path):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+            except OSError:
+                pass
+
+
+def main():
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    PROTO_OUT.write(b'{"ready": true}\n')
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        try:
+            req = json.loads(line)
+            resp = handle(req)
+        except Exception as e:  # noqa: BLE001 - a bad request must not kill the worker
+            resp = {"id": locals().get("req", {}).get("id"), "error": f"{type(e).__name__}: {e}"}
+        PROTO_OUT.write((json.dumps(resp) + "\n").encode())
+    _node_stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
-import re
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -22,11 +21,6 @@ from . import sandbox
 from .program import Program
 from .result import Limits, Result, Status
 from .worker import Worker
-
-# Ruby libraries that load without RubyGems; any other `require` gets RubyGems back (slower start-up).
-_RUBY_GEM_FREE = {"set", "json", "date", "time", "bigdecimal", "digest", "securerandom", "stringio", "pp"}
-_REQUIRE = re.compile(r"^\s*require\s*\(?\s*['\"]([^'\"]+)['\"]", re.M)
-
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
@@ -135,8 +129,8 @@ class Executor:
             steps.append({"phase": "build", "argv": _resolve(lang.argv(lang.build, mem)),
                           "timeout": limits.build_timeout_s, "rlimit_as": False})
         run_argv = lang.argv(lang.run, mem)
-        if lang.name == "ruby" and not set(_REQUIRE.findall(source)) <= _RUBY_GEM_FREE:
-            run_argv = [a for a in run_argv if a != "--disable-gems"]
+        if lang.adapt:
+            run_argv = lang.adapt(run_argv, source)
         steps.append({"phase": "run", "argv": _resolve(run_argv), "timeout": limits.timeout_s,
                       "rlimit_as": True if lang.rlimit_as else "data", "pyfork": lang.mode == "pyfork"})
         req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),

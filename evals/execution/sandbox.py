@@ -22,16 +22,16 @@ the user switch remain: no network or filesystem isolation.
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
+
+from evals.languages.base import RUNTIME_PATH, find_runtime
+
+__all__ = ["RUNTIME_PATH", "command", "find_runtime", "resolve_level", "which", "worker_user"]
 
 SANDBOX_UID_BASE = 60000
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "supervisor.py"
 NODE_RUNNER = HERE / "node_runner.js"
-# Runtimes are looked up on the system path first, so that a virtual environment's interpreter
-# (which may live in a home directory the sandbox user cannot read) is not picked up.
-RUNTIME_PATH = "/usr/local/bin:/usr/bin:/bin"
 SCRATCH = "/tmp/run"  # programs' directories (wiped after each program)
 CACHE = "/tmp/cache"  # build caches kept for a worker's lifetime (e.g. Go's)
 TMPFS_BYTES = 1 << 30  # each private tmpfs (memory-backed) holds at most 1 GiB
@@ -41,10 +41,7 @@ class SandboxUnavailable(RuntimeError):
     pass
 
 
-def which(cmd: str) -> str | None:
-    if "/" in cmd:
-        return cmd
-    return shutil.which(cmd, path=RUNTIME_PATH) or shutil.which(cmd)
+which = find_runtime
 
 
 def bwrap_path() -> str | None:

@@ -128,9 +128,10 @@ def _run_python_here(path, env):
         else:
             print(e.code, file=sys.stderr)
             code = 1
-    except BaseException:  # noqa: BLE001 - as the interpreter does: traceback, exit 1
+    except BaseException as e:  # noqa: BLE001 - as the interpreter does: traceback, exit 1
         import traceback
-        traceback.print_exc()
+        tb = e.__traceback__.tb_next if e.__traceback__ else None  # hide this frame
+        traceback.print_exception(type(e), e, tb)
         code = 1
     try:
         sys.stdout.flush()

@@ -14,6 +14,7 @@ import re
 import shutil
 import sys
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -40,6 +41,8 @@ class Language:
     syntax_patterns: tuple[str, ...] = ()
     failure_patterns: tuple[str, ...] = ()   # assertion-like errors: status FAILED
     memory_patterns: tuple[str, ...] = ()
+    adapt: Callable[[list[str], str], list[str]] | None = field(
+        default=None, metadata={"help": "Adjusts the run argv to a program's source (e.g. flags)."})
     fast_flags_note: str = ""                # what we do to avoid start-up cost, for `psft langs`
 
     @property
@@ -54,15 +57,15 @@ class Language:
         return [c for c in cmds if not c.startswith("./")]
 
     def missing(self) -> list[str]:
-        """Runtime commands that are not on PATH (empty when the language is available)."""
-        return [b for b in self.binaries() if shutil.which(b) is None]
+        """Runtime commands not found where the sandbox can run them (empty when available)."""
+        return [b for b in self.binaries() if find_runtime(b) is None]
 
     @cached_property
     def runtime_version(self) -> str | None:
         if self.missing():
             return None
         try:
-            out = subprocess.run(self.version, capture_output=True, text=True, timeout=20)
+            out = subprocess.run([find_runtime(self.version[0]), *self.version[1:]], capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired):
             return None
         text = (out.stdout + out.stderr).strip().splitlines()
@@ -95,6 +98,20 @@ class Language:
         if signal is not None:
             return Status.RUNTIME_ERROR, f"killed by signal {signal}"
         return Status.RUNTIME_ERROR, _first_line(tail[-400:]) or f"exit code {exit_code}"
+
+
+# The sandbox hides home directories, so runtimes are looked up on the system path first and never
+# under a home directory (e.g. a rustup toolchain in ~/.cargo, or a venv's python under /root).
+RUNTIME_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def find_runtime(cmd: str) -> str | None:
+    if "/" in cmd:
+        return cmd if os.access(cmd, os.X_OK) else None
+    homes = tuple(h for h in {os.path.expanduser("~"), "/root", "/home"} if h not in ("", "/"))
+    extra = [d for d in os.environ.get("PATH", "").split(os.pathsep)
+             if d and not d.startswith(homes) and not d.startswith(sys.prefix)]
+    return shutil.which(cmd, path=os.pathsep.join([RUNTIME_PATH, *extra]))
 
 
 def node_types_dir() -> str:

@@ -1,0 +1,47 @@
+# Set-up is part of every target: a fresh clone needs only `make demo` or `make test`.
+# TORCH picks the torch requirement (default: the CPU wheel); e.g. `make setup TORCH=torch` for CUDA.
+SHELL := /bin/bash
+PYTHON ?= python3
+TORCH ?= torch==2.13.0
+LANGS ?= python,javascript,typescript,ruby,php,lua,perl,go,cpp,java
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.psft-installed
+PYTEST_ARGS ?=
+
+# Reinstall when the torch requirement changed since the last set-up.
+ifneq ($(shell cat $(STAMP) 2>/dev/null),$(TORCH))
+$(shell rm -f $(STAMP))
+endif
+
+.PHONY: setup runtimes test demo bench lint clean
+setup: $(STAMP) runtimes
+
+$(STAMP): pyproject.toml Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
+	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	@echo "$(TORCH)" > $@
+
+# Language runtimes and the sandbox (bubblewrap) from Debian packages, when missing; @types/node for
+# TypeScript from the npm registry. Quick when everything is there.
+runtimes: $(STAMP)
+	@$(BIN)/psft langs --install --only $(LANGS) > /dev/null
+	@test -d $(VENV)/npm/node_modules/@types/node || ! command -v npm > /dev/null || \
+		npm install --prefix $(VENV)/npm --no-audit --no-fund --silent @types/node@20 > /dev/null
+
+test: setup
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/psft check-bench --bench mbxp --data ../shared/data/mbxp --langs python,ruby,javascript
+
+bench: setup
+	$(BIN)/python -m pytest -q -m bench -s $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check evals train probe app tests
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -150,7 +150,8 @@ class Executor:
         hit_memory = last.get("maxrss_kb", 0) >= 0.9 * limits.memory_mb * 1024
         status, detail = lang.classify(last["phase"], last["exit_code"], last.get("signal"), last["stderr"],
                                        last["timed_out"], hit_memory)
-        return Result(status, exit_code=last["exit_code"], duration_s=sum(s["duration_s"] for s in steps),
+        build_s = steps[0]["duration_s"] if steps[0].get("phase") == "build" else 0.0
+        return Result(status, exit_code=last["exit_code"], duration_s=last["duration_s"], build_s=build_s,
                       stdout=last["stdout"], stderr=last["stderr"], signal=last.get("signal"),
                       detail=detail, phase=last["phase"], lang=lang.name)
 

@@ -44,13 +44,14 @@ class Result:
 
     status: Status
     exit_code: int | None = None
-    duration_s: float = 0.0
+    duration_s: float = 0.0     # the deciding step's wall time (the run, or the build that failed)
     stdout: str = ""
     stderr: str = ""
     signal: int | None = None
     detail: str = ""            # one line: why this status (e.g. "AssertionError", "killed after 10 s")
     phase: str = "run"          # "build" or "run": which step decided the status
     lang: str = ""
+    build_s: float = 0.0        # wall time of the build step, for compiled languages
 
     @property
     def passed(self) -> bool:

@@ -59,7 +59,7 @@ def _limits_in_child(limits, cpu_s, rlimit_as):
     if rlimit_as is True:
         sets.append((resource.RLIMIT_AS, (mem, mem)))
     elif rlimit_as == "data":  # JIT runtimes reserve address space; cap written data instead
-        sets.append((resource.RLIMIT_DATA, (4 * mem, 4 * mem)))
+        sets.append((resource.RLIMIT_DATA, (2 * mem, 2 * mem)))
     for what, value in sets:
         try:
             resource.setrlimit(what, value)

@@ -6,6 +6,7 @@ must keep serving afterwards.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from evals.execution import Executor, Limits, Program, Status
-from evals.execution.sandbox import SANDBOX_UID_BASE, bwrap_path
+from evals.execution.sandbox import bwrap_path
 from evals.languages import get_language
 
 from .attacks import ATTACKS, PROGRAMS
@@ -94,8 +95,8 @@ def hostile_executor():
     os.environ.pop("PSFT_TEST_SECRET", None)
 
 
-def sandbox_processes() -> list[tuple[int, int, str]]:
-    """(pid, uid, cmdline) of every process running as one of the sandbox users."""
+def sandbox_processes(uids: set[int]) -> list[tuple[int, int, str]]:
+    """(pid, uid, cmdline) of every process running as one of the given sandbox users."""
     out = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -105,15 +106,15 @@ def sandbox_processes() -> list[tuple[int, int, str]]:
             cmd = Path(f"/proc/{name}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if SANDBOX_UID_BASE < uid <= SANDBOX_UID_BASE + WORKERS:
+        if uid in uids:
             out.append((int(name), uid, cmd))
     return out
 
 
-def leftovers() -> list[str]:
+def leftovers(uids: set[int]) -> list[str]:
     """Processes that are not part of a worker's machinery (bwrap, one supervisor, one Node runner)."""
     bad, seen = [], {}
-    for pid, uid, cmd in sandbox_processes():
+    for pid, uid, cmd in sandbox_processes(uids):
         if cmd.split(" ")[0].endswith("bwrap"):
             continue
         kind = "supervisor" if "supervisor.py" in cmd else "node" if "node_runner.js" in cmd else None
@@ -124,10 +125,10 @@ def leftovers() -> list[str]:
     return bad
 
 
-def wait_no_leftovers(timeout: float = 3.0) -> list[str]:
+def wait_no_leftovers(uids: set[int], timeout: float = 3.0) -> list[str]:
     t0 = time.monotonic()
     while True:
-        bad = leftovers()
+        bad = leftovers(uids)
         if not bad or time.monotonic() - t0 > timeout:
             return bad
         time.sleep(0.05)
@@ -152,16 +153,18 @@ def test_attack_is_contained(lang, attack, hostile_executor, listener):
               .replace("@HOME@", str(Path.home())).replace("@REPO@", str(REPO)))
     before = len(listener.accepted)
     t0 = time.monotonic()
-    r = hostile_executor.run(Program(lang, source))
+    # A memory bomb may need a few seconds to fill its limit on a busy machine.
+    limits = dataclasses.replace(LIMITS, timeout_s=10.0) if attack == "memory_bomb" else LIMITS
+    r = hostile_executor.run(Program(lang, source), limits=limits)
     wall = time.monotonic() - t0
 
     assert r.status in EXPECTED[attack], f"{lang} {attack}: {r.status} ({r.detail})\n{r.stderr[-1500:]}"
     build = LIMITS.build_timeout_s if language.compiled else 0
-    assert wall < LIMITS.timeout_s + build + 15, f"took {wall:.1f}s"
+    assert wall < limits.timeout_s + build + 15, f"took {wall:.1f}s"
     if r.phase == "run":
-        assert r.duration_s < LIMITS.timeout_s + 1.5, f"run step took {r.duration_s:.1f}s"
+        assert r.duration_s < limits.timeout_s + 1.5, f"run step took {r.duration_s:.1f}s"
     if root:  # as root each worker has its own uid, so its processes can be told apart
-        assert wait_no_leftovers() == [], "processes survived the program"
+        assert wait_no_leftovers(set(hostile_executor.worker_uids())) == [], "processes survived the program"
     for p in escape_paths():
         assert not p.exists(), f"{lang} {attack} wrote {p} outside the sandbox"
     assert len(listener.accepted) == before, f"a connection reached the host: {listener.accepted[before:]}"

@@ -48,6 +48,11 @@ class Executor:
 
     # -- public API -------------------------------------------------------------------------
 
+    def worker_uids(self) -> list[int]:
+        """The unprivileged uids this executor's workers run as (empty when not root)."""
+        workers = list(self._free.queue)
+        return [w.user[0] for w in workers if w.user]
+
     def run(self, program: Program, limits: Limits | None = None) -> Result:
         return self.map([program], limits=limits)[0]
 

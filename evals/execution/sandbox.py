@@ -21,6 +21,7 @@ the user switch remain: no network or filesystem isolation.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -28,7 +29,11 @@ from evals.languages.base import RUNTIME_PATH, find_runtime
 
 __all__ = ["RUNTIME_PATH", "command", "find_runtime", "resolve_level", "which", "worker_user"]
 
-SANDBOX_UID_BASE = 60000
+# Workers of one process get consecutive uids in a block chosen by the process id, so that two
+# executors (or two processes) rarely share a uid, and hence a process-count limit.
+SANDBOX_UID_BASE = 100000
+_UIDS_PER_PROCESS = 64
+_next_uid = itertools.count()
 HERE = Path(__file__).resolve().parent
 SUPERVISOR = HERE / "supervisor.py"
 NODE_RUNNER = HERE / "node_runner.js"
@@ -59,11 +64,12 @@ def resolve_level(level: str) -> str:
     return level
 
 
-def worker_user(slot: int) -> tuple[int, int] | None:
-    """(uid, gid) to drop to, or None when we are already unprivileged."""
+def worker_user() -> tuple[int, int] | None:
+    """A fresh (uid, gid) for one worker to drop to, or None when we are already unprivileged."""
     if os.geteuid() != 0:
         return None
-    uid = SANDBOX_UID_BASE + 1 + slot
+    block = os.getpid() % 10000
+    uid = SANDBOX_UID_BASE + block * _UIDS_PER_PROCESS + next(_next_uid) % _UIDS_PER_PROCESS
     return uid, uid
 
 

@@ -184,6 +184,7 @@ def _run_step(step, workdir, limits, env):
         pid, out_r, err_r = _spawn(step, workdir, limits, env)
     except OSError as e:
         return {"error": f"fork failed: {e}"}
+    pidfd = os.pidfd_open(pid)  # readable when the program exits: no polling
     cap = int(limits["output_bytes"])
     bufs = {out_r: bytearray(), err_r: bytearray()}
     sizes = {out_r: 0, err_r: 0}
@@ -191,28 +192,23 @@ def _run_step(step, workdir, limits, env):
     deadline = t0 + float(step["timeout"])
     status = rusage = None
     timed_out = False
+    exited_at = None
     while True:
-        if status is None:
-            wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
-            if wpid == pid:
-                status, rusage = wstatus, wru
         now = time.monotonic()
         if status is None and now >= deadline:
             timed_out = True
             break
-        if status is not None and not open_fds:
-            break
-        if status is not None:  # the program is gone; drain what its pipes hold, briefly
-            wait = 0.0 if now - t0 > step["timeout"] else 0.05
-        else:
-            wait = min(deadline - now, 0.05)
-        if not open_fds:
-            time.sleep(min(wait, 0.005))
-            continue
-        ready, _, _ = select.select(open_fds, [], [], max(wait, 0.0))
-        if not ready and status is not None:
-            break  # a leftover child holds the pipe open: stop reading, it will be killed
+        if status is not None and (not open_fds or now - exited_at > 0.05):
+            break  # done; or a leftover child holds the pipes open: stop reading, it will be killed
+        watch = open_fds + ([pidfd] if status is None else [])
+        limit = deadline - now if status is None else 0.05 - (now - exited_at)
+        ready, _, _ = select.select(watch, [], [], max(limit, 0.0))
         for fd in ready:
+            if fd == pidfd:
+                wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
+                if wpid == pid:
+                    status, rusage, exited_at = wstatus, wru, time.monotonic()
+                continue
             try:
                 data = os.read(fd, 65536)
             except OSError:
@@ -222,7 +218,8 @@ def _run_step(step, workdir, limits, env):
                 _tail(bufs[fd], data, cap)
             else:
                 open_fds.remove(fd)
-    duration = time.monotonic() - t0
+    os.close(pidfd)
+    duration = (exited_at or time.monotonic()) - t0
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:

@@ -25,6 +25,7 @@ class Worker:
         self.node_env = node_env
         self.proc: subprocess.Popen | None = None
         self.restarts = -1
+        self.user = sandbox.worker_user()  # kept across restarts
 
     def _start(self) -> None:
         python = sandbox.which("python3")
@@ -34,7 +35,7 @@ class Worker:
         if self.level == "process":  # no private /tmp: give each worker a scratch dir of its own
             import tempfile
             env["PSFT_SCRATCH"] = tempfile.mkdtemp(prefix=f"psft-w{self.slot}-")
-        user = sandbox.worker_user(self.slot)
+        user = self.user
         if user and self.level == "process":
             os.chown(env["PSFT_SCRATCH"], *user)
         argv = sandbox.command(self.level, python, env)

@@ -1,0 +1,107 @@
+"""Benchmark: executor throughput on MBXP reference programs, against an mxeval-style runner.
+
+The baseline does what mxeval's runner does: a thread pool of 2, one `subprocess.run` of the plain
+interpreter (or compiler, then binary) per program in a fresh temporary directory, no sandbox.
+Ours runs with the bubblewrap sandbox on. Both are measured in the same run, on the same programs;
+results go to `artifacts/bench/executor.json`. Targets (issue #2): >=5x for Python, >=3x for Ruby and
+JavaScript, >=2x for every other interpreted language.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from evals.execution import Executor, Limits, Program
+from evals.languages import get_language
+
+from ..conftest import REPO
+
+OUT = REPO / "artifacts" / "bench" / "executor.json"
+TARGETS = {"python": 5.0, "ruby": 3.0, "javascript": 3.0, "php": 2.0, "perl": 2.0, "typescript": 2.0}
+# Compiled languages (and tsc) cost seconds per program in the baseline: measure a sample.
+SAMPLE = {"typescript": 150, "cpp": 60, "java": 60}
+TIMEOUT = 15.0
+
+# Plain commands, as an mxeval-style runner would call them (no fast-start flags).
+PLAIN = {
+    "python": (None, ["python3", "main.py"]),
+    "javascript": (None, ["node", "main.js"]),
+    "typescript": (["tsc", "--target", "es2019", "--module", "commonjs", "--lib", "es2019", "--types", "node",
+                    "--typeRoots", "{types}", "--skipLibCheck", "main.ts"], ["node", "main.js"]),
+    "ruby": (None, ["ruby", "main.rb"]),
+    "php": (None, ["php", "main.php"]),
+    "perl": (None, ["perl", "main.pl"]),
+    "cpp": (["g++", "-std=c++17", "-O1", "-o", "main", "main.cpp"], ["./main"]),
+    "java": (["javac", "Main.java"], ["java", "-cp", ".", "Main"]),
+}
+
+
+def plain_run(lang: str, source: str) -> bool:
+    from evals.languages.base import node_types_dir
+    build, run = PLAIN[lang]
+    name = get_language(lang).file_name()
+    env = dict(os.environ, NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs")
+    with tempfile.TemporaryDirectory() as d:
+        Path(d, name).write_text(source)
+        try:
+            if build:
+                b = subprocess.run([a.replace("{types}", node_types_dir()) for a in build], cwd=d,
+                                   capture_output=True, timeout=60, env=env, check=False)
+                if b.returncode != 0:
+                    return False
+            r = subprocess.run(run, cwd=d, capture_output=True, timeout=TIMEOUT, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            return False
+        return r.returncode == 0
+
+
+def mbxp_programs(shared_data: Path, lang: str) -> list[Program]:
+    from evals.benchmarks import load_benchmark
+    problems = load_benchmark("mbxp", shared_data / "mbxp", langs=[lang])
+    if lang == "perl":  # MBXP Perl has tests but no solutions: the prompt alone is a (failing) program
+        progs = [Program(lang, p.program(""), id=p.id) for p in problems]
+    else:
+        progs = [Program(lang, p.program(), id=p.id) for p in problems if p.has_solution]
+    return progs[: SAMPLE.get(lang, len(progs))]
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("lang", list(PLAIN))
+def test_executor_throughput(lang, shared_data):
+    if get_language(lang).missing():
+        pytest.skip(f"{lang} not installed")
+    progs = mbxp_programs(shared_data, lang)
+    with Executor(workers=2, limits=Limits(timeout_s=TIMEOUT), sandbox_level="bwrap") as ex:
+        ex.map(progs[:4])  # start the workers (and warm runners) before timing
+        t0 = time.perf_counter()
+        ours = ex.map(progs)
+        ours_s = time.perf_counter() - t0
+        stats = dict(ex.stats)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        base = list(pool.map(lambda p: plain_run(lang, p.source), progs))
+    base_s = time.perf_counter() - t0
+
+    n = len(progs)
+    row = {"n": n, "ours_s": round(ours_s, 3), "baseline_s": round(base_s, 3),
+           "ours_per_s": round(n / ours_s, 1), "baseline_per_s": round(n / base_s, 1),
+           "speedup": round(base_s / ours_s, 2), "ours_passed": sum(r.passed for r in ours),
+           "baseline_passed": sum(base), "target": TARGETS.get(lang), "warm_runs": stats.get("warm", 0),
+           "disagreements": [p.id for p, r, b in zip(progs, ours, base) if r.passed != b][:20]}
+    results = json.loads(OUT.read_text()) if OUT.exists() else {}
+    results[lang] = row
+    results["_machine"] = {"cpus": os.cpu_count(), "platform": platform.platform(),
+                           "when": time.strftime("%Y-%m-%d %H:%M:%S"), "sandbox": "bwrap", "workers": 2}
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2))
+    print(f"\n{lang}: {row}")
+    if lang in TARGETS:
+        assert row["speedup"] >= TARGETS[lang], f"{lang}: {row['speedup']}x < target {TARGETS[lang]}x"

@@ -221,6 +221,8 @@ SAME = {
         "try { assert.equal(1, 2); } catch (e) { console.log(e.constructor.constructor === Function); }\n"
         "console.log(Object.getPrototypeOf(require('util').inspect) === Function.prototype);\n"
     ),
+    "global_keys": "console.log(Object.keys(globalThis), Object.keys(console).length);\n",
+    "exit_from_a_promise_job": "Promise.resolve().then(() => process.exit(2));\nconsole.log('sync');\n",
     "stack_depth_moderate": "function d(n) { return n === 0 ? 0 : 1 + d(n - 1); }\nconsole.log(d(3000));\n",
     "json_and_math": (
         "console.log(JSON.stringify({a: [1, 'b', null], c: {d: true}}), Math.max(1, 5, 3), Math.round(2.5));\n"
@@ -315,6 +317,10 @@ DECLINED = {
     "webassembly": "console.log(typeof WebAssembly);\n",
     "print_process": "console.log(process);\n",
     "stylize": "require('util').inspect({}, {stylize: function () { return this; }});\n",
+    "prototypes_changed_before_require": (  # node's own lazily loaded assert module breaks on this
+        "Object.defineProperty(Function.prototype, 'equal', {value: 1, writable: false});\n"
+        "const assert = require('assert');\nassert.equal(1, 1);\n"
+    ),
     "caught_decline_still_declines": "try { require('fs'); } catch (e) {}\nconsole.log('went on');\n",
 }
 
@@ -391,6 +397,17 @@ def test_typescript_same_as_tsc_and_node(runner, name, tmp_path):
     assert resp["phase"] == "run"
     ref = fresh_node(None, workdir=str(tmp_path))
     assert_same(resp, ref)
+
+
+@pytest.mark.skipif(TSC is None, reason="tsc is not installed")
+def test_typescript_programs_do_not_see_each_other(runner):
+    first = ("declare global { interface Array<T> { myExt(): number; } }\nexport {};\n"
+             "Object.defineProperty(Array.prototype, 'myExt', {value: () => 1});\nconsole.log([1].myExt());\n")
+    resp = runner.run(first, lang="typescript")
+    assert resp["fallback"] is None and resp["exit_code"] == 0 and resp["stdout"] == "1\n", resp
+    second = "import * as assert from 'assert'\nassert.equal([1].myExt(), 1);\n"
+    resp = runner.run(second, lang="typescript")
+    assert resp["phase"] == "build" and "error TS2339: Property 'myExt' does not exist" in resp["stdout"], resp
 
 
 @pytest.mark.skipif(TSC is None, reason="tsc is not installed")

@@ -144,7 +144,7 @@ function describeModules() {
     utilLengths, utilTypes: UTIL_TYPES, consoleKeys: Object.keys(console), consoleForwarded: CONSOLE_FORWARDED,
   };
 }
-const MODULES_JSON = describeModules();
+const MODULES = describeModules();
 
 // ---------------------------------------------------------------------------------------------------
 // Output capture: keeps the tail of a stream, measured in UTF-8 bytes as a pipe reader would see it.
@@ -371,9 +371,16 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   const PRE = {
     throws: preThrows,
     doesNotThrow: preDoesNotThrow,
-    inspect: (args) => { checkInspectOptions(args[1]); },
-    formatWithOptions: (args) => { checkInspectOptions(args[0]); },
+    format: (args) => { checkPrintable(args); },
+    inspect: (args) => { checkPrintable(args); checkInspectOptions(args[1]); },
+    formatWithOptions: (args) => { checkPrintable(args); checkInspectOptions(args[0]); },
   };
+
+  // Plain data properties, defined rather than assigned: the program may have put setters or read-only
+  // properties of these names on Object.prototype or Function.prototype by the time a module is built.
+  function put(obj, key, value) {
+    defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  }
 
   function declineGetter(obj, key, what, enumerable) {
     defineProperty(obj, key, {
@@ -390,21 +397,57 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
     defineProperty(a, 'length', { value: M.assertLengths.ok });
     for (let i = 0; i < M.assertKeys.length; i++) {
       const key = M.assertKeys[i];
-      if (key === 'AssertionError') a.AssertionError = AssertionError;
+      if (key === 'AssertionError') put(a, 'AssertionError', AssertionError);
       else if (key === 'strict') continue;
       else if (has(M.assertDeclined, key)) declineGetter(a, key, `assert.${key}`);
-      else a[key] = key === 'ok' ? ok : forwarder(mod, key, M.assertLengths[key], PRE[key]);
+      else put(a, key, key === 'ok' ? ok : forwarder(mod, key, M.assertLengths[key], PRE[key]));
     }
     return a;
+  }
+
+  // In a real process node's own modules live in the program's realm, and node loads `assert` (and may
+  // load `util`) only when first required: a program that changed Object/Function/Array.prototype
+  // before that changes how node's module initialises (a setter or a read-only property can make it
+  // throw). Such programs are declined instead of imitated.
+  const { getOwnPropertyDescriptor, isExtensible } = Object;
+  const ownKeys = Reflect.ownKeys;
+  const watchedPrototypes = [Object.prototype, Function.prototype, Array.prototype];
+  function prototypesFingerprint() {
+    const parts = [];
+    for (let i = 0; i < watchedPrototypes.length; i++) {
+      const proto = watchedPrototypes[i];
+      const keys = ownKeys(proto);
+      parts[parts.length] = isExtensible(proto);
+      parts[parts.length] = keys.length;
+      for (let j = 0; j < keys.length; j++) {
+        const d = getOwnPropertyDescriptor(proto, keys[j]);
+        parts[parts.length] = keys[j];
+        parts[parts.length] = d.value;
+        parts[parts.length] = d.get;
+        parts[parts.length] = d.set;
+        parts[parts.length] = d.writable;
+        parts[parts.length] = d.enumerable;
+        parts[parts.length] = d.configurable;
+      }
+    }
+    return parts;
+  }
+  const pristinePrototypes = prototypesFingerprint();
+  function checkPrototypes(what) {
+    const now = prototypesFingerprint();
+    let same = now.length === pristinePrototypes.length;
+    for (let i = 0; same && i < now.length; i++) same = now[i] === pristinePrototypes[i];
+    if (!same) decline(`changes built-in prototypes before requiring ${what}`);
   }
 
   let assertModule = null;
   function getAssert() {
     if (assertModule === null) {
+      checkPrototypes('assert');
       assertModule = makeAssert(false);
       const strict = makeAssert(true);
-      strict.strict = strict;
-      assertModule.strict = strict;
+      put(strict, 'strict', strict);
+      put(assertModule, 'strict', strict);
     }
     return assertModule;
   }
@@ -412,15 +455,20 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   let utilModule = null;
   function getUtil() {
     if (utilModule !== null) return utilModule;
+    checkPrototypes('util');
     const u = {};
     for (let i = 0; i < M.utilKeys.length; i++) {
       const key = M.utilKeys[i];
       if (key === 'types') {
         const t = {};
-        for (let j = 0; j < M.utilTypes.length; j++) t[M.utilTypes[j]] = forwarder('utilTypes', M.utilTypes[j], 1);
-        u.types = t;
+        for (let j = 0; j < M.utilTypes.length; j++) {
+          const name = M.utilTypes[j];
+          // isProxy would tell our process object from node's
+          put(t, name, name === 'isProxy' ? decliningFunction('isProxy', 1) : forwarder('utilTypes', name, 1));
+        }
+        put(u, 'types', t);
       } else if (has(M.utilForwarded, key)) {
-        u[key] = forwarder('util', key, M.utilLengths[key], PRE[key]);
+        put(u, key, forwarder('util', key, M.utilLengths[key], PRE[key]));
       } else {
         declineGetter(u, key, `util.${key}`);
       }
@@ -435,8 +483,7 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   function getLodash() {
     if (lodashModule !== null) return lodashModule;
     if (typeof lodashFactory !== 'function') decline('requires lodash, which does not resolve here');
-    const mod = { exports: {} };
-    mod.require = (id) => (id === 'util' ? getUtil() : decline(`lodash requires ${id}`));
+    const mod = { exports: {}, require: (id) => (id === 'util' ? getUtil() : decline(`lodash requires ${id}`)) };
     quiet = true;
     try {
       apply(lodashFactory, mod.exports, [mod.exports, mod.require, mod, config.lodashFile, config.lodashDir]);
@@ -605,7 +652,11 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   // --- globals ----------------------------------------------------------------------------------------
 
   for (const [name, enumerable] of config.hostOnlyGlobals) {
-    if (name === 'global' || name === 'process') continue;
+    if (name === 'process') continue;
+    if (name === 'global') {
+      defineProperty(G, 'global', { value: G, writable: true, enumerable, configurable: true });
+      continue;
+    }
     if (name === 'atob' || name === 'btoa') {
       defineProperty(G, name, {
         value: { [name](s) { return hostCall(name, s); } }[name], writable: true, enumerable, configurable: true,
@@ -620,7 +671,6 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
       });
     }
   }
-  defineProperty(G, 'global', { value: G, writable: true, enumerable: true, configurable: true });
   defineProperty(G, 'process', { value: processProxy, writable: true, enumerable: false, configurable: true });
   defineProperty(G, 'console', { value: consoleObject, writable: true, enumerable: false, configurable: true });
   // Proxy: host code handing a host-realm object to a trap (an apply trap's argument array, a
@@ -720,7 +770,7 @@ class Run {
     this.filename = path.join(cwd, 'main.js');
     const lodash = lodashFactoryFor(this.ctx);
     const config = {
-      modules: MODULES_JSON,
+      modules: MODULES,
       hostOnlyGlobals: HOST_ONLY_GLOBALS,
       runKey: RUN_KEY,
       filename: this.filename,
@@ -1091,6 +1141,7 @@ let tsOptions = null;
 const tsFileCache = new Map();  // file name + language version -> SourceFile (libs, @types: never the program)
 const fsCache = new Map();      // 'kind\0path' -> answer, for paths outside the working directory
 let moduleCache = null;         // ts module / type-reference resolution caches, kept across programs
+let lastProgram = null;         // {dir, program}: the previous program, for structure reuse
 let typeRefCache = null;
 
 function loadTypeScript() {
@@ -1165,7 +1216,12 @@ function compileTypeScript(source, filename) {
     return ts.resolveTypeReferenceDirective(name, containingFile, options, host, redirected, typeRefCache, mode)
       .resolvedTypeReferenceDirective;
   });
-  const program = ts.createProgram({ rootNames: [mainFile], options: tsOptions, host });
+  // The previous program lets TypeScript reuse what it found for the unchanged files (the whole
+  // structure, when the program imports what the previous one did), as its language service does.
+  const oldProgram = lastProgram !== null && lastProgram.dir === dir ? lastProgram.program : undefined;
+  lastProgram = null;
+  const program = ts.createProgram({ rootNames: [mainFile], options: tsOptions, host, oldProgram });
+  lastProgram = { dir, program };
   // The order and the exit status of tsc's emitFilesAndReportErrors / executeCommandLine.
   let diagnostics = program.getConfigFileParsingDiagnostics().slice();
   const configCount = diagnostics.length;

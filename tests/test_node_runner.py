@@ -221,7 +221,10 @@ SAME = {
         "try { assert.equal(1, 2); } catch (e) { console.log(e.constructor.constructor === Function); }\n"
         "console.log(Object.getPrototypeOf(require('util').inspect) === Function.prototype);\n"
     ),
-    "global_keys": "console.log(Object.keys(globalThis), Object.keys(console).length);\n",
+    "global_keys": ("console.log(Object.keys(globalThis), Object.keys(console).length, String(globalThis));\n"
+                    "process.exitCode = '5';\nconsole.log(typeof process.exitCode, process.exitCode);\n"),
+    "no_promise_jobs_after_an_uncaught_error": (
+        "Promise.resolve().then(() => console.log('never'));\nconsole.log('sync');\nthrow new Error('x');\n"),
     "exit_from_a_promise_job": "Promise.resolve().then(() => process.exit(2));\nconsole.log('sync');\n",
     "stack_depth_moderate": "function d(n) { return n === 0 ? 0 : 1 + d(n - 1); }\nconsole.log(d(3000));\n",
     "json_and_math": (

@@ -46,20 +46,32 @@
  *     global (every global that a fresh context lacks is an accessor that declines);
  *   - contains `import`/`export` syntax (node 20 may run such a file as an ES module) or the word `import`
  *     at all (dynamic import() cannot be intercepted in a vm context without a flag);
+ *   - uses Proxy or Symbol.for('nodejs.*') (util.inspect.custom & co): with either, host code would hand
+ *     a host-realm object to the program (see ISOLATION);
+ *   - changes Object/Function/Array.prototype before its first require of assert or util (in a real
+ *     process node's own lazily loaded modules would run against the changed prototypes);
  *   - leaves a rejected promise unhandled, overflows the stack, or does anything else unsure (a host error
  *     of an unknown kind, assert.ok failing without a message (node reads the source file for that
- *     message), assert.rejects, util.promisify, console.trace, printing `globalThis` or `process`, ...).
- *   - With a Node lacking vm.constants.DONT_CONTEXTIFY, global lookups in a context are much slower than in
- *     a real process, so there a timeout is reported as a fallback instead of timed_out.
+ *     message), assert.throws seeing an error of another class than expected, assert.rejects,
+ *     util.promisify, console.trace, util.inspect with `stylize`, printing globalThis, process, module
+ *     or require, a hashbang line, a syntax error in a file that may be an ES module, ...).
+ *   - With a Node lacking vm.constants.DONT_CONTEXTIFY (Node 20.20 has it), global lookups in a context
+ *     are much slower than in a real process, so there a timeout is reported as a fallback instead.
  *
  * WHAT IT DOES NOT DO
  *   - It is not a security boundary (neither is `vm`): the sandbox around this whole process (bubblewrap,
  *     rlimits, no network, read-only file system) is. Memory is not limited per program: a program that
- *     exhausts the heap kills the runner, and the supervisor re-runs it in a fresh process. A
- *     TypeScript type-check cannot be interrupted (the supervisor's own deadline covers it).
+ *     exhausts the heap kills the runner, and the supervisor re-runs it in a fresh process (give the
+ *     runner no more heap than a fresh `node` gets: it holds ~100 MB itself, ~250 MB once TypeScript is
+ *     loaded, so it always runs out first). A TypeScript type-check cannot be interrupted (the
+ *     supervisor's own deadline covers it). The stack is a little shallower than in a fresh process
+ *     (an uncaught stack overflow is declined; one the program catches itself is not detected).
+ *   - It does not reproduce what is inherently different per process: paths in stack traces,
+ *     process.argv[1]/__filename (<cwd>/main.js here), timings.
  *
  * ISOLATION (how host-realm objects are kept away from programs)
- *   A program only ever holds objects of its own context. `assert`, `util`, `console` and `process` are
+ *   A program only ever holds objects of its own context (vm contexts made with DONT_CONTEXTIFY, whose
+ *   global is an ordinary object, so global lookups cost what they cost in a real process). `assert`, `util`, `console` and `process` are
  *   built per program inside the context by BOOTSTRAP below: their functions are context functions that
  *   forward to the host through one host function (`hostCall`) kept in a closure the program cannot reach.
  *   hostCall passes only primitives and the program's own (context) values back, and every exception it
@@ -67,13 +79,21 @@
  *   AssertionError of the program's realm, say). So a program cannot get a host object, and with it the
  *   host's Function constructor, `process` or `require`; mutating assert/util/console/lodash or any
  *   built-in prototype only changes that program's context, which is dropped afterwards. lodash is
- *   compiled once and evaluated afresh inside every context that requires it.
+ *   compiled once and evaluated afresh inside every context that requires it. Host code never hands a
+ *   host object to program code it calls back: validation functions of assert.throws get a `this` of
+ *   the program's realm, and the two ways host code would pass host objects to program functions (Proxy
+ *   traps, util.inspect.custom methods) are declined.
  *
  * USAGE
  *   node [--max-old-space-size=N] evals/execution/node_runner.js
- *   Environment: NODE_PATH must let `require('lodash')` resolve as it would for the fresh `node main.js`
- *   (e.g. NODE_PATH=/usr/share/nodejs:/usr/lib/nodejs); PSFT_TS_TYPE_ROOTS (':'-separated) is passed
- *   to the type checker as --typeRoots, and must match what the fresh `tsc` gets.
+ *   Environment: as the fresh `node main.js` gets it (NODE_PATH, e.g. /usr/share/nodejs:/usr/lib/nodejs,
+ *   so that `require('lodash')` resolves the same; TZ and LANG). PSFT_TS_TYPE_ROOTS (':'-separated) is
+ *   passed to the type checker as --typeRoots and must match what the fresh `tsc` gets (tsc looks for
+ *   @types only in node_modules/@types above its working directory).
+ *   Working directory: the scratch directory the fresh programs run under: lodash and TypeScript
+ *   modules are resolved from <cwd>/main.js, as from <cwd>/<dir>/main.js; it must not hold
+ *   node_modules or package.json (file-system answers outside it are cached).
+ *   Between requests the runner prepares the next context, so a request usually finds one ready.
  *
  * TYPESCRIPT AND MXEVAL
  *   mxeval (amazon-science/mxeval, execution.py, check_correctness_typescript) compiles with
@@ -117,6 +137,8 @@ const CONTEXT_GLOBALS = new Set(Object.getOwnPropertyNames(vm.runInContext('glob
 const HOST_ONLY_GLOBALS = Object.getOwnPropertyNames(globalThis)
   .filter((n) => !CONTEXT_GLOBALS.has(n))
   .map((n) => [n, Object.getOwnPropertyDescriptor(globalThis, n).enumerable]);
+
+const GLOBAL_TO_STRING_TAG = Object.getOwnPropertyDescriptor(globalThis, Symbol.toStringTag) || null;
 
 // Functions of `util` that take program values and return primitives (or undefined), so forwarding
 // them is safe and faithful. Everything else in util declines on access.
@@ -603,15 +625,20 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
     memoryUsage,
     nextTick: decliningFunction('nextTick', 1),
   };
+  let exitCodeAsSet;
   const PROCESS_KEYS = ['argv', 'platform', 'arch', 'version', 'versions', 'exit', 'stdout', 'stderr', 'hrtime', 'memoryUsage', 'nextTick'];
   const processProxy = new ProxyCtor(processTarget, {
     get(t, key) {
-      if (key === 'exitCode') return hostCall('getExitCode');
+      if (key === 'exitCode') return exitCodeAsSet;
       if (typeof key === 'string' && has(PROCESS_KEYS, key)) return t[key];
       return decline(`uses process.${StringCtor(key)}`);
     },
     set(t, key, value) {
-      if (key === 'exitCode') { hostCall('setExitCode', exitCodeOf(value)); return true; }
+      if (key === 'exitCode') {
+        hostCall('setExitCode', exitCodeOf(value));
+        exitCodeAsSet = value;  // node hands back what was set ('5' stays a string)
+        return true;
+      }
       return decline(`sets process.${StringCtor(key)}`);
     },
     has() { return decline('inspects process'); },
@@ -630,7 +657,7 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   function checkPrintable(args) {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
-      if (a === G || a === processProxy || a === moduleProxy) decline('prints globalThis, process or module');
+      if (a === G || a === processProxy || a === moduleProxy || a === require) decline('prints globalThis, process, module or require');
     }
   }
 
@@ -671,6 +698,8 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
       });
     }
   }
+  const tag = config.globalToStringTag;  // node's globalThis is '[object global]'
+  if (tag) defineProperty(G, Symbol.toStringTag, { value: tag.value, writable: tag.writable, enumerable: tag.enumerable, configurable: tag.configurable });
   defineProperty(G, 'process', { value: processProxy, writable: true, enumerable: false, configurable: true });
   defineProperty(G, 'console', { value: consoleObject, writable: true, enumerable: false, configurable: true });
   // Proxy: host code handing a host-realm object to a trap (an apply trap's argument array, a
@@ -780,6 +809,7 @@ class Run {
       arch: process.arch,
       version: process.version,
       versionsJson: JSON.stringify(process.versions),
+      globalToStringTag: GLOBAL_TO_STRING_TAG,
       lodashFile: lodash.file,
       lodashDir: lodash.file ? path.dirname(lodash.file) : '',
     };
@@ -831,8 +861,6 @@ class Run {
         if (this.exited === null) this.exited = a === undefined || a === null ? (this.exitCode || 0) : a;
         this.stopped = true;
         return undefined;
-      case 'getExitCode':
-        return this.exitCode;
       case 'setExitCode':
         this.exitCode = a;
         return undefined;
@@ -982,7 +1010,7 @@ function formatUncaught(err, run) {
   if (desc && typeof desc.value === 'string') {
     const m = /^(.*?):(\d+)\n(.*)\n( *\^+ *)\n\n/.exec(desc.value);
     if (m) {
-      if (m[1] === run.filename) arrow = `${m[1]}:${m[2]}\n${m[3]}\n${m[4]}\n\n`;
+      if (m[1] !== BOOT_FILE && m[1] !== RUN_FILE) arrow = `${m[1]}:${m[2]}\n${m[3]}\n${m[4]}\n\n`;
       try {
         Object.defineProperty(err, 'stack', Object.assign(desc, { value: desc.value.slice(m[0].length) }));
       } catch (e) {

@@ -1,0 +1,73 @@
+"""A task of the world: one composition with its description, signature, tests and renderings.
+
+`Task` is a small frozen dataclass (picklable, hashable); code is rendered on demand (tens of
+microseconds). See `render.py` for the prompt / completion / stop contract. Not for: generating
+tasks (`world.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import render
+from .grammar import Pipeline
+from .tests_gen import TestCase
+
+
+@dataclass(frozen=True)
+class Signature:
+    name: str                              # snake_case (JavaScript uses camelCase: `fn_name(lang)`)
+    params: tuple[tuple[str, str], ...]    # (name, type) with types "int", "list[int]", "str"
+    returns: str
+
+    def fn_name(self, lang: str) -> str:
+        return render.fn_name(lang, self.name)
+
+
+TYPE_NAMES = {"int": "int", "list": "list[int]", "str": "str"}
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    split: str
+    description: str
+    signature: Signature
+    tests: tuple[TestCase, ...]
+    pipeline: Pipeline
+
+    @property
+    def depth(self) -> int:
+        return self.pipeline.depth
+
+    @property
+    def canonical(self) -> str:
+        return self.pipeline.canonical
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        return self.pipeline.templates
+
+    def prompt(self, lang: str) -> str:
+        """Tag line, description comment and signature; no trailing newline."""
+        return render.prompt(lang, self.description, self.signature.name, self.pipeline.params)
+
+    def solution(self, lang: str) -> str:
+        """The reference completion: "\\n" + body + closing line + "\\n"."""
+        return render.solution(lang, self.pipeline)
+
+    def document(self, lang: str) -> str:
+        """prompt + solution: the text of this task in a pretraining or SFT corpus."""
+        return self.prompt(lang) + self.solution(lang)
+
+    def harness(self, lang: str) -> str:
+        return render.harness(lang, self.signature.name, self.tests)
+
+    def program(self, lang: str, completion: str) -> str:
+        """A runnable program: prompt + truncate(completion) + tests; exits 0 iff all tests pass."""
+        return render.program(lang, self.prompt(lang), completion, self.harness(lang))
+
+    def stop(self, lang: str) -> tuple[str, ...]:
+        return render.stop(lang)
+
+    def truncate(self, lang: str, text: str) -> str:
+        return render.truncate(lang, text)

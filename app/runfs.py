@@ -1,0 +1,103 @@
+"""The run folder: where every stage's outputs go, and how they are written so that a stage is either
+done or absent (temporary path + rename), whatever kills the process.
+
+Layout of `artifacts/runs/<name>/` (the contract that `probe` and `app` read; see README):
+    config.json            the resolved recipe (and seed)
+    events.jsonl           one JSON object per event (stage start/end, training logs, ...)
+    stages/<stage>.json    a stage's completion marker: its config hash, time, outputs
+    data/                  manifests: world statistics, SFT mixtures (token counts, task ids)
+    checkpoints/<ckpt>/    Hugging Face `save_pretrained` folders with the tokenizer
+    evals/<ckpt>.jsonl     one row per task, language and sample
+    scores.json            {ckpt: {lang: {"pass@1", "ci95", "n", ...}}}
+    transfer.json          {arm: {lang: {"gain", "ci95", ...}}}
+Not for: deciding what runs (see `pipeline.py`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+RUNS = Path("artifacts") / "runs"
+
+
+def write_json(path: Path, obj) -> None:
+    """Write JSON atomically (a reader sees the old file or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def write_jsonl(path: Path, rows) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path: Path, default=None):
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return default
+
+
+@contextmanager
+def atomic_dir(final: Path):
+    """Yield a temporary folder beside `final`; on success it replaces `final` in one rename."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def clean_temporaries(root: Path) -> None:
+    """Remove the half-written leftovers of a killed run (names `.<x>.<random>.tmp`)."""
+    for p in root.rglob(".*.tmp"):
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+class EventLog:
+    """Append-only JSONL log of the run (one line per event; a torn last line is ignored by readers)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def __call__(self, event: str, **fields) -> None:
+        rec = {"t": round(time.time(), 3), "event": event, **fields}
+        with open(self.path, "a") as f:
+            f.write(json.dumps(rec, default=str) + "\n")
+
+
+def read_events(path: Path) -> list[dict]:
+    out = []
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue  # a line torn by a kill
+    return out

@@ -264,7 +264,7 @@ def test_reference_programs_pass_in_every_language(world):
     assert all(r.passed for r in results), _report(progs, results)
 
 
-@pytest.mark.slow
+@pytest.mark.bench  # a 36,000-program study (~10 min here): `make bench`, not `make test`
 def test_all_reference_programs_of_all_splits_pass_in_every_language(world):
     progs, results = _run_references(world.tasks)
     assert all(r.passed for r in results), _report(progs, results)

@@ -1172,9 +1172,23 @@ let moduleCache = null;         // ts module / type-reference resolution caches,
 let lastProgram = null;         // {dir, program}: the previous program, for structure reuse
 let typeRefCache = null;
 
+// The compiler of the `tsc` on PATH (what the fresh path runs), else whatever require finds.
+function typescriptModulePath() {
+  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
+    try {
+      const bin = fs.realpathSync(path.join(dir || '.', 'tsc'));
+      const lib = path.join(path.dirname(path.dirname(bin)), 'lib', 'typescript.js');
+      if (fs.existsSync(lib)) return lib;
+    } catch (e) {
+      // not in this directory
+    }
+  }
+  return 'typescript';
+}
+
 function loadTypeScript() {
   if (ts !== null) return;
-  ts = require('typescript');
+  ts = require(typescriptModulePath());
   const args = ['--target', 'es2019', '--module', 'commonjs', '--lib', 'es2019', '--types', 'node', '--skipLibCheck'];
   if (process.env.PSFT_TS_TYPE_ROOTS) args.push('--typeRoots', process.env.PSFT_TS_TYPE_ROOTS.split(':').join(','));
   const parsed = ts.parseCommandLine(args);

@@ -94,6 +94,9 @@
  *   modules are resolved from <cwd>/main.js, as from <cwd>/<dir>/main.js; it must not hold
  *   node_modules or package.json (file-system answers outside it are cached).
  *   Between requests the runner prepares the next context, so a request usually finds one ready.
+ *   The first TypeScript request also loads the compiler (that of the `tsc` on PATH) and parses the lib
+ *   and @types files: 1-3 s, more on a loaded machine; warm up with a trivial TypeScript request, or allow
+ *   for it in the deadline. Later ones take ~25 ms of CPU; JavaScript ~1 ms plus ~5 ms if it needs lodash.
  *
  * TYPESCRIPT AND MXEVAL
  *   mxeval (amazon-science/mxeval, execution.py, check_correctness_typescript) compiles with

@@ -1,0 +1,125 @@
+"""train/mixtures.py: the three SFT arms have the same token budget (recounted here from the datasets),
+held-out languages appear in no arm, the parallel arm has the same tasks in several languages and the
+multi arm does not."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+
+from evals.world import World, WorldConfig
+from train.mixtures import arm_languages_seen, build_arms
+from train.sft import SFTStageConfig
+from train.tokenizer import TokenizerConfig, build_tokenizer
+
+BUDGET = 8000
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    return World(WorldConfig(seed=0, n_tasks=600))
+
+
+@pytest.fixture(scope="module")
+def tok(world):
+    return build_tokenizer(world, TokenizerConfig(vocab_size=512))
+
+
+@pytest.fixture(scope="module")
+def cfg() -> SFTStageConfig:
+    return SFTStageConfig(budget_tokens=BUDGET)
+
+
+@pytest.fixture(scope="module")
+def arms(world, tok, cfg):
+    return build_arms(world, tok, cfg, seed=0)
+
+
+def _recount(tok, ds) -> int:
+    """Tokens as trl trains on them: <|bos|> + prompt, then completion + <|eos|>."""
+    p = tok(list(ds["prompt"])).input_ids
+    c = tok([x + tok.eos_token for x in ds["completion"]], add_special_tokens=False).input_ids
+    return sum(map(len, p)) + sum(map(len, c))
+
+
+def test_parallel_arm_has_same_token_budget(arms, tok):
+    datasets, manifest = arms
+    assert set(datasets) == {"mono", "multi", "parallel"}
+    counts = {arm: _recount(tok, ds) for arm, ds in datasets.items()}
+    for arm, n in counts.items():
+        assert n == manifest["arms"][arm]["tokens"], arm              # the manifest counts what is trained on
+        assert BUDGET <= n <= BUDGET * 1.02, (arm, n)
+    assert max(counts.values()) / min(counts.values()) <= 1.02
+
+
+def test_budget_can_count_completion_tokens_only(world, tok):
+    datasets, manifest = build_arms(world, tok, SFTStageConfig(budget_tokens=3000, budget_counts="completion"))
+    for arm, ds in datasets.items():
+        comp = sum(len(x) for x in tok([c + tok.eos_token for c in ds["completion"]],
+                                       add_special_tokens=False).input_ids)
+        assert 3000 <= comp <= 3000 * 1.03 and manifest["arms"][arm]["tokens"] == comp, arm
+
+
+def test_heldout_languages_are_absent_from_every_arm(arms, cfg):
+    datasets, manifest = arms
+    assert cfg.heldout_langs == ("lua", "perl") and manifest["heldout_langs"] == ["lua", "perl"]
+    assert arm_languages_seen(manifest).isdisjoint({"lua", "perl"})
+    for ds in datasets.values():
+        assert not {"lua", "perl"} & set(list(ds["lang"]))
+        text = "\n".join(ds["prompt"]) + "\n".join(ds["completion"])
+        assert "language: lua" not in text and "language: perl" not in text
+        assert "local function" not in text and "my (" not in text
+
+
+def test_parallel_arm_has_the_same_tasks_in_every_language(arms, cfg):
+    datasets, manifest = arms
+    ids = manifest["arms"]["parallel"]["task_ids_by_lang"]
+    assert set(ids) == set(cfg.parallel_langs) and len(ids) >= 2
+    first = set(ids["python"])
+    assert len(first) >= 10 and all(set(v) == first for v in ids.values())
+    by_task = defaultdict(set)
+    for tid, lang in zip(datasets["parallel"]["task_id"][:], datasets["parallel"]["lang"]):
+        by_task[tid].add(lang)
+    assert all(langs == set(cfg.parallel_langs) for langs in by_task.values())
+
+
+def test_multi_arm_has_different_tasks_per_language(arms, cfg):
+    _, manifest = arms
+    arm = manifest["arms"]["multi"]
+    ids = arm["task_ids_by_lang"]
+    assert set(ids) == set(cfg.multi_langs)
+    seen: set[str] = set()
+    for v in ids.values():
+        assert seen.isdisjoint(v)
+        seen |= set(v)
+    shares = [n / arm["tokens"] for n in arm["tokens_by_lang"].values()]
+    assert max(shares) - min(shares) < 0.05                        # balanced by tokens
+
+
+def test_mono_arm_is_the_source_language_only_and_matches_the_world(arms, world):
+    datasets, manifest = arms
+    ds = datasets["mono"]
+    assert set(list(ds["lang"])) == {"python"} and manifest["arms"]["mono"]["langs"] == ["python"]
+    for row in ds.select(range(5)):
+        task = world.get(row["task_id"])
+        assert row["prompt"] == task.prompt("python") and row["completion"] == task.solution("python")
+    assert len(set(list(ds["task_id"]))) == len(ds)
+
+
+def test_arms_depend_on_the_seed_only(world, tok, cfg, arms):
+    again, _ = build_arms(world, tok, cfg, seed=0)
+    other, _ = build_arms(world, tok, cfg, seed=1)
+    assert again["parallel"]["task_id"][:] == arms[0]["parallel"]["task_id"][:]
+    assert other["parallel"]["task_id"][:] != arms[0]["parallel"]["task_id"][:]
+
+
+def test_a_budget_beyond_the_world_names_the_field(world, tok):
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.budget_tokens: .* more than the mono arm"):
+        build_arms(world, tok, SFTStageConfig(budget_tokens=10_000_000, arms=("mono",)))
+
+
+def test_arm_language_config_is_checked():
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.parallel_langs"):
+        SFTStageConfig(parallel_langs=("python",))
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.arms"):
+        SFTStageConfig(arms=("mono", "oracle"))

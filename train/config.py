@@ -1,0 +1,201 @@
+"""Shared configuration machinery for `train/`: the runtime config, errors that name the field, typed
+construction of a config dataclass from a plain dict (a TOML table), and stable hashes.
+
+Each stage's config lives beside its stage (`TokenizerConfig` in `tokenizer.py`, `ModelConfig` in
+`model.py`, `PretrainConfig` in `pretrain.py`, `SFTStageConfig` in `sft.py`); `recipe.py` composes
+them. This module and those configs import only the standard library (torch, transformers and trl are
+imported inside the functions that need them), so a recipe loads in milliseconds.
+Not for: deciding where files go (that is `app/`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+class ConfigError(ValueError):
+    """A bad config value. `str(e)` is `"<where>.<field>: <why>"`; `e.field` and `e.why` keep the parts."""
+
+    def __init__(self, where: str, field_name: str, why: str):
+        self.where, self.field, self.why = where, field_name, why
+        super().__init__(f"{where}.{field_name}: {why}")
+
+
+def bad(cfg: Any, name: str, why: str) -> typing.NoReturn:
+    """Raise a `ConfigError` for field `name` of the dataclass instance `cfg`, showing its value."""
+    raise ConfigError(type(cfg).__name__, name, f"{why} (got {getattr(cfg, name)!r})")
+
+
+def require(cfg: Any, name: str, ok: bool, why: str) -> None:
+    if not ok:
+        bad(cfg, name, why)
+
+
+def help_of(cls: type) -> dict[str, str]:
+    """Field name -> help text of a config dataclass (as trl's `HfArgumentParser` would show)."""
+    return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+# ---- typed construction from plain dicts ---------------------------------------------------------
+
+def type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp` and convert TOML shapes (list -> tuple, int -> float).
+    Raises `TypeError(f"{key}: expected ..., got ...")`."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+
+    def fail() -> typing.NoReturn:
+        raise TypeError(f"{key}: expected {type_name(tp)}, got {_describe(value)}")
+
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        for option in (a for a in args if a is not type(None)):
+            try:
+                return coerce(value, option, key)
+            except TypeError:
+                continue
+        fail()
+    if origin is Literal:
+        if value not in args:
+            raise TypeError(f"{key}: expected one of {', '.join(map(repr, args))}, got {_describe(value)}")
+        return value
+    if tp is bool:
+        return value if isinstance(value, bool) else fail()
+    if tp is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else fail()
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        fail()
+    if tp is str:
+        return value if isinstance(value, str) else fail()
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            fail()
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(args) != len(value):
+                raise TypeError(f"{key}: expected {len(args)} items ({type_name(tp)}), got {_describe(value)}")
+            items = [coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args))]
+        else:
+            items = [coerce(v, args[0] if args else Any, f"{key}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(value, dict):
+            fail()
+        kt, vt = args if args else (Any, Any)
+        return {coerce(k, kt, f"{key}.{k}"): coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
+    if tp is dict:
+        return value if isinstance(value, dict) else fail()
+    raise TypeError(f"{key}: unsupported annotation {type_name(tp)}")
+
+
+def from_dict(cls: type, data: dict[str, Any], where: str | None = None) -> Any:
+    """Build config dataclass `cls` from `data`, checking every key and type.
+
+    Every error is a `ConfigError` naming the key as `<where>.<field>` (`<where>.<field>[i]` for an item):
+    an unknown key, a wrong type, or a value that the config's `__post_init__` rejects."""
+    where = where or cls.__name__
+    if not isinstance(data, dict):
+        raise ConfigError(where, "*", f"expected a table, got {_describe(data)}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(where, key, f"unknown key; known: {', '.join(sorted(names))}")
+        try:
+            kwargs[key] = coerce(value, hints[key], key)
+        except TypeError as e:
+            path, why = str(e).split(": ", 1)   # path names the item: `langs[1]`, `lang_mix.lua`
+            raise ConfigError(where, path, why) from None
+    try:
+        return cls(**kwargs)
+    except ConfigError as e:
+        raise ConfigError(where, e.field, e.why) from None
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """JSON-ready dict of a config dataclass (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def stable_hash(obj: Any) -> str:
+    """12 hex digits of sha256 over canonical JSON; equal for equal configs across processes and machines."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        obj = dataclasses.asdict(obj)
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+# ---- the runtime ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    threads: int = field(default=2, metadata={
+        "help": "torch.set_num_threads for training and inference. 2 threads were 2.4x faster than 1 on an idle "
+                "2-core machine, but 5-9x slower when another process shared the cores: use 1 there."})
+    seed: int = field(default=0, metadata={
+        "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
+                "which has its own seed in [world])."})
+    bf16_autocast: bool = field(default=True, metadata={
+        "help": "Run the forward pass of pretraining under torch.autocast(bfloat16); weights stay fp32. "
+                "Faster on CPUs with AMX/AVX512-BF16 (1.35x measured here), slower on older CPUs."})
+    device: str = field(default="cpu", metadata={
+        "help": "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available, else cpu)."})
+
+    def __post_init__(self):
+        require(self, "threads", self.threads >= 1, "must be at least 1")
+        require(self, "device", self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
+                "must be 'cpu', 'cuda', 'cuda:N' or 'auto'")
+
+    def apply(self):
+        """Set torch's thread count and return the `torch.device` to run on (imports torch)."""
+        import torch
+        torch.set_num_threads(self.threads)
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+@contextmanager
+def quiet_libraries(on: bool = True) -> Iterator[None]:
+    """Silence the progress bars of datasets (map) and transformers (loading, saving) while `on`; restore after."""
+    if not on:
+        yield
+        return
+    import datasets
+    from transformers.utils import logging as hf_logging
+    ds_bars, hf_bars = datasets.is_progress_bar_enabled(), hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    datasets.disable_progress_bars()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        if ds_bars:
+            datasets.enable_progress_bars()
+        if hf_bars:
+            hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity(verbosity)

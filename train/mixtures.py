@@ -1,0 +1,133 @@
+"""The SFT arms: `mono`, `multi` and `parallel` data mixtures with the same token budget.
+
+- `mono`: the source language only (Python by default);
+- `multi`: several languages, DIFFERENT tasks per language (non-parallel); each next task goes to the
+  language with the fewest tokens so far, so the languages get about equal shares;
+- `parallel`: the same tasks in all of the arm's languages (a task enters with all its renderings).
+
+All arms draw tasks from the world's `train` split in one seeded order, so the arms overlap as much
+as their definitions allow. An arm is filled until its token count reaches `budget_tokens`; it
+overshoots by at most one example (one task group for `parallel`), well under 1% at the default sizes.
+Tokens are counted with the model's tokenizer exactly as trl trains on them: `<|bos|>` + prompt +
+completion + `<|eos|>` (or the completion + `<|eos|>` alone with `budget_counts="completion"`).
+Languages of no arm (`SFTStageConfig.heldout_langs`, Lua and Perl by default) never appear in SFT
+data, so transfer to them is zero-shot. Not for: training (`sft.py`).
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from .sft import SFTStageConfig
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedTokenizerBase
+
+    from evals.world import Task
+
+
+def task_order(world, seed: int) -> list[Task]:
+    """The `train` split in the seeded order every arm draws from."""
+    tasks = world.split("train")
+    random.Random(f"sft-order-{seed}").shuffle(tasks)
+    return tasks
+
+
+class _Counter:
+    """Token counts of (task, lang) examples, computed in batches on demand and cached."""
+
+    def __init__(self, tok: PreTrainedTokenizerBase, tasks: list[Task], count_prompt: bool):
+        self.tok, self.tasks, self.count_prompt = tok, tasks, count_prompt
+        self.cache: dict[tuple[str, str], tuple[int, int]] = {}   # (id, lang) -> (total, completion)
+
+    def prefetch(self, lang: str, start: int, stop: int) -> None:
+        todo = [t for t in self.tasks[start:stop] if (t.id, lang) not in self.cache]
+        if not todo:
+            return
+        p = self.tok([t.prompt(lang) for t in todo]).input_ids
+        c = self.tok([t.solution(lang) + self.tok.eos_token for t in todo], add_special_tokens=False).input_ids
+        for t, pi, ci in zip(todo, p, c):
+            self.cache[(t.id, lang)] = (len(pi) + len(ci), len(ci))
+
+    def __call__(self, i: int, lang: str) -> tuple[int, int]:
+        t = self.tasks[i]
+        if (t.id, lang) not in self.cache:
+            self.prefetch(lang, i, i + 256)
+        total, completion = self.cache[(t.id, lang)]
+        return (total if self.count_prompt else completion), completion
+
+
+def _pick(kind: str, langs: tuple[str, ...], n_tasks: int, count: _Counter, budget: int) -> list[tuple[int, str]]:
+    """(task index, language) pairs of one arm, in training order, until the budget is reached."""
+    picked: list[tuple[int, str]] = []
+    spent: dict[str, int] = {lang: 0 for lang in langs}
+    for i in range(n_tasks):
+        if sum(spent.values()) >= budget:
+            return picked
+        if kind == "parallel":
+            chosen = list(langs)
+        elif kind == "multi":
+            chosen = [min(langs, key=lambda la: (spent[la], langs.index(la)))]
+        else:
+            chosen = [langs[0]]
+        for lang in chosen:
+            picked.append((i, lang))
+            spent[lang] += count(i, lang)[0]
+    if sum(spent.values()) < budget:
+        raise ValueError(f"SFTStageConfig.budget_tokens: {budget} tokens is more than the {kind} arm can draw "
+                         f"from {n_tasks} train tasks in {', '.join(langs)} ({sum(spent.values())}); lower it or "
+                         "grow the world")
+    return picked
+
+
+def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
+               seed: int = 0) -> tuple[dict[str, Dataset], dict[str, Any]]:
+    """The datasets of the arms in `cfg.arms`, and a JSON-ready manifest.
+
+    Each dataset has trl's prompt-completion columns `prompt` and `completion` (so the loss is on the
+    completion only) plus `task_id` and `lang` (dropped before training). The manifest has, per arm:
+    kind, languages, examples, tokens and completion tokens (in total and per language) and the task
+    ids per language; and the budget, the counting rule and the held-out languages."""
+    from datasets import Dataset
+
+    tasks = task_order(world, seed)
+    count = _Counter(tokenizer, tasks, cfg.budget_counts == "prompt+completion")
+    datasets: dict[str, Dataset] = {}
+    manifest: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "budget_counts": cfg.budget_counts,
+                                "heldout_langs": list(cfg.heldout_langs), "seed": seed, "arms": {}}
+    for arm in cfg.arms:
+        langs = cfg.arm_langs(arm)
+        picked = _pick(arm, langs, len(tasks), count, cfg.budget_tokens)
+        rows = {"prompt": [], "completion": [], "task_id": [], "lang": []}
+        tokens: dict[str, int] = defaultdict(int)
+        completion_tokens: dict[str, int] = defaultdict(int)
+        ids: dict[str, list[str]] = defaultdict(list)
+        for i, lang in picked:
+            t = tasks[i]
+            rows["prompt"].append(t.prompt(lang))
+            rows["completion"].append(t.solution(lang))
+            rows["task_id"].append(t.id)
+            rows["lang"].append(lang)
+            budgeted, comp = count(i, lang)
+            tokens[lang] += budgeted
+            completion_tokens[lang] += comp
+            ids[lang].append(t.id)
+        datasets[arm] = Dataset.from_dict(rows)
+        manifest["arms"][arm] = {
+            "kind": arm, "langs": list(langs), "examples": len(picked),
+            "tasks": len({i for i, _ in picked}),
+            "tokens": sum(tokens.values()), "completion_tokens": sum(completion_tokens.values()),
+            "tokens_by_lang": dict(tokens), "completion_tokens_by_lang": dict(completion_tokens),
+            "examples_by_lang": {lang: len(v) for lang, v in ids.items()},
+            "task_ids_by_lang": dict(ids)}
+    return datasets, manifest
+
+
+def arm_languages_seen(manifest: dict[str, Any]) -> set[str]:
+    """Every language that appears in any arm of a manifest."""
+    return {lang for arm in manifest["arms"].values() for lang in arm["examples_by_lang"]}
+
+
+__all__ = ["arm_languages_seen", "build_arms", "task_order"]

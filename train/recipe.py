@@ -1,0 +1,231 @@
+"""Recipes: one TOML file fills every stage's config; `load_recipe` checks every key and type.
+
+    recipe = load_recipe("toy")                                   # train/recipes/toy.toml
+    recipe = load_recipe("my.toml", {"sft.lr": 1e-4, "runtime": {"threads": 1}})
+
+A recipe file has top-level `name`, `description`, `seeds` and the tables `[world]` (an
+`evals.world.WorldConfig`), `[runtime]`, `[tokenizer]`, `[model]`, `[pretrain]`, `[sft]`, `[rl]`,
+`[eval]`; a missing key takes the config's default. `[rl]` and `[eval]` become `train.grpo.GRPOStageConfig`
+and `train.evaluate.EvalConfig` when those modules define them (imported lazily, at load time), else
+they stay plain dicts. An unknown key, a wrong type or a value the config rejects raises one
+`RecipeError` naming the key: `[sft].lr: expected float, got str 'fast'`.
+
+`Recipe.hash(section)` is a stable hash of one section; `Recipe.stage_hashes()` chains them along the
+pipeline (world -> tokenizer -> pretrain -> sft -> rl -> eval), so a stage's hash changes when its
+section or any upstream section changes. Runtime fields that change speed but not results (threads,
+device) are left out of every hash; `runtime.seed` and `runtime.bf16_autocast` are in from pretrain on.
+Not for: running the stages or choosing paths (`app/`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10: the same parser, from PyPI
+    import tomli as tomllib
+
+from evals.world import WorldConfig
+
+from .config import ConfigError, RuntimeConfig, coerce, from_dict, stable_hash, to_dict
+from .model import ModelConfig
+from .pretrain import PretrainConfig
+from .sft import SFTStageConfig
+from .tokenizer import TokenizerConfig
+
+RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
+BUILTIN = ("micro", "toy", "study")
+STAGES = ("world", "tokenizer", "pretrain", "sft", "rl", "eval")
+
+
+class RecipeError(ValueError):
+    """A recipe problem; `str(e)` is `"<key>: <why>"` with keys like `[sft].lr` or `seeds`."""
+
+    def __init__(self, key: str, why: str):
+        self.key, self.why = key, why
+        super().__init__(f"{key}: {why}")
+
+
+# Sections whose config class lives in another engineer's module: (module, class name).
+_LAZY = {"rl": ("train.grpo", "GRPOStageConfig"), "eval": ("train.evaluate", "EvalConfig")}
+
+
+def _section_class(name: str) -> type | None:
+    fixed = {"world": WorldConfig, "runtime": RuntimeConfig, "tokenizer": TokenizerConfig, "model": ModelConfig,
+             "pretrain": PretrainConfig, "sft": SFTStageConfig}
+    if name in fixed:
+        return fixed[name]
+    module, cls = _LAZY[name]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except (ImportError, AttributeError):
+        return None
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str = field(default="custom", metadata={"help": "Name of the recipe (built-in names: micro, toy, study)."})
+    description: str = field(default="", metadata={"help": "What the recipe is for."})
+    seeds: tuple[int, ...] = field(default=(0,), metadata={
+        "help": "Training seeds: the pipeline runs once per seed with runtime.seed set to it (see with_seed)."})
+    world: WorldConfig = field(default_factory=WorldConfig, metadata={"help": "The task world (evals.world)."})
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig, metadata={"help": "Threads, seed, precision, device."})
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig, metadata={"help": "Byte-level BPE."})
+    model: ModelConfig = field(default_factory=ModelConfig, metadata={"help": "The tiny Llama."})
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig, metadata={"help": "Non-parallel pretraining."})
+    sft: SFTStageConfig = field(default_factory=SFTStageConfig, metadata={"help": "SFT arms and training."})
+    rl: Any = field(default_factory=dict, metadata={"help": "RL stage config (GRPOStageConfig, or a dict)."})
+    eval: Any = field(default_factory=dict, metadata={"help": "Evaluation config (EvalConfig, or a dict)."})
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = getattr(self, name)
+        return dict(value) if isinstance(value, dict) else to_dict(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved recipe, JSON-ready (for the run's config.json)."""
+        return {"name": self.name, "description": self.description, "seeds": list(self.seeds),
+                **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval")}}
+
+    def hash(self, section: str) -> str:
+        """Stable hash of one section's resolved values."""
+        return stable_hash(self.section(section))
+
+    def stage_hashes(self) -> dict[str, str]:
+        """Stage -> hash of its section and every upstream section (see the module docstring)."""
+        rt = {"seed": self.runtime.seed, "bf16_autocast": self.runtime.bf16_autocast}
+        h = {"world": self.hash("world")}
+        h["tokenizer"] = stable_hash([h["world"], self.hash("tokenizer")])
+        h["pretrain"] = stable_hash([h["tokenizer"], self.hash("model"), self.hash("pretrain"), rt])
+        h["sft"] = stable_hash([h["pretrain"], self.hash("sft")])
+        h["rl"] = stable_hash([h["sft"], self.hash("rl")])
+        h["eval"] = stable_hash([h["rl"], self.hash("eval")])
+        return h
+
+    def with_seed(self, seed: int) -> Recipe:
+        """This recipe with `runtime.seed` (and `rl.seed`, when it has one) set to `seed`. The world and the
+        evaluation keep their seeds, so every training seed is scored on the same tasks."""
+        rl = self.rl
+        if isinstance(rl, dict):
+            rl = {**rl, "seed": seed} if "seed" in rl else rl
+        elif any(f.name == "seed" for f in dataclasses.fields(rl)):
+            rl = dataclasses.replace(rl, seed=seed)
+        return dataclasses.replace(self, runtime=dataclasses.replace(self.runtime, seed=seed), rl=rl)
+
+
+def recipe_path(name_or_path: str | Path) -> Path:
+    if str(name_or_path) in BUILTIN:
+        return RECIPES_DIR / f"{name_or_path}.toml"
+    path = Path(name_or_path)
+    if not path.is_file():
+        raise RecipeError("recipe", f"{str(name_or_path)!r} is neither a built-in recipe ({', '.join(BUILTIN)}) "
+                                    "nor a .toml file")
+    return path
+
+
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
+    """Load a built-in recipe (`micro`, `toy`, `study`) or a .toml file, then apply `overrides`: a nested
+    dict (`{"sft": {"lr": 1e-4}}`) or dotted keys (`{"sft.lr": 1e-4}`). An override given as a string
+    for a non-string field is read as a TOML value (`"1e-4"` -> 1e-4, `"[1, 2]"` -> [1, 2]), so a CLI
+    can pass `--set sft.lr=1e-4` through."""
+    path = recipe_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError("recipe", f"{path}: not valid TOML ({e})") from None
+    if str(name_or_path) in BUILTIN:
+        data.setdefault("name", str(name_or_path))
+    else:
+        data.setdefault("name", path.stem)
+    for key, value in _flatten(overrides or {}).items():
+        _set(data, key, value)
+    return recipe_from_dict(data)
+
+
+def recipe_from_dict(data: dict[str, Any]) -> Recipe:
+    """Build and check a `Recipe` from a dict shaped like a recipe file (e.g. a saved config.json)."""
+    hints = typing.get_type_hints(Recipe)
+    names = [f.name for f in dataclasses.fields(Recipe)]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in names:
+            raise RecipeError(key, f"unknown key; known: {', '.join(names)}")
+        cls = _section_class(key) if key in STAGES or key in ("runtime", "model") else None
+        if key in ("name", "description", "seeds"):
+            try:
+                kwargs[key] = coerce(value, hints[key], key)
+            except TypeError as e:
+                raise RecipeError(key, str(e).split(": ", 1)[1]) from None
+        elif not isinstance(value, dict):
+            raise RecipeError(f"[{key}]", f"expected a table, got {type(value).__name__} {value!r}")
+        elif cls is None:
+            kwargs[key] = dict(value)
+        else:
+            kwargs[key] = _build_section(cls, key, value)
+    recipe = Recipe(**kwargs)
+    _check_across_sections(recipe)
+    return recipe
+
+
+def _check_across_sections(r: Recipe) -> None:
+    limit = r.model.max_position_embeddings
+    for key, value in (("[pretrain].seq_len", r.pretrain.seq_len), ("[sft].max_length", r.sft.max_length)):
+        if value > limit:
+            raise RecipeError(key, f"{value} exceeds [model].max_position_embeddings ({limit})")
+
+
+def _build_section(cls: type, section: str, value: dict[str, Any]):
+    try:
+        return from_dict(cls, value, f"[{section}]")
+    except ConfigError as e:
+        raise RecipeError(f"[{section}].{e.field}", e.why) from None
+    except (ValueError, TypeError) as e:   # a config that validates with plain errors (e.g. WorldConfig)
+        m = re.match(r"^\w+\.(\w+): (.*)$", str(e), re.S)
+        if m:
+            raise RecipeError(f"[{section}].{m.group(1)}", m.group(2)) from None
+        raise RecipeError(f"[{section}]", str(e)) from None
+
+
+def _flatten(overrides: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in overrides.items():
+        full = f"{prefix}{key}"
+        if isinstance(value, dict) and full.count(".") == 0 and full in STAGES + ("runtime", "model"):
+            flat.update(_flatten(value, full + "."))
+        else:
+            flat[full] = value
+    return flat
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    if len(parts) > 2:
+        raise RecipeError(key, "overrides go at most one table deep (e.g. 'sft.lr')")
+    if len(parts) == 2:
+        section, name = parts
+        data = data.setdefault(section, {})
+        if not isinstance(data, dict):
+            raise RecipeError(f"[{section}]", "is not a table")
+    else:
+        name = parts[0]
+    if isinstance(value, str) and not _is_str_field(parts):
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            pass   # keep the string; the type check names the key
+    data[name] = value
+
+
+def _is_str_field(parts: list[str]) -> bool:
+    if len(parts) == 1:
+        return parts[0] in ("name", "description")
+    cls = _section_class(parts[0]) if parts[0] in STAGES + ("runtime", "model") else None
+    if cls is None:
+        return True
+    tp = typing.get_type_hints(cls).get(parts[1])
+    return tp is str or typing.get_origin(tp) is typing.Literal

@@ -1,0 +1,186 @@
+"""Supervised fine-tuning of a pretrained checkpoint on one SFT arm, through trl's `SFTTrainer`.
+
+The dataset is in trl's prompt-completion format, so the loss is on completion tokens only (trl
+appends `<|eos|>` to each completion). Full fine-tuning by default; with `lora = true` a peft LoRA
+adapter is trained and MERGED into the weights before saving, so every checkpoint this module writes
+is a plain `save_pretrained` folder (model + tokenizer) that `AutoModelForCausalLM.from_pretrained`
+loads without peft.
+
+Entropy: SFT that drives the completion entropy to ~0.01 leaves RL nothing to learn from (every
+sample of a group is the same program). The defaults (one epoch, lr 3e-4, a budget of about 1/4 of
+the train split's tokens) keep it well above that; `run_sft` logs the mean token entropy per language
+on held-out tasks at the end (`sft_done` event). `from trl import SFTTrainer` is inside `run_sft`.
+Not for: building the arms (`mixtures.py`) or RL (`grpo.py`).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from evals.world import LANGS
+
+from .config import RuntimeConfig, quiet_libraries, require
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+ARM_KINDS = ("mono", "multi", "parallel")
+Log = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class SFTStageConfig:
+    arms: tuple[str, ...] = field(default=ARM_KINDS, metadata={
+        "help": "Arms to build and train, among 'mono', 'multi', 'parallel'."})
+    source_lang: str = field(default="python", metadata={"help": "The only language of the mono arm (and RL's)."})
+    multi_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
+        "help": "Languages of the multi arm (different tasks per language)."})
+    parallel_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
+        "help": "Languages of the parallel arm (the same tasks in every language)."})
+    budget_tokens: int = field(default=100_000, metadata={
+        "help": "Tokens of every arm (equal across arms to within one example)."})
+    budget_counts: Literal["prompt+completion", "completion"] = field(default="prompt+completion", metadata={
+        "help": "What the budget counts: all trained-on sequence tokens, or completion (loss) tokens only."})
+    lr: float = field(default=3e-4, metadata={"help": "Peak learning rate (AdamW)."})
+    epochs: float = field(default=1.0, metadata={"help": "Passes over the arm's data (ignored when max_steps > 0)."})
+    max_steps: int = field(default=0, metadata={"help": "Optimizer steps; 0 derives them from epochs."})
+    batch_size: int = field(default=16, metadata={"help": "Examples per optimizer step (per_device_train_batch_size)."})
+    lr_scheduler: str = field(default="cosine", metadata={"help": "transformers lr_scheduler_type."})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of steps with linear warmup."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    label_smoothing: float = field(default=0.0, metadata={
+        "help": "Label smoothing of the loss; keeps entropy up, at the cost of an extra forward pass in trl."})
+    max_length: int = field(default=512, metadata={"help": "Truncate prompt + completion to this many tokens."})
+    lora: bool = field(default=False, metadata={
+        "help": "Train a LoRA adapter (merged into the saved checkpoint) instead of all weights."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                   "up_proj", "down_proj"), metadata={
+        "help": "Module names LoRA adapts."})
+    logging_steps: int = field(default=10, metadata={"help": "Steps between two `sft_step` log events."})
+    report_to: str = field(default="none", metadata={"help": "transformers report_to ('none', 'tensorboard', ...)."})
+    entropy_tasks: int = field(default=50, metadata={
+        "help": "Tasks of the `valid` split per language on which the final mean token entropy is logged."})
+
+    def __post_init__(self):
+        require(self, "arms", bool(self.arms) and set(self.arms) <= set(ARM_KINDS) and len(set(self.arms)) == len(self.arms),
+                f"must be distinct names among {ARM_KINDS}")
+        require(self, "source_lang", self.source_lang in LANGS, f"must be one of {LANGS}")
+        for name in ("multi_langs", "parallel_langs"):
+            langs = getattr(self, name)
+            require(self, name, set(langs) <= set(LANGS) and len(set(langs)) == len(langs) >= 2,
+                    f"must be at least two distinct languages of {LANGS}")
+        require(self, "budget_tokens", self.budget_tokens >= 100, "must be at least 100")
+        require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
+        require(self, "epochs", self.epochs > 0, "must be positive")
+        require(self, "max_steps", self.max_steps >= 0, "must be >= 0")
+        require(self, "batch_size", self.batch_size >= 1, "must be at least 1")
+        require(self, "warmup_ratio", 0 <= self.warmup_ratio < 1, "must be in [0, 1)")
+        require(self, "weight_decay", self.weight_decay >= 0, "must be >= 0")
+        require(self, "label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)")
+        require(self, "max_length", self.max_length >= 16, "must be at least 16")
+        require(self, "lora_r", self.lora_r >= 1, "must be at least 1")
+        require(self, "lora_alpha", self.lora_alpha >= 1, "must be at least 1")
+        require(self, "lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")
+        require(self, "lora_targets", bool(self.lora_targets), "must name at least one module")
+        require(self, "logging_steps", self.logging_steps >= 1, "must be at least 1")
+        require(self, "entropy_tasks", self.entropy_tasks >= 0, "must be >= 0")
+
+    def arm_langs(self, arm: str) -> tuple[str, ...]:
+        return {"mono": (self.source_lang,), "multi": self.multi_langs, "parallel": self.parallel_langs}[arm]
+
+    @property
+    def seen_langs(self) -> tuple[str, ...]:
+        seen = {lang for arm in self.arms for lang in self.arm_langs(arm)}
+        return tuple(lang for lang in LANGS if lang in seen)
+
+    @property
+    def heldout_langs(self) -> tuple[str, ...]:
+        """Languages in no arm: any skill in them after SFT is zero-shot transfer."""
+        return tuple(lang for lang in LANGS if lang not in self.seen_langs)
+
+
+def entropy_set(world, n_tasks: int, langs: Sequence[str] = LANGS) -> dict[str, tuple[list[str], list[str]]]:
+    """lang -> (prompts, reference completions) of the first `n_tasks` tasks of the `valid` split."""
+    tasks = world.split("valid")[:n_tasks]
+    return {lang: ([t.prompt(lang) for t in tasks], [t.solution(lang) for t in tasks]) for lang in langs} if tasks else {}
+
+
+def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
+            cfg: SFTStageConfig, out_dir: str | Path, progress: bool = True, log: Log | None = None,
+            runtime: RuntimeConfig | None = None,
+            entropy_eval: dict[str, tuple[Sequence[str], Sequence[str]]] | None = None) -> Path:
+    """Fine-tune on `dataset` (columns `prompt`, `completion`; others are dropped) and save the result
+    (merged when LoRA) with its tokenizer into `out_dir`. A model object passed in is copied, not
+    changed. `log` receives `sft_start`, `sft_step` (trl's logs: loss, entropy, mean_token_accuracy,
+    learning_rate, ...) and `sft_done` (train loss, seconds, and with `entropy_eval` (lang -> (prompts,
+    completions), e.g. from `entropy_set`) the mean completion entropy per language). Returns `out_dir`."""
+    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback
+    from trl import SFTConfig, SFTTrainer
+
+    from .model import mean_completion_entropy
+    from .pretrain import save
+
+    runtime = runtime or RuntimeConfig()
+    log = log or (lambda event: None)
+    device = runtime.apply()
+    out = Path(out_dir)
+    with quiet_libraries(not progress):
+        if isinstance(model_path_or_model, (str, Path)):
+            model = AutoModelForCausalLM.from_pretrained(model_path_or_model)
+        else:
+            model = copy.deepcopy(model_path_or_model)
+    model.to(device)
+    data = dataset.select_columns(["prompt", "completion"])
+
+    peft_config = None
+    if cfg.lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+
+    args = SFTConfig(
+        output_dir=str(out), learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        label_smoothing_factor=cfg.label_smoothing, max_length=cfg.max_length, completion_only_loss=True,
+        packing=False, activation_checkpointing=False, bf16=runtime.bf16_autocast and device.type == "cuda",
+        use_cpu=device.type == "cpu", seed=runtime.seed, data_seed=runtime.seed, logging_steps=cfg.logging_steps,
+        report_to=cfg.report_to, save_strategy="no", eval_strategy="no", disable_tqdm=not progress,
+        dataloader_num_workers=0, dataset_num_proc=None)
+
+    class _Relay(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "train_runtime" not in logs:
+                log({"event": "sft_step", "step": state.global_step, **logs})
+
+    t0 = time.perf_counter()
+    with quiet_libraries(not progress):
+        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                             peft_config=peft_config, callbacks=[_Relay()])
+        if not progress:
+            trainer.remove_callback(PrinterCallback)   # Trainer prints every log dict when tqdm is off
+        steps = cfg.max_steps or math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.epochs)
+        log({"event": "sft_start", "examples": len(data), "steps": steps, "lora": cfg.lora,
+             "threads": runtime.threads, "device": str(device)})
+        result = trainer.train()
+        model = trainer.model
+        if cfg.lora:
+            model = model.merge_and_unload()
+        model.eval()
+        seconds = time.perf_counter() - t0
+        entropy = {lang: round(mean_completion_entropy(model, tokenizer, ps, cs), 4)
+                   for lang, (ps, cs) in (entropy_eval or {}).items()}
+        save(model, tokenizer, out)
+    log({"event": "sft_done", "steps": result.global_step, "train_loss": round(result.training_loss, 4),
+         "seconds": round(seconds, 2), "entropy": entropy})
+    return out
+

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from evals.languages import Language, UnknownLanguage, get_language
+from evals.languages.base import node_types_dir
 
 from . import sandbox
 from .program import Program
@@ -41,7 +42,8 @@ class Executor:
         self._free: queue.Queue[Worker] = queue.Queue()
         for slot in range(self.n_workers):
             self._free.put(Worker(slot, self.level, self._node_argv,
-                                  {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs"}))
+                                  {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs",
+                                   "PSFT_TS_TYPE_ROOTS": node_types_dir()}))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
         self._lock = threading.Lock()
         self.stats = {"programs": 0, "deduplicated": 0, "worker_restarts": 0, "warm": 0}

@@ -37,6 +37,9 @@ IN_PIDNS = os.environ.get("PSFT_PIDNS") == "1"
 NODE_ARGV = json.loads(os.environ.get("PSFT_NODE_RUNNER", "null"))
 BASE_ENV = json.loads(os.environ.get("PSFT_BASE_ENV", "{}"))
 _counter = 0
+# The warm runner's first TypeScript request loads the compiler and parses lib files (seconds on a busy
+# machine); past this grace it is killed and the program re-run in a fresh process.
+WARM_GRACE_S = 30.0
 _node = None  # the warm Node runner: (Popen-like tuple) pid, stdin fd, stdout file
 
 
@@ -294,7 +297,7 @@ def _node_run(warm, timeout):
     pid, w, r = _node
     try:
         os.write(w, (json.dumps(warm) + "\n").encode())
-        ready, _, _ = select.select([r], [], [], timeout + 5.0)
+        ready, _, _ = select.select([r], [], [], timeout + WARM_GRACE_S)
         line = r.readline() if ready else b""
     except OSError:
         line = b""

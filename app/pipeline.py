@@ -1,0 +1,189 @@
+"""The study pipeline on the synthetic world: world → tokenizer → pretraining (base) → SFT arms →
+RL arms on the source language + oracle → evaluation of every checkpoint → transfer table.
+
+Every stage writes its outputs atomically and a marker with the hash of the config it depends on;
+a rerun skips what is done and matches (`--resume`), so a run killed at any moment and resumed ends
+with the results of an uninterrupted one (each stage is deterministic given its seed on CPU).
+Not for: the training itself (`train/`) or the folder layout's writing primitives (`runfs.py`).
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .runfs import EventLog, atomic_dir, clean_temporaries, read_json, write_json, write_jsonl
+from .stages import Stage, StageRunner
+
+# The oracle arm runs the same RL directly in a target language held out of every SFT arm, starting
+# from the parallel arm's SFT checkpoint; its gain bounds what transfer could give in that language.
+ORACLE_LANGS = ("lua",)
+ORACLE_BASE_ARM = "parallel"
+HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")
+
+
+class RunExists(Exception):
+    pass
+
+
+@dataclass
+class RunResult:
+    root: Path
+    ran: list[str]
+    skipped: list[str]
+    seconds: float
+
+
+def _logger(events: EventLog, stage: str):
+    """Adapt the train/ callbacks (dict events or text lines) to the run's JSONL event log."""
+    def log(item):
+        if isinstance(item, dict):
+            fields = dict(item)
+            events(fields.pop("event", "log"), stage=stage, **fields)
+        else:
+            events("log", stage=stage, message=str(item))
+    return log
+
+
+def prepare_run_dir(root: Path, recipe_dict: dict, resume: bool, force: bool) -> None:
+    """Refuse to touch an existing run unless told to; with --force start it afresh."""
+    import shutil
+    cfg = root / "config.json"
+    if root.exists() and any(root.iterdir()):
+        if force:
+            shutil.rmtree(root)
+        elif not resume:
+            raise RunExists(f"{root} already holds a run: pass --resume to continue it or --force to redo it")
+        elif cfg.exists() and read_json(cfg) is None:
+            raise RunExists(f"{cfg} is not readable JSON")
+    root.mkdir(parents=True, exist_ok=True)
+    clean_temporaries(root)
+    write_json(cfg, recipe_dict)
+
+
+def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, force: bool = False) -> RunResult:
+    """Run (or resume) one seed of a world recipe into `root`."""
+    t_start = time.time()
+    prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume, force)
+    events = EventLog(root / "events.jsonl")
+    events("run_start", recipe=recipe.name, seed=recipe.runtime.seed, pid=os.getpid())
+    recipe.runtime.apply()
+    runner = StageRunner(root, events, quiet=quiet)
+    progress = not quiet
+    ckpt = root / "checkpoints"
+
+    from evals.world import SPLITS, World
+    world = World(recipe.world)
+    hashes = recipe.stage_hashes()
+
+    def world_stage():
+        write_json(root / "data" / "world.json", {
+            "stats": world.stats(), "splits": {s: [t.id for t in world.split(s)] for s in SPLITS}})
+    runner(Stage("world", {"h": hashes["world"]}, world_stage))
+
+    def tokenizer_stage():
+        from train.tokenizer import build_tokenizer
+        tok = build_tokenizer(world, recipe.tokenizer)
+        with atomic_dir(root / "tokenizer") as tmp:
+            tok.save_pretrained(tmp)
+    runner(Stage("tokenizer", {"h": hashes["tokenizer"]}, tokenizer_stage, after=["world"]))
+
+    def tokenizer():
+        from transformers import AutoTokenizer
+        return AutoTokenizer.from_pretrained(root / "tokenizer")
+
+    def pretrain_stage():
+        from train.pretrain import pretrain, pretrain_texts, valid_texts
+        tok = tokenizer()
+        texts = pretrain_texts(world, recipe.pretrain, recipe.runtime.seed)
+        with atomic_dir(ckpt / "base") as tmp:
+            pretrain(recipe.model, tok, texts, recipe.pretrain, out_dir=tmp, progress=progress,
+                     log=_logger(events, "pretrain"), runtime=recipe.runtime,
+                     valid=valid_texts(world, recipe.pretrain))
+    runner(Stage("pretrain", {"h": hashes["pretrain"]}, pretrain_stage, after=["tokenizer"]))
+
+    arms = list(recipe.sft.arms)
+    mixtures: dict = {}
+
+    def mixtures_for():
+        if not mixtures:
+            from train.mixtures import build_arms
+            datasets, manifest = build_arms(world, tokenizer(), recipe.sft, seed=recipe.runtime.seed)
+            mixtures.update(datasets=datasets, manifest=manifest)
+        return mixtures
+
+    def mixture_stage():
+        write_json(root / "data" / "sft_mixtures.json", mixtures_for()["manifest"])
+    runner(Stage("sft-data", {"h": hashes["sft"]}, mixture_stage, after=["pretrain"]))
+
+    for arm in arms:
+        def sft_stage(arm=arm):
+            from train.sft import entropy_set, run_sft
+            data = mixtures_for()["datasets"][arm]
+            with atomic_dir(ckpt / f"sft-{arm}") as tmp:
+                run_sft(str(ckpt / "base"), tokenizer(), data, recipe.sft, out_dir=tmp, progress=progress,
+                        log=_logger(events, f"sft-{arm}"), runtime=recipe.runtime,
+                        entropy_eval=entropy_set(world, recipe.sft.entropy_tasks))
+        runner(Stage(f"sft-{arm}", {"h": hashes["sft"], "arm": arm}, sft_stage, after=["sft-data"]))
+
+    from evals.execution import Executor
+    with Executor() as executor:
+        rl_tasks = world.split("rl")
+        rl_ckpts: dict[str, tuple[str, str]] = {}
+        for arm in arms:
+            rl_ckpts[arm] = (f"sft-{arm}", f"rl-{arm}")
+        oracle_base = f"sft-{ORACLE_BASE_ARM}" if ORACLE_BASE_ARM in arms else f"sft-{arms[0]}"
+        for lang in ORACLE_LANGS:
+            rl_ckpts[f"oracle-{lang}"] = (oracle_base, f"oracle-{lang}")
+        for name, (base, out) in rl_ckpts.items():
+            lang = name.split("-", 1)[1] if name.startswith("oracle-") else recipe.rl.lang
+
+            def rl_stage(base=base, out=out, lang=lang):
+                from train.grpo import run_grpo
+                with atomic_dir(ckpt / out) as tmp:
+                    run_grpo(str(ckpt / base), None, rl_tasks, lang, recipe.rl, executor, tmp,
+                             progress=progress, log=_logger(events, out))
+            runner(Stage(out, {"h": hashes["rl"], "lang": lang}, rl_stage, after=[base]))
+
+        eval_tasks = [t for s in HELD_OUT_SPLITS for t in world.split(s)]
+        split_of = {t.id: t.split for t in eval_tasks}
+        ckpts = ["base"] + [f"sft-{a}" for a in arms] + [out for _, out in rl_ckpts.values()]
+        for name in ckpts:
+            def eval_stage(name=name):
+                import torch
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                from train.evaluate import evaluate_checkpoint
+                model = AutoModelForCausalLM.from_pretrained(ckpt / name, dtype=torch.float32).eval()
+                tok = AutoTokenizer.from_pretrained(ckpt / name)
+                timings: dict = {}
+                rows, scores = evaluate_checkpoint(model, tok, eval_tasks, recipe.eval, executor,
+                                                   progress=progress, log=_logger(events, f"eval-{name}"),
+                                                   timings=timings)
+                for r in rows:
+                    r["split"] = split_of.get(r["task_id"], "")
+                write_jsonl(root / "evals" / f"{name}.jsonl", rows)
+                write_json(root / "evals" / f"{name}.scores.json", scores)
+                return {"timings": timings}
+            runner(Stage(f"eval-{name}", {"h": hashes["eval"]}, eval_stage,
+                         after=["pretrain" if name == "base" else name]))
+
+    def tables_stage():
+        import json
+
+        from train.transfer import transfer_table
+        scores = {n: read_json(root / "evals" / f"{n}.scores.json") for n in ckpts}
+        write_json(root / "scores.json", scores)
+        rows = {n: [json.loads(x) for x in (root / "evals" / f"{n}.jsonl").read_text().splitlines()]
+                for n in ckpts}
+        pairs = {name: pair for name, pair in rl_ckpts.items()}
+        write_json(root / "transfer.json", transfer_table(scores, rows, pairs, source=recipe.rl.lang,
+                                                          seed=recipe.eval.seed))
+    runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts}, tables_stage,
+                 after=[f"eval-{n}" for n in ckpts]))
+
+    seconds = round(time.time() - t_start, 1)
+    events("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)
+    return RunResult(root, runner.ran, runner.skipped, seconds)
+

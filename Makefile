@@ -35,7 +35,7 @@ test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: setup
-	$(BIN)/psft check-bench --bench mbxp --data ../shared/data/mbxp --langs python,ruby,javascript
+	$(BIN)/psft run --recipe toy --resume
 
 bench: setup
 	$(BIN)/python -m pytest -q -m bench -s $(PYTEST_ARGS)

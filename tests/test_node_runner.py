@@ -453,7 +453,7 @@ def _runner_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.slow
+@pytest.mark.bench  # a ~1,000-program study (minutes): `make bench`
 @pytest.mark.data
 def test_mbxp_javascript_agrees_with_fresh_node():
     programs = _programs("mbjsp_release_v1.2.jsonl")
@@ -475,7 +475,7 @@ def test_mbxp_javascript_agrees_with_fresh_node():
           f"each; fresh node {n / fresh_wall:.1f} programs/s wall (one at a time), {1000 * fresh_cpu / n:.1f} ms CPU each")
 
 
-@pytest.mark.slow
+@pytest.mark.bench  # a ~1,000-program study (tsc per program: many minutes): `make bench`
 @pytest.mark.data
 @pytest.mark.skipif(TSC is None, reason="tsc is not installed")
 @pytest.mark.skipif(TYPES_ROOT is None, reason="@types/node is not installed: every program fails to build")

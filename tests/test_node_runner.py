@@ -25,7 +25,7 @@ MBXP = Path(__file__).resolve().parents[2] / "shared/data/mbxp"
 NODE = shutil.which("node")
 TSC = shutil.which("tsc")
 NODE_PATH = "/usr/share/nodejs:/usr/lib/nodejs"
-TS_ARGS = ["--target", "es2019", "--module", "commonjs", "--lib", "es2019", "--types", "node", "--skipLibCheck"]
+TS_ARGS = ["--target", "es2021", "--module", "commonjs", "--lib", "es2021", "--types", "node", "--skipLibCheck"]
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 

@@ -31,8 +31,8 @@
  *     `util`, `console` and `process` (see "ISOLATION").
  *   - Synchronous infinite loops end with timed_out: true after timeout_ms (vm's watchdog; promise jobs
  *     run inside the timeout because contexts use microtaskMode 'afterEvaluate').
- *   - TypeScript: the same diagnostics and exit status as `tsc --target es2019 --module commonjs
- *     --lib es2019 --types node --skipLibCheck [--typeRoots $PSFT_TS_TYPE_ROOTS] main.ts` (printed on stdout,
+ *   - TypeScript: the same diagnostics and exit status as `tsc --target es2021 --module commonjs
+ *     --lib es2021 --types node --skipLibCheck [--typeRoots $PSFT_TS_TYPE_ROOTS] main.ts` (printed on stdout,
  *     like tsc), then the emitted main.js is run as above.
  *
  * WHAT IT DECLINES (responds with `fallback`), whenever the program
@@ -1192,7 +1192,7 @@ function typescriptModulePath() {
 function loadTypeScript() {
   if (ts !== null) return;
   ts = require(typescriptModulePath());
-  const args = ['--target', 'es2019', '--module', 'commonjs', '--lib', 'es2019', '--types', 'node', '--skipLibCheck'];
+  const args = ['--target', 'es2021', '--module', 'commonjs', '--lib', 'es2021', '--types', 'node', '--skipLibCheck'];
   if (process.env.PSFT_TS_TYPE_ROOTS) args.push('--typeRoots', process.env.PSFT_TS_TYPE_ROOTS.split(':').join(','));
   const parsed = ts.parseCommandLine(args);
   if (parsed.errors.length) throw new Error(ts.flattenDiagnosticMessageText(parsed.errors[0].messageText, '\n'));

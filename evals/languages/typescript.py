@@ -4,7 +4,7 @@ from .base import Language
 
 LANG = Language(
     name="typescript", ext="ts", aliases=("ts",),
-    build=("tsc", "--target", "es2019", "--module", "commonjs", "--lib", "es2019",
+    build=("tsc", "--target", "es2021", "--module", "commonjs", "--lib", "es2021",
            "--types", "node", "--typeRoots", "{node_types}", "--skipLibCheck", "{src}"),
     run=("node", "--max-old-space-size={mem_mb}", "{stem}.js"), version=("tsc", "--version"),
     debian=("node-typescript", "nodejs"), mode="node", rlimit_as=False,

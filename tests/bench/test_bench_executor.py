@@ -34,7 +34,7 @@ TIMEOUT = 15.0
 PLAIN = {
     "python": (None, ["python3", "main.py"]),
     "javascript": (None, ["node", "main.js"]),
-    "typescript": (["tsc", "--target", "es2019", "--module", "commonjs", "--lib", "es2019", "--types", "node",
+    "typescript": (["tsc", "--target", "es2021", "--module", "commonjs", "--lib", "es2021", "--types", "node",
                     "--typeRoots", "{types}", "--skipLibCheck", "main.ts"], ["node", "main.js"]),
     "ruby": (None, ["ruby", "main.rb"]),
     "php": (None, ["php", "main.php"]),

@@ -1,0 +1,198 @@
+"""Evaluate one checkpoint on world tasks in several languages: generate, execute, score.
+
+`select_tasks(tasks, cfg)` fixes the task set (deterministic from `cfg.seed`, the same for every
+checkpoint and every language, so checkpoints and languages can be compared task by task).
+`evaluate_checkpoint(model, tokenizer, tasks, cfg, executor)` returns
+- `rows`: one dict per task x language x sample: task_id, lang, sample (-1 = greedy, 0.. = sampled),
+  prompt, completion (already cut by the world's stop rule), status, passed, detail;
+- `scores`: `{lang: {"pass@1", "ci95", "n", "greedy", "status", "pass@k"?}}` where "pass@1" is greedy
+  when `cfg.greedy` (else the sampled estimate), "ci95" a percentile bootstrap over tasks, and
+  "pass@k" (when `cfg.n_samples > 0`) `{"pass@k": .., "ci95@k": [..]}` for every k in `cfg.ks`.
+By default completions come from the model through `train.generation.generate`, and each finished
+batch starts executing in a background thread while the next batch generates (`cfg.overlap`).
+Inject `generate_fn(tasks, lang, params) -> [[str] * params.n per task]` instead (reference solutions,
+saved generations) to test the plumbing or to score generations made elsewhere.
+
+Not for: where results are written (`app/`), comparing checkpoints (`train.transfer`).
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from evals.world import LANGS
+
+from .config import help_of, require
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    langs: tuple[str, ...] = field(default=LANGS, metadata={"help": "Languages to evaluate in."})
+    n_tasks: int = field(default=1000, metadata={
+        "help": "Held-out tasks per language (the same tasks in every language); 0 = all given tasks."})
+    greedy: bool = field(default=True, metadata={"help": "Score greedy pass@1 (one completion per task)."})
+    n_samples: int = field(default=0, metadata={
+        "help": "Sampled completions per task for pass@k (0 = no sampling)."})
+    ks: tuple[int, ...] = field(default=(1, 5, 10), metadata={
+        "help": "k values of sampled pass@k (those <= n_samples are reported)."})
+    temperature: float = field(default=0.8, metadata={"help": "Sampling temperature of the pass@k samples."})
+    top_p: float = field(default=0.95, metadata={"help": "Nucleus mass of the pass@k samples."})
+    max_new_tokens: int = field(default=192, metadata={
+        "help": "Generated tokens per completion, at most (the longest reference completion of the default "
+                "world is ~130 tokens in Lua with a 1k vocabulary)."})
+    batch_size: int = field(default=128, metadata={"help": "Sequences decoded together."})
+    seed: int = field(default=0, metadata={"help": "Seed of the task subset and of sampling."})
+    threads: int = field(default=1, metadata={
+        "help": "torch threads while generating. 1 by default: with `overlap` the executor's workers use the "
+                "other core, and 2 threads cost 10x the CPU time when the cores are shared (measured here)."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 autocast while generating."})
+    overlap: bool = field(default=True, metadata={
+        "help": "Execute one language's programs while the next language generates."})
+    n_boot: int = field(default=2000, metadata={"help": "Bootstrap resamples for the confidence intervals."})
+
+    def __post_init__(self):
+        require(self, "langs", bool(self.langs) and set(self.langs) <= set(LANGS), f"must be a non-empty subset of {LANGS}")
+        require(self, "n_tasks", self.n_tasks >= 0, "must be >= 0")
+        require(self, "n_samples", self.n_samples >= 0, "must be >= 0")
+        require(self, "greedy", self.greedy or self.n_samples > 0, "with greedy off, n_samples must be > 0")
+        require(self, "ks", bool(self.ks) and all(k >= 1 for k in self.ks), "must be positive integers")
+        require(self, "temperature", self.temperature > 0 or self.n_samples == 0, "sampling needs temperature > 0")
+        require(self, "top_p", 0 < self.top_p <= 1, "must be in (0, 1]")
+        require(self, "max_new_tokens", self.max_new_tokens >= 1, "must be >= 1")
+        require(self, "batch_size", self.batch_size >= 1, "must be >= 1")
+        require(self, "threads", self.threads >= 1, "must be >= 1")
+        require(self, "n_boot", self.n_boot >= 100, "must be >= 100")
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        return help_of(cls)
+
+    def params(self, sampled: bool):
+        from .generation import SamplingParams
+        return SamplingParams(max_new_tokens=self.max_new_tokens, batch_size=self.batch_size, seed=self.seed,
+                              threads=self.threads, bf16=self.bf16,
+                              temperature=self.temperature if sampled else 0.0, top_p=self.top_p if sampled else 1.0,
+                              n=self.n_samples if sampled else 1)
+
+
+GenerateFn = Callable[[Sequence, str, object], list[list[str]]]
+
+
+def select_tasks(tasks: Sequence, cfg: EvalConfig) -> list:
+    """`cfg.n_tasks` tasks drawn with `cfg.seed`, independent of the input order (sorted by id first)."""
+    ordered = sorted(tasks, key=lambda t: t.id)
+    if cfg.n_tasks == 0 or cfg.n_tasks >= len(ordered):
+        return ordered
+    return sorted(random.Random(f"eval-{cfg.seed}").sample(ordered, cfg.n_tasks), key=lambda t: t.id)
+
+
+def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, executor, progress: bool = True,
+                        log: Callable[[str], None] | None = None, generate_fn: GenerateFn | None = None,
+                        timings: dict | None = None) -> tuple[list[dict], dict]:
+    """Rows and scores of one checkpoint on `select_tasks(tasks, cfg)` (see the module docstring).
+    `timings`, when given, receives seconds per language for generation and execution."""
+    from evals.execution import Program
+    log = log or (lambda _msg: None)
+    chosen = select_tasks(tasks, cfg)
+    if not chosen:
+        raise ValueError("evaluate_checkpoint: no tasks")
+    timings = timings if timings is not None else {}
+    modes = ([("greedy", False)] if cfg.greedy else []) + ([("sampled", True)] if cfg.n_samples else [])
+    for lang in cfg.langs:
+        timings[lang] = {"generate_s": 0.0, "execute_s": 0.0}
+    if generate_fn is None:
+        from .generation import StopRule, generate
+
+    def execute(lang: str, items: list[tuple]) -> list[dict]:
+        t0 = time.perf_counter()
+        programs = [Program(lang, t.program(lang, c), id=f"{t.id}/{lang}/{s}") for t, s, c in items]
+        results = executor.map(programs)
+        timings[lang]["execute_s"] += time.perf_counter() - t0
+        return [{"task_id": t.id, "lang": lang, "sample": s, "prompt": t.prompt(lang), "completion": c,
+                 "status": r.status.value, "passed": r.passed, "detail": r.detail[:200]}
+                for (t, s, c), r in zip(items, results)]
+
+    rows: list[dict] = []
+    pool = ThreadPoolExecutor(1, thread_name_prefix="psft-eval-exec") if cfg.overlap else None
+    pending = []
+
+    def submit(lang: str, mode: str, idx: Sequence[int], completions: Sequence[Sequence[str]]):
+        items = [(chosen[i], -1 if mode == "greedy" else j, c) for i, outs in zip(idx, completions)
+                 for j, c in enumerate(outs)]
+        if pool:
+            pending.append(pool.submit(execute, lang, items))
+        else:
+            rows.extend(execute(lang, items))
+
+    try:
+        for lang in cfg.langs:
+            t0 = time.perf_counter()
+            for mode, sampled in modes:
+                params = cfg.params(sampled)
+                if generate_fn is None:  # stream: each finished batch starts executing at once
+                    generate(model, tokenizer, [t.prompt(lang) for t in chosen], StopRule.for_task(chosen[0], lang),
+                             params, progress=progress,
+                             on_batch=lambda idx, outs, lang=lang, mode=mode: submit(lang, mode, idx, outs))
+                else:
+                    submit(lang, mode, range(len(chosen)), generate_fn(chosen, lang, params))
+            timings[lang]["generate_s"] = time.perf_counter() - t0
+            log(f"eval {lang}: generated {len(chosen)} tasks in {timings[lang]['generate_s']:.1f}s")
+        for f in pending:
+            rows.extend(f.result())
+    finally:
+        if pool:
+            pool.shutdown(wait=True)
+    position = {t.id: k for k, t in enumerate(chosen)}
+    lang_pos = {la: k for k, la in enumerate(cfg.langs)}
+    rows.sort(key=lambda r: (lang_pos[r["lang"]], position[r["task_id"]], r["sample"]))
+    scores = score_rows(rows, cfg)
+    for lang in cfg.langs:
+        s = scores[lang]
+        log(f"eval {lang}: pass@1 {s['pass@1']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] n={s['n']}")
+    return rows, scores
+
+
+def per_task_pass(rows: Sequence[dict], lang: str) -> dict[str, float]:
+    """task_id -> greedy pass (0/1) in `lang`, or the mean of its samples when the rows have no greedy."""
+    greedy = {r["task_id"]: float(r["passed"]) for r in rows if r["lang"] == lang and r["sample"] < 0}
+    if greedy:
+        return greedy
+    acc: dict[str, list[float]] = {}
+    for r in rows:
+        if r["lang"] == lang:
+            acc.setdefault(r["task_id"], []).append(float(r["passed"]))
+    return {t: sum(v) / len(v) for t, v in acc.items()}
+
+
+def score_rows(rows: Sequence[dict], cfg: EvalConfig) -> dict:
+    """Scores from rows (also usable on rows loaded from a file)."""
+    from evals.scoring import bootstrap_ci, pass_at_k_table
+    scores = {}
+    for lang in cfg.langs:
+        mine = [r for r in rows if r["lang"] == lang]
+        if not mine:
+            continue
+        entry: dict = {"status": dict(Counter(r["status"] for r in mine if r["sample"] < 0 or not cfg.greedy))}
+        sampled: dict[str, list[bool]] = {}
+        for r in mine:
+            if r["sample"] >= 0:
+                sampled.setdefault(r["task_id"], []).append(r["passed"])
+        if sampled:
+            counts = [(len(v), sum(v)) for v in sampled.values()]
+            n = min(c[0] for c in counts)
+            ks = [k for k in cfg.ks if k <= n] or [1]
+            table = pass_at_k_table({lang: counts}, ks=ks, n_boot=cfg.n_boot, seed=cfg.seed)[lang]
+            entry["pass@k"] = {k: v for k, v in table.items() if k.startswith(("pass@", "ci95@"))}
+            entry["n_samples"] = n
+        values = per_task_pass(mine, lang)
+        v = list(values.values())
+        entry["greedy"] = any(r["sample"] < 0 for r in mine)
+        entry["pass@1"] = sum(v) / len(v)
+        entry["ci95"] = list(bootstrap_ci(v, n_boot=cfg.n_boot, seed=cfg.seed))
+        entry["n"] = len(v)
+        scores[lang] = entry
+    return scores

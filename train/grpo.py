@@ -1,0 +1,241 @@
+"""The RL stage: GRPO with unit-test rewards in one language, through trl's `GRPOTrainer` on CPU.
+
+`run_grpo(model_path, tokenizer, tasks, lang, cfg, executor, out_dir)` loads the SFT checkpoint,
+trains on prompt-only rows (`prompt`, `task_id`, `lang`) with `TestReward`, and saves a
+`save_pretrained` folder (model + tokenizer + `grpo_history.json`) in `out_dir`. The source arm uses
+`lang="python"`; the oracle arm calls the same function with a target language.
+
+Stopping: trl's own generation knows only EOS, so `run_grpo` wraps the policy's `generate` with
+`train.generation.StopRuleCriteria` (the world's stop rule for `lang`) and overwrites every position
+after a row's stop with EOS. trl then masks the completion after that EOS exactly as it does for a
+natural one: the loss covers the function and one EOS token (the EOS the SFT model emits there anyway,
+since SFT appends EOS to each completion), not the padding. The reward also cuts completions with the
+world's rule (`task.program` truncates), so nothing after the function ever counts.
+
+Per step a `TrainerCallback` reports reward mean, `frac_reward_zero_std` (groups whose completions all
+scored the same, i.e. no learning signal), entropy, and the time split (generation, reward, step) to
+`log`. Not for: evaluation (`train.evaluate`), file layout of runs (`app/`).
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from evals.world import LANGS
+
+from .config import help_of, require
+
+LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
+
+
+@dataclass(frozen=True)
+class GRPOStageConfig:
+    lang: str = field(default="python", metadata={
+        "help": "Language of the RL prompts and rewards: the source language (python) for the transfer arms, "
+                "a target language for the oracle arm."})
+    steps: int = field(default=200, metadata={"help": "Optimizer steps (trl max_steps)."})
+    lr: float = field(default=5e-5, metadata={
+        "help": "Learning rate. 5e-5 was stable on the tiny world; 2e-4 destabilised RL (PITFALLS)."})
+    num_generations: int = field(default=16, metadata={"help": "Completions per prompt (the GRPO group)."})
+    temperature: float = field(default=1.3, metadata={
+        "help": "Sampling temperature. SFT collapses entropy: at 1.0, 55-90% of groups had identical rewards; "
+                "1.3 with 16 samples cut that to 10-27%."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus mass while sampling."})
+    per_device_train_batch_size: int = field(default=64, metadata={
+        "help": "Completions (not prompts) per optimizer step; x steps_per_generation must divide by num_generations."})
+    steps_per_generation: int = field(default=1, metadata={
+        "help": "Optimizer steps per generation round (the round samples per_device_train_batch_size x this)."})
+    num_iterations: int = field(default=1, metadata={"help": "Passes over each generation round (trl mu)."})
+    max_completion_length: int = field(default=192, metadata={"help": "Generated tokens per completion, at most."})
+    beta: float = field(default=0.0, metadata={"help": "KL coefficient (0: no reference model, trl's default)."})
+    loss_type: str = field(default="dapo", metadata={"help": f"trl loss aggregation, one of {LOSS_TYPES}."})
+    mask_truncated_completions: bool = field(default=True, metadata={
+        "help": "Leave completions that hit max_completion_length without stopping out of the loss."})
+    reward_mode: str = field(default="all", metadata={
+        "help": "'all': 1 if every test passes; 'fraction': share of tests passed (see train.rewards)."})
+    n_tasks: int = field(default=0, metadata={"help": "Use at most this many RL tasks (0: all given)."})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
+    warmup_steps: int = field(default=0, metadata={"help": "Linear learning-rate warm-up steps."})
+    threads: int = field(default=2, metadata={
+        "help": "torch threads for the stage (1 is faster when other processes share the cores)."})
+    seed: int = field(default=0, metadata={"help": "Seed of data order and sampling."})
+    report_to: str = field(default="none", metadata={"help": "trl/transformers report_to ('none', 'tensorboard', ...)."})
+    logging_steps: int = field(default=1, metadata={"help": "Log every this many steps."})
+
+    def __post_init__(self):
+        require(self, "lang", self.lang in LANGS, f"must be one of {LANGS}")
+        require(self, "steps", self.steps >= 1, "must be >= 1")
+        require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
+        require(self, "num_generations", self.num_generations >= 2, "GRPO needs at least 2 completions per prompt")
+        require(self, "temperature", self.temperature > 0, "must be > 0")
+        require(self, "top_p", 0 < self.top_p <= 1, "must be in (0, 1]")
+        require(self, "steps_per_generation", self.steps_per_generation >= 1, "must be >= 1")
+        require(self, "per_device_train_batch_size",
+                self.per_device_train_batch_size >= 1
+                and (self.per_device_train_batch_size * self.steps_per_generation) % self.num_generations == 0,
+                f"x steps_per_generation ({self.steps_per_generation}) must be divisible by num_generations "
+                f"({self.num_generations}); it counts completions, not prompts")
+        require(self, "num_iterations", self.num_iterations >= 1, "must be >= 1")
+        require(self, "max_completion_length", self.max_completion_length >= 1, "must be >= 1")
+        require(self, "beta", self.beta >= 0, "must be >= 0")
+        require(self, "loss_type", self.loss_type in LOSS_TYPES, f"must be one of {LOSS_TYPES}")
+        require(self, "reward_mode", self.reward_mode in ("all", "fraction"), "must be 'all' or 'fraction'")
+        require(self, "n_tasks", self.n_tasks >= 0, "must be >= 0")
+        require(self, "threads", self.threads >= 1, "must be >= 1")
+        require(self, "logging_steps", self.logging_steps >= 1, "must be >= 1")
+
+    @classmethod
+    def help(cls) -> dict[str, str]:
+        return help_of(cls)
+
+
+def rl_dataset(tasks: Sequence, lang: str):
+    """Prompt-only rows with the columns `TestReward` reads."""
+    from datasets import Dataset
+    return Dataset.from_list([{"prompt": t.prompt(lang), "task_id": t.id, "lang": lang} for t in tasks])
+
+
+class _StopAtRule:
+    """Replaces `model.generate` (instance attribute) during training: adds the stop rule and fills the
+    positions after each row's stop with EOS; times every call."""
+
+    def __init__(self, model, tokenizer, rule):
+        from .generation import token_pieces
+        self.model, self.rule = model, rule
+        self.orig = model.generate
+        self.pieces = token_pieces(tokenizer)
+        self.eos = tokenizer.eos_token_id
+        self.seconds = 0.0
+        self.stopped = 0
+        self.rows = 0
+
+    def __call__(self, *args, **kwargs):
+        from transformers import StoppingCriteriaList
+
+        from .generation import StopRuleCriteria
+        t0 = time.perf_counter()
+        input_ids = kwargs.get("input_ids", args[0] if args else None)
+        width = input_ids.shape[1]
+        crit = StopRuleCriteria(self.pieces, self.rule, prompt_len=width)
+        criteria = StoppingCriteriaList(list(kwargs.pop("stopping_criteria", None) or []) + [crit])
+        out = self.orig(*args, stopping_criteria=criteria, **kwargs)
+        for i, k in enumerate(crit.stop_positions):
+            if k is not None:
+                out[i, width + k:] = self.eos
+                self.stopped += 1
+        self.rows += out.shape[0]
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def restore(self):
+        self.model.__dict__.pop("generate", None)
+
+
+def _callback(reward_fn, gen: _StopAtRule, history: list, log: Callable[[str], None]):
+    from transformers import TrainerCallback
+
+    class GRPOLog(TrainerCallback):
+        def __init__(self):
+            self.t_step = None
+            self.totals = {"step_s": 0.0, "reward_s": 0.0, "generate_s": 0.0}
+            self.pending: dict = {}
+
+        def on_step_begin(self, args, state, control, **kw):
+            self.t_step = time.perf_counter()
+            self.gen0 = gen.seconds
+
+        def on_step_end(self, args, state, control, **kw):
+            step_s = time.perf_counter() - self.t_step
+            reward_s, gen_s = reward_fn.pop_seconds(), gen.seconds - self.gen0
+            for k, v in (("step_s", step_s), ("reward_s", reward_s), ("generate_s", gen_s)):
+                self.totals[k] += v
+            self.pending = {"step": state.global_step, "step_s": step_s, "reward_s": reward_s, "generate_s": gen_s,
+                            "reward_frac": reward_s / step_s if step_s else 0.0,
+                            "reward_frac_cum": self.totals["reward_s"] / max(self.totals["step_s"], 1e-9)}
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            logs = logs or {}
+            if "train_runtime" in logs:  # the end-of-training summary, not a step
+                return
+            rec = {**self.pending, "step": state.global_step}
+            for k in ("reward", "reward_std", "frac_reward_zero_std", "entropy", "loss", "grad_norm",
+                      "completions/mean_length", "completions/clipped_ratio", "learning_rate"):
+                if k in logs and logs[k] is not None:
+                    rec[k] = float(logs[k])
+            history.append(rec)
+            log(f"grpo step {rec['step']}: reward {rec.get('reward', float('nan')):.3f} "
+                f"zero-std {rec.get('frac_reward_zero_std', float('nan')):.2f} "
+                f"entropy {rec.get('entropy', float('nan')):.3f} "
+                f"len {rec.get('completions/mean_length', float('nan')):.0f} "
+                f"step {rec.get('step_s', 0):.2f}s (gen {rec.get('generate_s', 0):.2f}s, "
+                f"reward {rec.get('reward_s', 0):.2f}s = {100 * rec.get('reward_frac', 0):.0f}%)")
+
+    return GRPOLog()
+
+
+def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageConfig, executor, out_dir,
+             progress: bool = True, log: Callable[[str], None] | None = None) -> Path:
+    """Train `model_path` (a `save_pretrained` folder) with GRPO on `tasks` in `lang`; save to `out_dir`.
+    `tokenizer` may be None (loaded from `model_path`). `lang` overrides `cfg.lang`. Returns `out_dir`."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    from .generation import StopRule
+    from .rewards import TestReward
+
+    log = log or (lambda _msg: None)
+    if lang not in LANGS:
+        raise ValueError(f"run_grpo: unknown language {lang!r}; known: {LANGS}")
+    out_dir = Path(out_dir)
+    tasks = list(tasks)[: cfg.n_tasks or None]
+    if not tasks:
+        raise ValueError("run_grpo: no tasks")
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForCausalLM.from_pretrained(model_path)
+    reward = TestReward(executor, {t.id: t for t in tasks}, mode=cfg.reward_mode)
+    args = GRPOConfig(
+        output_dir=str(out_dir / "trainer"), max_steps=cfg.steps, learning_rate=cfg.lr,
+        per_device_train_batch_size=cfg.per_device_train_batch_size, steps_per_generation=cfg.steps_per_generation,
+        num_generations=cfg.num_generations, num_iterations=cfg.num_iterations, temperature=cfg.temperature,
+        top_p=cfg.top_p, max_completion_length=cfg.max_completion_length, beta=cfg.beta, loss_type=cfg.loss_type,
+        mask_truncated_completions=cfg.mask_truncated_completions, max_grad_norm=cfg.max_grad_norm,
+        warmup_steps=cfg.warmup_steps, lr_scheduler_type="constant_with_warmup" if cfg.warmup_steps else "constant",
+        use_cpu=True, bf16=False, use_vllm=False, activation_checkpointing=False, report_to=cfg.report_to,
+        logging_steps=cfg.logging_steps, save_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
+        disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False,
+    )
+    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl_dataset(tasks, lang),
+                          processing_class=tokenizer)
+    if not progress:  # without tqdm, transformers prints every log dict: the callback's line is enough
+        from transformers.trainer_callback import PrinterCallback
+        trainer.remove_callback(PrinterCallback)
+    policy = trainer.model
+    gen = _StopAtRule(policy, tokenizer, StopRule.for_task(tasks[0], lang))
+    policy.generate = gen
+    history: list[dict] = []
+    trainer.add_callback(_callback(reward, gen, history, log))
+    t0 = time.perf_counter()
+    try:
+        trainer.train()
+    finally:
+        gen.restore()
+        torch.set_num_threads(threads_before)
+    wall = time.perf_counter() - t0
+    out_dir.mkdir(parents=True, exist_ok=True)
+    policy.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    summary = {"config": asdict(cfg), "lang": lang, "n_tasks": len(tasks), "wall_s": wall,
+               "reward_s": reward.seconds_total, "generate_s": gen.seconds,
+               "reward_frac": reward.seconds_total / wall if wall else 0.0,
+               "stopped_by_rule": gen.stopped, "generated_rows": gen.rows,
+               "reward_calls": [{k: v for k, v in t.items()} for t in reward.timings], "history": history}
+    (out_dir / "grpo_history.json").write_text(json.dumps(summary, indent=1))
+    log(f"grpo done: {cfg.steps} steps in {wall:.1f}s, rewards {100 * summary['reward_frac']:.0f}% of the time, "
+        f"{gen.stopped}/{gen.rows} completions stopped by the rule")
+    return out_dir

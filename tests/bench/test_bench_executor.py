@@ -45,8 +45,10 @@ PLAIN = {
 
 
 def plain_run(lang: str, source: str) -> bool:
-    from evals.languages.base import node_types_dir
+    from evals.languages.base import find_runtime, node_types_dir
     build, run = PLAIN[lang]
+    # the same interpreter binaries as ours (PATH may start with a slow shim, e.g. pyenv's)
+    run = [find_runtime(run[0]) or run[0], *run[1:]] if not run[0].startswith("./") else run
     name = get_language(lang).file_name()
     env = dict(os.environ, NODE_PATH="/usr/share/nodejs:/usr/lib/nodejs")
     with tempfile.TemporaryDirectory() as d:

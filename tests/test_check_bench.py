@@ -45,7 +45,7 @@ def test_mbxp_references_mostly_pass_and_failures_are_the_references_fault(execu
         assert row["total"] == row["checked"] == 30, (lang, row)
         assert row["passed"] + len(row["failed"]) == 30
         assert row["passed"] >= 24, (lang, row)   # MBXP's machine-made references: ~85-100% pass
-    for (lang, pid), r in results.items():
+    for (_lang, pid), r in results.items():
         assert r.status not in INFRASTRUCTURE, f"{pid}: {r.status} {r.detail}\n{r.stderr[-600:]}"
         if not r.passed:  # a real verdict comes with the program's own error output
             assert r.stderr.strip() or r.stdout.strip(), pid

@@ -19,11 +19,10 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    from app.cli import CliError
     from evals.execution import Executor, Limits, Program, Status
     from evals.execution.sandbox import SandboxUnavailable
     from evals.languages import get_language
-
-    from app.cli import CliError
     try:
         lang = get_language(args.lang)
     except ValueError as e:

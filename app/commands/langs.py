@@ -20,9 +20,8 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from evals.languages import LANGUAGES, get_language
-
     from app.cli import CliError
+    from evals.languages import LANGUAGES, get_language
     try:
         langs = [get_language(x) for x in args.only.split(",")] if args.only else list(LANGUAGES.values())
     except ValueError as e:

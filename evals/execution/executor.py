@@ -23,6 +23,7 @@ from .program import Program
 from .result import Limits, Result, Status
 from .worker import Worker
 
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)))
 

@@ -7,9 +7,13 @@ is a plain `save_pretrained` folder (model + tokenizer) that `AutoModelForCausal
 loads without peft.
 
 Entropy: SFT that drives the completion entropy to ~0.01 leaves RL nothing to learn from (every
-sample of a group is the same program). The defaults (one epoch, lr 3e-4, a budget of about 1/4 of
-the train split's tokens) keep it well above that; `run_sft` logs the mean token entropy per language
-on held-out tasks at the end (`sft_done` event). `from trl import SFTTrainer` is inside `run_sft`.
+sample of a group is the same program). The defaults (one epoch, lr 3e-4, cosine, a budget of about
+1/4 of the train split's Python tokens) keep it up: on the toy recipe the mean entropy along
+reference completions of `valid` tasks went from 0.09 (Python) / 0.16 (Lua) after pretraining to
+0.09 / 0.22 after mono SFT (greedy path on `rl` tasks in Python: 0.13), while 4 epochs at lr 1e-3
+gave 0.03 in Python (greedy path 0.06) and 0.6-0.8 in the other languages (drift towards Python).
+`run_sft` logs the mean token entropy per language on held-out tasks at the end (`sft_done` event).
+`from trl import SFTTrainer` is inside `run_sft`.
 Not for: building the arms (`mixtures.py`) or RL (`grpo.py`).
 """
 from __future__ import annotations

@@ -177,8 +177,7 @@ def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, 
         write_json(root / "scores.json", scores)
         rows = {n: [json.loads(x) for x in (root / "evals" / f"{n}.jsonl").read_text().splitlines()]
                 for n in ckpts}
-        pairs = {name: pair for name, pair in rl_ckpts.items()}
-        write_json(root / "transfer.json", transfer_table(scores, rows, pairs, source=recipe.rl.lang,
+        write_json(root / "transfer.json", transfer_table(scores, rows, rl_ckpts, source=recipe.rl.lang,
                                                           seed=recipe.eval.seed))
     runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts}, tables_stage,
                  after=[f"eval-{n}" for n in ckpts]))

@@ -6,19 +6,14 @@ stages' work itself (see `pipeline.py`).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from train.config import stable_hash
+
 from .runfs import EventLog, read_json, write_json
-
-
-def config_hash(*parts) -> str:
-    blob = json.dumps(parts, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:16]
 
 
 @dataclass
@@ -29,7 +24,7 @@ class Stage:
     after: list[str] = field(default_factory=list)
 
     def hash(self, upstream: dict[str, str]) -> str:
-        return config_hash(self.name, self.config, [upstream[a] for a in self.after])
+        return stable_hash([self.name, self.config, [upstream[a] for a in self.after]])
 
 
 class StageRunner:

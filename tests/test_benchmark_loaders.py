@@ -22,16 +22,10 @@ from evals.benchmarks import (
     parallel_set,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .conftest import SHARED_DATA
+
 needs_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (MBXP tests need ../shared/data)")
-
-
-@pytest.fixture(scope="module")
-def executor():
-    from evals.execution import Executor
-    with Executor(workers=2) as ex:
-        yield ex
 
 
 # ---------------------------------------------------------------- fixtures: problem 0 (has_close_elements)

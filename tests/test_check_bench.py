@@ -12,15 +12,10 @@ from evals.benchmarks import Problem, load_benchmark, parallel_set
 from evals.benchmarks.check import check_benchmark, run_solutions, summarize
 from evals.execution import Result, Status
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from .conftest import SHARED_DATA
+
 needs_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (MBXP tests need ../shared/data)")
-@pytest.fixture(scope="module")
-def executor():
-    from evals.execution import Executor
-    with Executor(workers=2) as ex:
-        yield ex
-
 
 # Statuses that say the machinery, not the reference solution, went wrong.
 INFRASTRUCTURE = {Status.SANDBOX_ERROR, Status.TIMEOUT, Status.MEMORY, Status.UNAVAILABLE}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import harness
 from .problem import Problem, normalize_langs, resolve_lang, task_number
-from .source import BenchmarkFormatError, Record, files_in, hub_records, locate, read_file
+from .source import BenchmarkFormatError, Record, files_in, hub_records, locate, read_file, select
 
 HUB_ID = "THUDM/humaneval-x"
 # task-id prefix / file-name language -> our language; hub config per language.
@@ -50,15 +50,7 @@ def load(path_or_id: str | Path, langs: Iterable[str] | str | None = None) -> It
         records = (r for f in files for r in read_file(f))
     else:
         records = read_file(where)
-    seen: set[tuple[str, str]] = set()
-    for rec in records:
-        p = from_record(rec)
-        if wanted is not None and p.lang not in wanted:
-            continue
-        if (p.lang, p.id) in seen:
-            raise BenchmarkFormatError(f"{rec.origin}: duplicate task {p.id}")
-        seen.add((p.lang, p.id))
-        yield p
+    yield from select(records, from_record, wanted)
 
 
 def from_record(rec: Record) -> Problem:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .problem import Problem, normalize_langs, resolve_lang, task_number
-from .source import BenchmarkFormatError, Record, files_in, hub_records, locate, read_file
+from .source import BenchmarkFormatError, Record, files_in, hub_records, locate, read_file, select
 
 HUB_IDS = {"mbxp": "mxeval/mbxp", "multi-humaneval": "mxeval/multi-humaneval"}
 # mxeval's language names (also its hub configs).
@@ -35,16 +35,7 @@ def load(path_or_id: str | Path, langs: Iterable[str] | str | None = None,
         records = (r for f in files_in(where, ("*.jsonl", "*.jsonl.gz")) for r in read_file(f))
     else:
         records = read_file(where)
-    seen: dict[tuple[str, str], str] = {}
-    for rec in records:
-        p = from_record(rec, benchmark)
-        if wanted is not None and p.lang not in wanted:
-            continue
-        key = (p.lang, p.id)
-        if key in seen:
-            raise BenchmarkFormatError(f"{rec.origin}: duplicate task {p.id} (first at {seen[key]})")
-        seen[key] = rec.origin
-        yield p
+    yield from select(records, lambda rec: from_record(rec, benchmark), wanted)
 
 
 def from_record(rec: Record, benchmark: str = "mbxp") -> Problem:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,3 +141,18 @@ def hub_records(dataset_id: str, configs: Iterable[str | None], split: str = "te
             raise BenchmarkError(f"{where}: cannot load from the hub ({type(e).__name__}: {e})") from None
         for i, row in enumerate(ds):
             yield Record(dict(row), f"{dataset_id}[{config}]#{i}")
+
+
+def select(records: Iterable[Record], from_record: Callable[[Record], object], wanted: set[str] | None) -> Iterator:
+    """The problems of the wanted languages (all when None), in file order. The same task twice (same
+    language and id) is an error naming both places."""
+    seen: dict[tuple[str, str], str] = {}
+    for rec in records:
+        p = from_record(rec)
+        if wanted is not None and p.lang not in wanted:
+            continue
+        key = (p.lang, p.id)
+        if key in seen:
+            raise BenchmarkFormatError(f"{rec.origin}: duplicate task {p.id} ({p.lang}; first at {seen[key]})")
+        seen[key] = rec.origin
+        yield p

@@ -47,6 +47,7 @@ class Executor:
                                    "PSFT_TS_TYPE_ROOTS": node_types_dir()}))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
         self._lock = threading.Lock()
+        self._missing: dict[str, list[str]] = {}
         self.stats = {"programs": 0, "deduplicated": 0, "worker_restarts": 0, "warm": 0}
 
     # -- public API -------------------------------------------------------------------------
@@ -105,7 +106,9 @@ class Executor:
             lang = get_language(program.lang)
         except UnknownLanguage as e:
             return Result(Status.UNAVAILABLE, detail=str(e), lang=program.lang)
-        missing = lang.missing()
+        missing = self._missing.get(lang.name)
+        if missing is None:  # looked up once per executor, not on every program
+            missing = self._missing[lang.name] = lang.missing()
         if missing:
             return Result(Status.UNAVAILABLE, detail=f"runtime not installed: {', '.join(missing)} "
                           f"(Debian: {' '.join(lang.debian)})", lang=lang.name)

@@ -112,12 +112,14 @@ def sandbox_processes(uids: set[int]) -> list[tuple[int, int, str]]:
 
 
 def leftovers(uids: set[int]) -> list[str]:
-    """Processes that are not part of a worker's machinery (bwrap, one supervisor, one Node runner)."""
+    """Processes that are not part of a worker's machinery (bwrap, one supervisor, one Node runner, one
+    fork server per language)."""
     bad, seen = [], {}
     for pid, uid, cmd in sandbox_processes(uids):
         if cmd.split(" ")[0].endswith("bwrap"):
             continue
-        kind = "supervisor" if "supervisor.py" in cmd else "node" if "node_runner.js" in cmd else None
+        kinds = ("supervisor.py", "node_runner.js", "perl_server.pl", "php_server.php")
+        kind = next((k for k in kinds if k in cmd), None)
         if kind is not None and (uid, kind) not in seen:
             seen[(uid, kind)] = pid
             continue

@@ -144,6 +144,9 @@ class Executor:
             run_argv = lang.adapt(run_argv, source)
         steps.append({"phase": "run", "argv": _resolve(run_argv), "timeout": limits.timeout_s,
                       "rlimit_as": True if lang.rlimit_as else "data", "pyfork": lang.mode == "pyfork"})
+        if lang.server and self.warm:  # one fork server per language and memory limit, in each worker
+            steps[-1]["server"] = {"key": f"{lang.name}:{mem}", "argv": _resolve(lang.argv(lang.server, mem)),
+                                   "env": dict(lang.env)}
         req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),
                "env": dict(lang.env)}
         if lang.mode == "node" and self._node_argv:

@@ -40,7 +40,8 @@ _counter = 0
 # The warm runner's first TypeScript request loads the compiler and parses lib files (seconds on a busy
 # machine); past this grace it is killed and the program re-run in a fresh process.
 WARM_GRACE_S = 30.0
-_node = None  # the warm Node runner: (Popen-like tuple) pid, stdin fd, stdout file
+_node = None  # the warm Node runner: (pid, stdin fd, stdout file)
+_servers = {}  # fork servers by language: (pid, stdin fd, stdout file)
 
 
 def _tail(buf, data, cap):
@@ -50,7 +51,7 @@ def _tail(buf, data, cap):
     return buf
 
 
-def _limits_in_child(limits, cpu_s, rlimit_as):
+def _limit_values(limits, cpu_s, rlimit_as):
     mem = int(limits["memory_mb"]) * 1024 * 1024
     sets = [
         (resource.RLIMIT_CPU, (int(cpu_s) + 1, int(cpu_s) + 2)),
@@ -63,9 +64,17 @@ def _limits_in_child(limits, cpu_s, rlimit_as):
         sets.append((resource.RLIMIT_AS, (mem, mem)))
     elif rlimit_as == "data":  # JIT runtimes reserve address space; cap written data instead
         sets.append((resource.RLIMIT_DATA, (2 * mem, 2 * mem)))
-    for what, value in sets:
+    return sets
+
+
+def _limits_in_child(limits, cpu_s, rlimit_as, pid=None):
+    """Set the limits on this process, or (with `pid`) on another one of ours (a fork server's child)."""
+    for what, value in _limit_values(limits, cpu_s, rlimit_as):
         try:
-            resource.setrlimit(what, value)
+            if pid is None:
+                resource.setrlimit(what, value)
+            else:
+                resource.prlimit(pid, what, value)
         except (ValueError, OSError):
             pass
 
@@ -181,21 +190,16 @@ def _reap():
             return
 
 
-def _run_step(step, workdir, limits, env):
-    t0 = time.monotonic()
-    try:
-        pid, out_r, err_r = _spawn(step, workdir, limits, env)
-    except OSError as e:
-        return {"error": f"fork failed: {e}"}
-    pidfd = os.pidfd_open(pid)  # readable when the program exits: no polling
-    cap = int(limits["output_bytes"])
+def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready):
+    """Read a program's two pipes (keeping capped tails) until it ends or the deadline passes.
+
+    `on_ready()` is called when `wait_fd` is readable and returns the wait status (and rusage) once
+    the program has ended, else None. Returns (status, rusage, exited_at, timed_out, bufs, sizes)."""
     bufs = {out_r: bytearray(), err_r: bytearray()}
     sizes = {out_r: 0, err_r: 0}
     open_fds = [out_r, err_r]
-    deadline = t0 + float(step["timeout"])
-    status = rusage = None
+    status = rusage = exited_at = None
     timed_out = False
-    exited_at = None
     while True:
         now = time.monotonic()
         if status is None and now >= deadline:
@@ -203,17 +207,19 @@ def _run_step(step, workdir, limits, env):
             break
         if status is not None and (not open_fds or now - exited_at > 0.05):
             break  # done; or a leftover child holds the pipes open: stop reading, it will be killed
-        watch = open_fds + ([pidfd] if status is None else [])
+        watch = open_fds + ([wait_fd] if status is None else [])
         limit = deadline - now if status is None else 0.05 - (now - exited_at)
         ready, _, _ = select.select(watch, [], [], max(limit, 0.0))
         for fd in ready:
-            if fd == pidfd:
-                wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
-                if wpid == pid:
-                    status, rusage, exited_at = wstatus, wru, time.monotonic()
+            if fd == wait_fd:
+                ended = on_ready()
+                if ended is not None:
+                    (status, rusage), exited_at = ended, time.monotonic()
                 continue
             try:
                 data = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
             except OSError:
                 data = b""
             if data:
@@ -221,14 +227,11 @@ def _run_step(step, workdir, limits, env):
                 _tail(bufs[fd], data, cap)
             else:
                 open_fds.remove(fd)
-    os.close(pidfd)
+    return status, rusage, exited_at, timed_out, bufs, sizes
+
+
+def _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap):
     duration = (exited_at or time.monotonic()) - t0
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    if status is None:
-        _, status, rusage = os.wait4(pid, 0)
     leftovers = _kill_leftovers(_keep())
     for fd in (out_r, err_r):
         os.close(fd)
@@ -244,14 +247,131 @@ def _run_step(step, workdir, limits, env):
     }
 
 
+def _run_step(step, workdir, limits, env):
+    if step.get("server"):
+        res = _run_in_server(step, workdir, limits)
+        if res is not None:
+            return res
+    t0 = time.monotonic()
+    try:
+        pid, out_r, err_r = _spawn(step, workdir, limits, env)
+    except OSError as e:
+        return {"error": f"fork failed: {e}"}
+    pidfd = os.pidfd_open(pid)  # readable when the program exits: no polling
+
+    def reap():
+        wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
+        return (wstatus, wru) if wpid == pid else None
+    cap = int(limits["output_bytes"])
+    status, rusage, exited_at, timed_out, bufs, sizes = _pump(
+        out_r, err_r, cap, t0 + float(step["timeout"]), pidfd, reap)
+    os.close(pidfd)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if status is None:
+        _, status, rusage = os.wait4(pid, 0)
+    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap)
+
+
+# --- fork servers (Perl, PHP): the interpreter starts once, each program is a forked child ----------
+
+class _MaxRSS:
+    def __init__(self, kb):
+        self.ru_maxrss = kb
+
+
+def _state(pid):
+    """A process's state letter from /proc (None when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def _run_in_server(step, workdir, limits):
+    """Run one program as a child of its language's fork server; None = run it the usual way instead."""
+    spec = step["server"]
+    key = spec["key"]
+    helper = _servers.get(key)
+    if helper is None:
+        helper = _servers[key] = _helper_start(spec["argv"], dict(BASE_ENV, **spec.get("env", {})))
+    hpid, w, r = helper
+    io_dir = workdir + ".io"
+    os.mkdir(io_dir, 0o700)
+    fifos = [os.path.join(io_dir, n) for n in ("out", "err")]
+    for f in fifos:
+        os.mkfifo(f, 0o600)
+    # Read ends first (non-blocking opens succeed at once), plus our own write ends so that a read
+    # sees "no data yet" rather than end-of-file until the child has opened the FIFOs.
+    out_r, err_r = (os.open(f, os.O_RDONLY | os.O_NONBLOCK) for f in fifos)
+    holds = [os.open(f, os.O_WRONLY | os.O_NONBLOCK) for f in fifos]
+    pid = None
+    try:
+        os.write(w, f"{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}\n".encode())
+        ready, _, _ = select.select([r], [], [], 10.0)
+        line = r.readline().decode() if ready else ""
+        if not line.startswith("pid "):
+            raise OSError(f"fork server {key} did not answer: {line.strip()!r}")
+        pid = int(line.split()[1])
+        t_wait = time.monotonic() + 10.0
+        while (st := _state(pid)) not in ("T", "t", "Z", None) and time.monotonic() < t_wait:
+            time.sleep(0.0002)
+        if st != "T":
+            raise OSError(f"fork server {key}: child {pid} did not stop (state {st})")
+        pidfd = os.pidfd_open(pid)  # signals through it cannot reach a recycled pid
+    except OSError:
+        for fd in (out_r, err_r, *holds):
+            os.close(fd)
+        if pid is not None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        _helper_stop(helper)
+        _servers.pop(key, None)
+        return None
+    for fd in holds:
+        os.close(fd)
+    _limits_in_child(limits, step["timeout"], step.get("rlimit_as", True), pid=pid)
+    t0 = time.monotonic()
+    signal.pidfd_send_signal(pidfd, signal.SIGCONT)
+    died = []
+
+    def ended():
+        reply = r.readline().decode()
+        if reply.startswith("exit "):
+            parts = reply.split()
+            return int(parts[1]), _MaxRSS(int(parts[2]) if len(parts) > 2 else 0)
+        died.append(reply)  # the program killed its server: it counts as killed, like a killed parent
+        return 9, None
+    cap = int(limits["output_bytes"])
+    status, rusage, exited_at, timed_out, bufs, sizes = _pump(
+        out_r, err_r, cap, t0 + float(step["timeout"]), r, ended)
+    os.close(pidfd)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if status is None:  # timed out: the server reaps the killed child and reports it
+        ready, _, _ = select.select([r], [], [], 5.0)
+        status = (ended() or (9, None))[0] if ready else 9
+    if died or status is None:
+        _helper_stop(helper)
+        _servers.pop(key, None)
+    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap)
+
+
 def _keep():
-    return {_node[0]} if _node else set()
+    return {h[0] for h in [_node, *_servers.values()] if h}
 
 
-# --- the warm Node runner -------------------------------------------------------------------
+# --- long-lived helpers: the warm Node runner and the fork servers -------------------------------
 
-def _node_start():
-    global _node
+def _helper_start(argv, env):
+    """Start a helper process that reads requests on stdin and answers on stdout: (pid, w fd, r file)."""
     r1, w1 = os.pipe()
     r2, w2 = os.pipe()
     pid = os.fork()
@@ -262,38 +382,42 @@ def _node_start():
             os.dup2(r1, 0)
             os.dup2(w2, 1)
             os.closerange(3, 65536)
-            env = dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}")))
-            os.execve(NODE_ARGV[0], NODE_ARGV, env)
+            os.execve(argv[0], argv, env)
         finally:
             os._exit(127)
     os.close(r1)
     os.close(w2)
-    _node = (pid, w1, os.fdopen(r2, "rb"))
+    return pid, w1, os.fdopen(r2, "rb")
+
+
+def _helper_stop(helper):
+    pid, w, r = helper
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+    os.close(w)
+    r.close()
 
 
 def _node_stop():
     global _node
     if _node:
-        pid, w, r = _node
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-        os.close(w)
-        r.close()
+        _helper_stop(_node)
         _node = None
 
 
 def _node_run(warm, timeout):
     """Ask the warm runner; None means "run it in a fresh process instead"."""
+    global _node
     if not NODE_ARGV:
         return None
     if _node is None:
-        _node_start()
+        _node = _helper_start(NODE_ARGV, dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}"))))
     pid, w, r = _node
     try:
         os.write(w, (json.dumps(warm) + "\n").encode())
@@ -379,6 +503,8 @@ def main():
             resp = {"id": locals().get("req", {}).get("id"), "error": f"{type(e).__name__}: {e}"}
         PROTO_OUT.write((json.dumps(resp) + "\n").encode())
     _node_stop()
+    for helper in _servers.values():
+        _helper_stop(helper)
 
 
 if __name__ == "__main__":

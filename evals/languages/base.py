@@ -5,7 +5,8 @@ error patterns that turn an exit into a `Status`. Adding a language is adding on
 this one and one line in `__init__.py`. Not for: spawning processes (that is `evals.execution`).
 
 Templates may use `{src}` (the program's file name), `{stem}` (that name without extension) and
-`{mem_mb}` (the memory limit) and `{node_types}` (the folder holding `@types/node`), and are run inside the program's own directory.
+`{mem_mb}` (the memory limit), `{node_types}` (the folder holding `@types/node`) and `{servers}` (the
+fork servers' folder), and are run inside the program's own directory.
 """
 from __future__ import annotations
 
@@ -36,6 +37,9 @@ class Language:
     build: tuple[str, ...] | None = field(default=None, metadata={"help": "argv to compile, if compiled."})
     source_name: str | None = field(default=None, metadata={"help": "Fixed file name (e.g. Main.java)."})
     mode: str = field(default="exec", metadata={"help": "exec | pyfork (fork server) | node (warm runner)."})
+    server: tuple[str, ...] | None = field(default=None, metadata={
+        "help": "argv of a fork server (a script in evals/execution/servers, `{servers}`) that starts the "
+                "interpreter once and forks a child per program; plain `run` is the fallback."})
     rlimit_as: bool = field(default=True, metadata={"help": "Cap address space (false for JIT runtimes)."})
     env: tuple[tuple[str, str], ...] = ()
     syntax_patterns: tuple[str, ...] = ()
@@ -74,7 +78,8 @@ class Language:
     def argv(self, template: tuple[str, ...], mem_mb: int) -> list[str]:
         src = self.file_name()
         stem = src.rsplit(".", 1)[0]
-        return [a.format(src=src, stem=stem, mem_mb=mem_mb, node_types=node_types_dir()) for a in template]
+        return [a.format(src=src, stem=stem, mem_mb=mem_mb, node_types=node_types_dir(), servers=SERVERS_DIR)
+                for a in template]
 
     def classify(self, phase: str, exit_code: int | None, signal: int | None, stderr: str,
                  timed_out: bool, hit_memory: bool) -> tuple[Status, str]:
@@ -99,6 +104,9 @@ class Language:
             return Status.RUNTIME_ERROR, f"killed by signal {signal}"
         return Status.RUNTIME_ERROR, _first_line(tail[-400:]) or f"exit code {exit_code}"
 
+
+# The fork servers' scripts (see `Language.server`).
+SERVERS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "execution", "servers")
 
 # The sandbox hides home directories, so runtimes are looked up on the system path first and never
 # under a home directory (e.g. a rustup toolchain in ~/.cargo, or a venv's python under /root).

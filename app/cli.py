@@ -14,6 +14,8 @@ COMMANDS = [
     ("exec_program", "exec"),
     ("check_bench", "check-bench"),
     ("run", "run"),
+    ("report", "report"),
+    ("app", "app"),
 ]
 
 

@@ -1,18 +1,25 @@
 """The study pipeline on the synthetic world: world → tokenizer → pretraining (base) → SFT arms →
-RL arms on the source language + oracle → evaluation of every checkpoint → transfer table.
+RL arms on the source language + oracle → evaluation of every checkpoint → transfer table → probes
+(activations and alignment metrics, `app.probing`) → the HTML report.
 
 Every stage writes its outputs atomically and a marker with the hash of the config it depends on;
 a rerun skips what is done and matches (`--resume`), so a run killed at any moment and resumed ends
 with the results of an uninterrupted one (each stage is deterministic given its seed on CPU).
+Bad input (a language without a runtime, a checkpoint folder that is not a model, ...) is refused by
+`preflight` before anything is written; `quiet` silences progress bars, stage lines and library
+warnings (the event log still records everything).
 Not for: the training itself (`train/`) or the folder layout's writing primitives (`runfs.py`).
 """
 from __future__ import annotations
 
 import os
 import time
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .preflight import BadInput, check_checkpoints, check_out_dir, check_paths, check_runtimes
 from .runfs import EventLog, atomic_dir, clean_temporaries, read_json, write_json, write_jsonl
 from .stages import Stage, StageRunner
 
@@ -21,6 +28,8 @@ from .stages import Stage, StageRunner
 ORACLE_LANGS = ("lua",)
 ORACLE_BASE_ARM = "parallel"
 HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")
+# Bump when the report's content changes, so that `--resume` rewrites the reports of finished runs.
+REPORT_VERSION = 1
 
 
 class RunExists(Exception):
@@ -62,8 +71,78 @@ def prepare_run_dir(root: Path, recipe_dict: dict, resume: bool, force: bool) ->
     write_json(cfg, recipe_dict)
 
 
+def _section_value(section, name: str, default=None):
+    return section.get(name, default) if isinstance(section, dict) else getattr(section, name, default)
+
+
+def executed_langs(recipe) -> list[str]:
+    """Languages whose programs the run executes: evaluation, RL rewards and the oracle arms."""
+    from evals.world import LANGS
+    return [*(_section_value(recipe.eval, "langs") or LANGS), _section_value(recipe.rl, "lang", "python"),
+            *ORACLE_LANGS]
+
+
+@dataclass
+class ProbeSetup:
+    """The probe stage's entry point and config, or why it cannot run (`app.probing` not there)."""
+    run: object = None
+    config: object = None
+    unavailable: str = ""
+
+
+def probe_setup(recipe) -> ProbeSetup:
+    """Import the probe stage (`app.probing.probe_run`) and build its config from the recipe's `[probe]`
+    table when there is one; a bad key or a missing data path is bad input."""
+    try:
+        from . import probing
+    except ImportError as e:
+        return ProbeSetup(unavailable=f"app.probing is not importable ({e})")
+    run = getattr(probing, "probe_run", None)
+    if run is None:
+        return ProbeSetup(unavailable="app.probing has no probe_run")
+    cls = getattr(probing, "ProbeConfig", None)
+    section = getattr(recipe, "probe", None)
+    if isinstance(section, dict) and cls is not None:
+        from train.config import ConfigError, from_dict
+        try:
+            config = from_dict(cls, section, "[probe]")
+        except ConfigError as e:
+            raise BadInput(str(e)) from None
+    else:
+        config = section if section is not None and not isinstance(section, dict) else (cls() if cls else None)
+    check_paths({f"[probe].{name}": getattr(config, name, None) for name in ("data_path", "data_dir")})
+    return ProbeSetup(run=run, config=config)
+
+
+def preflight(recipe, root: Path, resume: bool, force: bool) -> ProbeSetup:
+    """Refuse bad input before the run folder is touched (see the module docstring)."""
+    check_out_dir(root)
+    check_runtimes(executed_langs(recipe))
+    if resume and not force:
+        check_checkpoints(root)
+    return probe_setup(recipe)
+
+
+@contextmanager
+def quiet_output(on: bool):
+    """Silence the libraries' progress bars and warnings while `on`."""
+    if not on:
+        yield
+        return
+    from train.config import quiet_libraries
+    with quiet_libraries(True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
 def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, force: bool = False) -> RunResult:
     """Run (or resume) one seed of a world recipe into `root`."""
+    probe = preflight(recipe, root, resume, force)
+    with quiet_output(quiet):
+        return _run_pipeline(recipe, root, quiet, resume, force, probe)
+
+
+def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, probe: ProbeSetup) -> RunResult:
     t_start = time.time()
     prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume, force)
     events = EventLog(root / "events.jsonl")
@@ -181,6 +260,24 @@ def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, 
                                                           seed=recipe.eval.seed))
     runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts}, tables_stage,
                  after=[f"eval-{n}" for n in ckpts]))
+
+    report_after = ["tables"]
+    if probe.run is None:
+        events("stage_unavailable", stage="probe", reason=probe.unavailable)
+        runner.say(f"[probe] skipped: {probe.unavailable}")
+    else:
+        from train.config import stable_hash
+
+        def probe_stage():
+            return probe.run(root, probe.config, progress=progress, log=_logger(events, "probe")) or {}
+        runner(Stage("probe", {"config": stable_hash(probe.config) if probe.config is not None else None},
+                     probe_stage, after=["tables"]))
+        report_after.append("probe")
+
+    def report_stage():
+        from .report import write_report
+        return {"report": str(write_report(root).relative_to(root))}
+    runner(Stage("report", {"v": REPORT_VERSION}, report_stage, after=report_after))
 
     seconds = round(time.time() - t_start, 1)
     events("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)

@@ -64,6 +64,9 @@ class StageRunner:
         self.ran.append(stage.name)
         self._say(f"[{stage.name}] done in {seconds:.1f}s")
 
+    def say(self, msg: str) -> None:
+        self._say(msg)
+
     def _say(self, msg: str) -> None:
         if not self.quiet:
             print(msg, flush=True)

@@ -16,17 +16,31 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true", help="continue an existing run, skipping finished stages")
     p.add_argument("--force", action="store_true", help="delete an existing run folder and start afresh")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
+    # Recipes with kind = "bench" (smol-micro, smol, paper): a pretrained model on real benchmarks.
+    p.add_argument("--data", default=None, help="bench recipes: MBXP folder or hub id (sets [data].mbxp)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="bench recipes: override a recipe value, e.g. --set sft.lr=1e-4 (repeatable)")
+    p.add_argument("--stage", default=None, help="bench recipes: run only this stage (its upstream must be done)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="bench recipes: check configs, data, model and launch commands without training")
     return p
 
 
 def run(args) -> int:
     from app.cli import CliError
     from app.pipeline import RunExists, run_pipeline
+    from app.preflight import BadInput
     from train.config import ConfigError
     from train.recipe import RecipeError, load_recipe
 
     if args.resume and args.force:
         raise CliError("--resume and --force exclude each other")
+    from train.bench_recipe import is_bench_recipe
+    if is_bench_recipe(args.recipe):
+        from app.commands.run_bench import run_bench
+        return run_bench(args)
+    if args.data or args.set or args.stage or args.dry_run:
+        raise CliError("--data, --set, --stage and --dry-run are for bench recipes (smol-micro, smol, paper)")
     try:
         recipe = load_recipe(args.recipe)
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
@@ -43,10 +57,32 @@ def run(args) -> int:
         root = out if len(seeds) == 1 else out / f"seed-{seed}"
         try:
             res = run_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume, force=args.force)
-        except RunExists as e:
+        except (RunExists, BadInput) as e:
             raise CliError(str(e)) from e
         if not args.quiet:
             print(f"run {root}: {len(res.ran)} stages ran, {len(res.skipped)} skipped, {res.seconds:.0f}s",
                   file=sys.stderr)
-    print(out)
+    if args.quiet:
+        print(out)
+        return 0
+    first = out if len(seeds) == 1 else out / f"seed-{seeds[0]}"
+    psft = _psft_command()
+    print(f"\nrun:     {out}")
+    for seed in seeds:
+        root = out if len(seeds) == 1 else out / f"seed-{seed}"
+        print(f"report:  {root / 'report.html'}")
+    if len(seeds) > 1:
+        print(f"compare: {psft} report {first} --vs {out / f'seed-{seeds[1]}'}")
+    print(f"explore: {psft} app {first}    (then open http://localhost:8501)")
     return 0
+
+
+def _psft_command() -> str:
+    """How to call psft again from here: the venv's script by relative path when that is how we ran."""
+    import os
+    import shlex
+    exe = Path(sys.argv[0])
+    if exe.name == "psft" and exe.exists():
+        rel = os.path.relpath(exe.resolve().parent / exe.name)
+        return shlex.quote(rel if not rel.startswith("..") else str(exe))
+    return "psft"

@@ -1,0 +1,48 @@
+"""`psft app [RUN] [--port P]`: serve the explorer (Streamlit, headless) on a run folder and print its
+address; without RUN it lists the runs under artifacts/runs. Stops with Ctrl-C."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "explorer" / "main.py"
+
+
+def add_parser(sub):
+    p = sub.add_parser("app", help="serve the Streamlit explorer of a run", description=__doc__)
+    p.add_argument("run", nargs="?", type=Path, default=None, help="run folder (default: the newest run)")
+    p.add_argument("--port", type=int, default=8501, help="port to serve on (default 8501)")
+    p.add_argument("--address", default="localhost", help="address to bind (default localhost; 0.0.0.0 for all)")
+    return p
+
+
+def streamlit_argv(run: Path | None, port: int, address: str = "localhost") -> list[str]:
+    """The command that serves the explorer (also used by the tests and the benchmark)."""
+    argv = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.headless", "true",
+            "--server.port", str(port), "--server.address", address, "--browser.gatherUsageStats", "false",
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
+    return argv + (["--", str(run)] if run is not None else [])
+
+
+def run(args) -> int:
+    from app.cli import CliError
+    from app.rundata import NotARun, open_run
+    if args.run is not None:
+        try:
+            open_run(args.run)
+        except NotARun as e:
+            raise CliError(str(e)) from e
+    if not 0 < args.port < 65536:
+        raise CliError(f"--port {args.port}: not a port number")
+    run_path = args.run.resolve() if args.run is not None else None
+    print(f"explorer: http://{args.address}:{args.port}  (run: {run_path or 'newest under artifacts/runs'}; "
+          "Ctrl-C stops it)", file=sys.stderr, flush=True)
+    proc = subprocess.Popen(streamlit_argv(run_path, args.port, args.address), env=dict(os.environ))
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)
+        raise

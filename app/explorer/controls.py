@@ -1,0 +1,93 @@
+"""The sidebar: which run, which page, and the view every page shares (checkpoint, pooling, layer,
+normalisation). Returns a `View`, or None with a message when there is nothing to show.
+
+The run comes from, in order: the `run` query parameter, the path given to `psft app RUN` (the
+script's argument), `$PSFT_RUN`, else the newest run under artifacts/runs. Not for: drawing pages.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from ..rundata import NotARun, Run, find_runs
+from . import loaders as data
+
+PAGES = ("Map", "Compare", "Alignment", "CKA")
+
+
+@dataclass(frozen=True)
+class View:
+    root: str
+    run: Run
+    page: str
+    ckpt: str | None          # the checkpoint every page starts from
+    pooling: str | None
+    layer: str | None
+    norm: str
+    layers: tuple[str, ...]
+
+    @property
+    def version(self) -> tuple:
+        return data.stamp(self.root)
+
+    @property
+    def probed(self) -> bool:
+        return bool(self.run.probe_ckpts) and self.ckpt in self.run.probe_ckpts and self.pooling is not None
+
+
+def given_run() -> str | None:
+    q = st.query_params.get("run")
+    if q:
+        return q
+    args = [a for a in sys.argv[1:] if not a.startswith("-")]
+    if args:
+        return args[0]
+    return os.environ.get("PSFT_RUN") or None
+
+
+def _pick(label: str, options: list, key: str, default=None, **kw):
+    """A selectbox whose remembered value survives the options changing (another run)."""
+    if not options:
+        return None
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = default if default in options else options[0]
+    return st.sidebar.selectbox(label, options, key=key, **kw)
+
+
+def sidebar() -> View | None:
+    st.sidebar.title("Parallel-SFT explorer")
+    found = [str(p) for p in find_runs()]
+    given = given_run()
+    choices = list(dict.fromkeys([*([given] if given else []), *found]))
+    other = st.sidebar.text_input("run folder", value="", key="run_path",
+                                  help="a run folder (from `psft run`); overrides the list below", placeholder="path")
+    root = other.strip() or _pick("run", choices, key="run", help="runs under artifacts/runs and the one given")
+    if not root:
+        st.info("No run found. Make one with `psft run --recipe micro`, then `psft app RUN`.")
+        return None
+    try:
+        run = data.get_run(str(Path(root)))
+    except NotARun as e:
+        st.error(str(e))
+        return None
+    page = st.sidebar.radio("page", PAGES, key="page", horizontal=True)
+    ckpts = run.probe_ckpts or run.ckpts
+    ckpt = _pick("checkpoint", ckpts, key="ckpt", default="sft-parallel" if "sft-parallel" in ckpts else None)
+    pooling = _pick("pooling", run.poolings(ckpt) if ckpt in run.probe_ckpts else [], key="pooling",
+                    help="how a program's token vectors became one vector (probe stage)")
+    norm = _pick("normalisation", run.norms(), key="norm", default="centered",
+                 help="raw; centered: each language's mean removed; standardized: also unit variance per dimension")
+    layers = run.layers(ckpt, pooling) if ckpt in run.probe_ckpts else []
+    layer = None
+    if layers:
+        if st.session_state.get("layer") not in layers:
+            st.session_state["layer"] = layers[-1]
+        layer = st.sidebar.select_slider("layer", options=layers, key="layer",
+                                         help="embed = the token embeddings; L = the residual stream after block L")
+    st.sidebar.caption(f"{run.root} · {len(run.probe_ckpts)} probed checkpoints · {len(run.scores)} scored")
+    return View(root=str(Path(root)), run=run, page=page, ckpt=ckpt, pooling=pooling, layer=layer,
+                norm=norm or "raw", layers=tuple(layers))

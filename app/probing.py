@@ -1,0 +1,210 @@
+"""Probing a run folder (or any HF model folder): which programs, which checkpoints, where outputs go.
+
+    probes/<ckpt>/rows.jsonl                  one row per program: row, task_id, lang, n_tokens, code
+                                              (the same rows, in the same order, for every checkpoint)
+    probes/<ckpt>/acts.<pooling>.safetensors  float32 [n_rows, d] per hook: hook_embed, blocks.{L}.hook_resid_post
+    probes/metrics.json                       every metric (see README "Probing")
+
+`probe_run(root, cfg, progress, log)` is the pipeline stage: deterministic, each checkpoint's folder and
+metrics.json written atomically, nothing skipped (the stage runner decides what to skip).
+`probe_model` does the same for one HF model folder on a benchmark's parallel set (MBXP).
+Not for: the measurements themselves (`probe/`).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from probe.config import ProbeConfig
+
+from .runfs import atomic_dir, read_json, write_json, write_jsonl
+
+MBXP_LANGS = ("python", "javascript", "ruby", "php")
+
+
+class ProbeError(ValueError):
+    """Bad input to a probe (missing run, a checkpoint that is not a model, an unknown layer...)."""
+
+
+def _say(log: Callable | None, msg: str) -> None:
+    if log is not None:
+        log(msg)
+
+
+# ---- inputs -------------------------------------------------------------------------------------
+
+def run_checkpoints(root: Path, wanted: Sequence[str] = ()) -> dict[str, Path]:
+    """{name: folder} of the checkpoints to probe (all of the run's when `wanted` is empty), in the
+    pipeline's order (base, sft-*, rl-*, others), each checked to be a model folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ProbeError(f"no run folder at {root}")
+    ckdir = root / "checkpoints"
+    if not (root / "config.json").is_file() or not ckdir.is_dir():
+        raise ProbeError(f"{root} is not a run folder (it needs config.json and checkpoints/; "
+                         "make one with `psft run`)")
+    have = sorted(p.name for p in ckdir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    order = {"base": 0, "sft": 1, "rl": 2}
+    have.sort(key=lambda n: (order.get(n.split("-", 1)[0], 3), n))
+    names = list(wanted) or have
+    if not names:
+        raise ProbeError(f"{ckdir} holds no checkpoints")
+    out = {}
+    for name in names:
+        if name not in have:
+            raise ProbeError(f"no checkpoint {name!r} in {ckdir} (have: {', '.join(have) or 'none'})")
+        out[name] = model_folder(ckdir / name)
+    return out
+
+
+def model_folder(path: Path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise ProbeError(f"no model folder at {path}")
+    if not (path / "config.json").is_file() and not (path / "adapter_config.json").is_file():
+        raise ProbeError(f"{path} is not a model folder (no config.json or adapter_config.json)")
+    return path
+
+
+def world_of(root: Path):
+    from evals.world import World, WorldConfig
+    cfg = read_json(Path(root) / "config.json")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("world"), dict):
+        raise ProbeError(f"{root}/config.json has no world table")
+    w = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg["world"].items()}
+    try:
+        return World(WorldConfig(**w))
+    except (TypeError, ValueError) as e:
+        raise ProbeError(f"{root}/config.json: bad world config: {e}") from None
+
+
+def eval_outcomes(root: Path) -> dict[str, dict[tuple[str, str], float]]:
+    """{ckpt: {(task_id, lang): mean passed}} from the run's evals/<ckpt>.jsonl (sft-* and rl-*)."""
+    out: dict[str, dict[tuple[str, str], float]] = {}
+    for f in sorted((Path(root) / "evals").glob("*.jsonl")):
+        name = f.name.removesuffix(".jsonl")
+        if not name.startswith(("sft-", "rl-")):
+            continue
+        sums: dict[tuple[str, str], list[float]] = {}
+        for line in f.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            s = sums.setdefault((r["task_id"], r["lang"]), [0.0, 0.0])
+            s[0] += float(bool(r.get("passed")))
+            s[1] += 1
+        out[name] = {k: v[0] / v[1] for k, v in sums.items()}
+    return out
+
+
+def mbxp_rows(data: str | Path, langs: Sequence[str], n_tasks: int, text: str, check: bool = True,
+              report: Path | None = None, progress: bool = False) -> tuple[list, dict]:
+    """The MBXP parallel set (references that pass, by running them or from a check-bench report)."""
+    from evals.benchmarks import BenchmarkError, load_benchmark
+    from probe.programs import benchmark_programs, passing_from_report, passing_references
+    try:
+        problems = load_benchmark("mbxp", data, list(langs))
+    except BenchmarkError as e:
+        raise ProbeError(str(e)) from None
+    passing, how = None, "unchecked"
+    if report is not None:
+        rep = read_json(Path(report))
+        if not isinstance(rep, dict):
+            raise ProbeError(f"{report} is not a `psft check-bench --json` report")
+        passing, how = passing_from_report(rep, problems), f"report {report}"
+    elif check:
+        from evals.execution import Executor
+        from evals.execution.sandbox import SandboxUnavailable
+        try:
+            with Executor() as ex:
+                passing = passing_references(problems, ex, progress=progress)
+        except SandboxUnavailable as e:
+            raise ProbeError(f"cannot run the references to filter them ({e}); pass --no-check or "
+                             "--bench-report") from None
+        how = "run"
+    rows = benchmark_programs(problems, langs, n_tasks, text, passing)
+    return rows, {"source": "mbxp", "data": str(data), "refs_checked": how}
+
+
+# ---- outputs ------------------------------------------------------------------------------------
+
+def write_probe_dir(final: Path, rows: Sequence, acts) -> None:
+    """probes/<ckpt>/ in one rename: rows.jsonl and one safetensors file per pooling."""
+    from safetensors.numpy import save_file
+    with atomic_dir(final) as tmp:
+        write_jsonl(tmp / "rows.jsonl", [{"row": i, "task_id": r.task_id, "lang": r.lang,
+                                          "n_tokens": acts.n_tokens[i], "code": r.code}
+                                         for i, r in enumerate(rows)])
+        for pooling, per_hook in acts.pooled.items():
+            save_file(dict(per_hook), str(tmp / f"acts.{pooling}.safetensors"),
+                      metadata={"pooling": pooling, "hooks": ",".join(per_hook)})
+
+
+def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: ProbeConfig, meta: dict,
+                 transfer: dict | None = None, outcomes: dict | None = None, progress: bool = False,
+                 log: Callable | None = None) -> dict:
+    """Capture every model on `rows`, write probes/<name>/ each, then probes/metrics.json; returns it."""
+    import torch
+
+    from probe.capture import capture, find_modules, load_model, resolve_layers
+    from probe.metrics import compute_metrics, make_grid
+
+    if len({r.task_id for r in rows}) < 2:
+        raise ProbeError(f"the probe set has {len({r.task_id for r in rows})} task(s); at least 2 are needed")
+    make_grid(rows)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    acts_all = {}
+    texts = [r.code for r in rows]
+    for name, path in models.items():
+        _say(log, f"probe {name}: loading {path}")
+        try:
+            model, tok = load_model(path, cfg.device, cfg.dtype)
+        except (OSError, ValueError) as e:
+            raise ProbeError(f"cannot load {path} as a causal LM: {e}") from None
+        try:
+            layers = resolve_layers(list(cfg.layers), find_modules(model)[2])
+        except ValueError as e:
+            raise ProbeError(f"{name}: {e}") from None
+        acts = capture(model, tok, texts, layers=layers, poolings=cfg.poolings, batch_size=cfg.batch_size,
+                       max_tokens=cfg.max_tokens, progress=progress)
+        write_probe_dir(Path(out_root) / "probes" / name, rows, acts)
+        acts_all[name] = acts.pooled
+        _say(log, f"probe {name}: {len(rows)} programs, {len(acts.hooks)} hooks")
+        del model
+    hooks = [list(a[cfg.poolings[0]]) for a in acts_all.values()]
+    if any(h != hooks[0] for h in hooks):
+        raise ProbeError("the checkpoints have different layers; probe them separately")
+    try:
+        metrics = compute_metrics(rows, acts_all, cfg, meta, transfer=transfer, outcomes=outcomes, log=log)
+    except ValueError as e:
+        raise ProbeError(str(e)) from None
+    write_json(Path(out_root) / "probes" / "metrics.json", metrics)
+    return metrics
+
+
+def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callable | None = None) -> dict:
+    """The probe stage of a run: the world's parallel set from the run's world config, every chosen
+    checkpoint captured, all metrics (with alignment vs transfer from evals/ and transfer.json)."""
+    from evals.world import LANGS
+    from probe.programs import world_programs
+
+    root = Path(root)
+    models = run_checkpoints(root, cfg.ckpts)
+    world = world_of(root)
+    try:
+        rows = world_programs(world, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text)
+    except ValueError as e:
+        raise ProbeError(str(e)) from None
+    meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict()}
+    return probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
+                        outcomes=eval_outcomes(root), progress=progress, log=log)
+
+
+def probe_model(out_root: Path, model_dir: Path, name: str, rows: Sequence, cfg: ProbeConfig, meta: dict,
+                progress: bool = False, log: Callable | None = None) -> dict:
+    """Probe one HF model folder (full or PEFT adapter) on `rows` (e.g. `mbxp_rows`) into out_root."""
+    return probe_models(Path(out_root), rows, {name: model_folder(model_dir)}, cfg,
+                        {**meta, "text": cfg.text, "config": cfg.to_dict()}, progress=progress, log=log)

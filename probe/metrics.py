@@ -1,0 +1,296 @@
+"""Every alignment metric of a probe, from pooled activations to the `metrics.json` object.
+
+Input: the rows (task id and language of each program, the same order for every checkpoint) and
+activations `acts[ckpt][pooling][hook]` ([n_rows, d]). Output: a JSON-ready dict laid out as the
+README's "Probing" section says (per checkpoint, pooling, normalisation and layer: retrieval for every
+ordered language pair, parallel-pair cosine, silhouettes, NMI, probe accuracies, language x language
+CKA; layer x layer and checkpoint x checkpoint CKA; permutation tests between checkpoints; alignment vs
+transfer). Pure computation: no files (`app/probing.py` reads and writes them).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import clustering, stats
+from .cka import cka_matrices
+from .config import ProbeConfig
+from .normalize import normalize
+from .retrieval import retrieval_scores
+from .similarity import parallel_cosine
+
+# Checkpoint pairs compared by permutation tests (A more aligned than B?), when both were probed.
+TEST_PAIRS = (("sft-parallel", "sft-mono"), ("sft-parallel", "sft-multi"), ("rl-parallel", "rl-mono"),
+              ("rl-parallel", "rl-multi"))
+RETRIEVAL = (("top1", "top1"), ("top5", "top5"), ("mrr", "rr"))   # (reported name, per-query key)
+
+
+@dataclass
+class Grid:
+    """The parallel set as a grid: `index[l, t]` is the row of task t in language l."""
+    task_ids: list[str]
+    langs: list[str]
+    index: np.ndarray
+
+    @property
+    def row_task(self) -> np.ndarray:
+        out = np.empty(self.index.size, dtype=np.int64)
+        out[self.index] = np.arange(len(self.task_ids))[None, :]
+        return out
+
+    @property
+    def row_lang(self) -> np.ndarray:
+        out = np.empty(self.index.size, dtype=np.int64)
+        out[self.index] = np.arange(len(self.langs))[:, None]
+        return out
+
+
+def make_grid(rows: Sequence) -> Grid:
+    """Rows (dicts or objects with task_id and lang) -> Grid; every task must be in every language."""
+    get = (lambda r, k: r[k]) if rows and isinstance(rows[0], dict) else getattr
+    task_ids: list[str] = []
+    langs: list[str] = []
+    pos: dict[tuple[str, str], int] = {}
+    for i, r in enumerate(rows):
+        t, lang = get(r, "task_id"), get(r, "lang")
+        if t not in task_ids:
+            task_ids.append(t)
+        if lang not in langs:
+            langs.append(lang)
+        if (t, lang) in pos:
+            raise ValueError(f"two rows for task {t} in {lang}")
+        pos[(t, lang)] = i
+    missing = [(t, lang) for lang in langs for t in task_ids if (t, lang) not in pos]
+    if missing:
+        raise ValueError(f"the program set is not parallel: {len(missing)} (task, language) missing, "
+                         f"e.g. {missing[0]}")
+    index = np.array([[pos[(t, lang)] for t in task_ids] for lang in langs], dtype=np.int64)
+    return Grid(task_ids, langs, index)
+
+
+def layer_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig) -> tuple[dict, dict]:
+    """Metrics of one (already normalised) representation [n_rows, d]; and per-task arrays
+    ("retrieval_top1", "retrieval_mrr", "parallel_cosine": means over language pairs; "pair_rr":
+    {(A, B): reciprocal ranks}) for the tests and alignment_transfer."""
+    n_tasks, langs = len(grid.task_ids), grid.langs
+    per_lang = [X[grid.index[i]] for i in range(len(langs))]
+    row_task, row_lang = grid.row_task, grid.row_lang
+    out: dict = {"retrieval": {}}
+    boot = dict(n_boot=cfg.n_boot, seed=cfg.seed)
+
+    sums = {key: np.zeros(n_tasks) for _, key in RETRIEVAL}
+    pair_rr: dict[tuple[str, str], np.ndarray] = {}
+    names, vectors = [], []
+    for a, la in enumerate(langs):
+        for b, lb in enumerate(langs):
+            if a == b:
+                continue
+            sc = retrieval_scores(per_lang[a], per_lang[b])
+            for name, key in RETRIEVAL:
+                sums[key] += sc[key]
+                names.append((f"{la}->{lb}", name))
+                vectors.append(sc[key])
+            pair_rr[(la, lb)] = sc["rr"]
+    n_pairs = len(pair_rr)
+    if n_pairs:
+        for (pair, name), ci in zip(names, stats.bootstrap_means(np.stack(vectors), **boot)):
+            out["retrieval"].setdefault(pair, {})[name] = ci
+        means = stats.bootstrap_means(np.stack([sums[key] / n_pairs for _, key in RETRIEVAL]), **boot)
+        out["retrieval_mean"] = {name: ci for (name, _), ci in zip(RETRIEVAL, means)}
+    else:
+        out["retrieval_mean"] = {name: stats.with_ci(None) for name, _ in RETRIEVAL}
+
+    cos = None
+    if len(langs) >= 2 and n_tasks >= 2:
+        pairs = [(a, b) for a in range(len(langs)) for b in range(a + 1, len(langs))]
+        cos = np.mean([parallel_cosine(per_lang[a], per_lang[b]) for a, b in pairs], axis=0)
+    out["parallel_cosine"] = stats.bootstrap_mean(cos, **boot)
+
+    for name, labels in (("task", row_task), ("lang", row_lang)):
+        sil = clustering.silhouette_values(X, labels)
+        out[f"silhouette_{name}"] = stats.bootstrap_mean(
+            None if sil is None else stats.task_means(sil, row_task, n_tasks), **boot)
+    for name, labels, k in (("task", row_task, n_tasks), ("lang", row_lang, len(langs))):
+        clusters = clustering.kmeans_assign(X, k, seed=cfg.seed, n_init=cfg.kmeans_n_init)
+        out[f"nmi_{name}"] = stats.bootstrap_nmi(labels, clusters, row_task, **boot)
+    hit = clustering.decode_task(X, row_task, row_lang, alpha=cfg.probe_alpha)
+    out["probe_task_acc"] = stats.bootstrap_mean(None if hit is None else stats.task_means(hit, row_task, n_tasks),
+                                                 **boot)
+    hit = clustering.decode_language(X, row_lang, row_task, folds=cfg.probe_folds, alpha=cfg.probe_alpha)
+    out["probe_lang_acc"] = stats.bootstrap_mean(None if hit is None else stats.task_means(hit, row_task, n_tasks),
+                                                 **boot)
+    out["cka_lang"] = {"langs": list(langs), **_jsonable(cka_matrices(per_lang))}
+    per_task = {"retrieval_top1": sums["top1"] / n_pairs if n_pairs else None,
+                "retrieval_mrr": sums["rr"] / n_pairs if n_pairs else None,
+                "parallel_cosine": cos, "pair_rr": pair_rr}
+    return out, per_task
+
+
+def _jsonable(mats: dict[str, np.ndarray]) -> dict[str, list]:
+    return {k: [[stats._num(x) for x in row] for row in M] for k, M in mats.items()}
+
+
+def resolve_alignment_layer(spec: str, hooks: Sequence[str]) -> str:
+    """'middle' | 'last' | 'embed' | block index | hook name -> one of the captured `hooks`."""
+    from .capture import EMBED, hook_index
+    hooks = list(hooks)
+    if spec == "middle":
+        return hooks[len(hooks) // 2]
+    if spec == "last":
+        return hooks[-1]
+    if spec in ("embed", EMBED):
+        name = EMBED
+    else:
+        try:
+            i = int(spec)
+        except ValueError:
+            name = spec
+        else:
+            blocks = [h for h in hooks if h != EMBED]
+            blocks.sort(key=hook_index)
+            if not -len(blocks) <= i < len(blocks):
+                raise ValueError(f"alignment layer {spec!r}: only {len(blocks)} blocks were captured") from None
+            name = blocks[i]
+    if name not in hooks:
+        raise ValueError(f"alignment layer {spec!r} was not captured (captured: {', '.join(hooks)})")
+    return name
+
+
+def compute_metrics(rows: Sequence, acts: dict[str, dict[str, dict[str, np.ndarray]]], cfg: ProbeConfig,
+                    meta: dict, transfer: dict | None = None,
+                    outcomes: dict[str, dict[tuple[str, str], float]] | None = None,
+                    log: Callable[[str], None] | None = None) -> dict:
+    """The whole metrics object. `acts[ckpt][pooling][hook]`; `transfer` is the run's transfer.json;
+    `outcomes[ckpt][(task_id, lang)]` the mean `passed` of that checkpoint's evaluation rows."""
+    grid = make_grid(rows)
+    ckpts = list(acts)
+    first = acts[ckpts[0]]
+    poolings = [p for p in cfg.poolings if p in first]
+    hooks = list(first[poolings[0]])
+    row_lang_names = [grid.langs[i] for i in grid.row_lang]
+    result: dict = {"meta": {**meta, "langs": grid.langs, "layers": hooks, "poolings": poolings,
+                             "norms": list(cfg.norms), "n_tasks": len(grid.task_ids), "seed": cfg.seed,
+                             "ckpts": ckpts, "n_boot": cfg.n_boot, "retrieval_chance_top1": 1 / len(grid.task_ids)},
+                    "checkpoints": {}}
+    per_task: dict = {}
+    for ckpt in ckpts:
+        result["checkpoints"][ckpt] = {}
+        for pooling in poolings:
+            result["checkpoints"][ckpt][pooling] = {}
+            for norm in cfg.norms:
+                layer_out = {}
+                for hook in hooks:
+                    X = normalize(acts[ckpt][pooling][hook], row_lang_names, norm)
+                    layer_out[hook], pt = layer_metrics(X, grid, cfg)
+                    per_task[(ckpt, pooling, norm, hook)] = pt
+                result["checkpoints"][ckpt][pooling][norm] = layer_out
+                if log:
+                    log(f"metrics {ckpt} {pooling} {norm}: {len(hooks)} layers")
+    cka_pool = "mean" if "mean" in poolings else poolings[0]
+    result["meta"]["cka_pooling"] = cka_pool
+    result["cka_layers"] = {c: {"layers": hooks, **_jsonable(cka_matrices([acts[c][cka_pool][h] for h in hooks]))}
+                            for c in ckpts}
+    result["cka_ckpts"] = {h: {"ckpts": ckpts, **_jsonable(cka_matrices([acts[c][cka_pool][h] for c in ckpts]))}
+                           for h in hooks}
+    result["tests"] = permutation_tests(per_task, ckpts, hooks, cfg)
+    result["alignment_transfer"] = alignment_transfer(per_task, grid, ckpts, hooks, cfg, transfer, outcomes)
+    return result
+
+
+def permutation_tests(per_task: dict, ckpts: Sequence[str], hooks: Sequence[str], cfg: ProbeConfig) -> list[dict]:
+    """A vs B on each test metric, at each layer and normalisation, for the TEST_PAIRS present;
+    p-values Holm-adjusted over the whole list ("p_adjusted"), verdicts at 0.05 on the adjusted value."""
+    pooling = cfg.alignment_pooling
+    tests = []
+    for a, b in TEST_PAIRS:
+        if a not in ckpts or b not in ckpts:
+            continue
+        for metric in cfg.test_metrics:
+            for norm in cfg.norms:
+                for hook in hooks:
+                    va = per_task[(a, pooling, norm, hook)][metric]
+                    vb = per_task[(b, pooling, norm, hook)][metric]
+                    if va is None or vb is None:
+                        res = {"effect": None, "ci95": None, "p_value": None, "n": 0}
+                    else:
+                        res = stats.paired_permutation(va, vb, n_perm=cfg.n_perm, seed=cfg.seed, n_boot=cfg.n_boot)
+                    tests.append({"name": f"{a} vs {b}", "metric": metric, "layer": hook, "pooling": pooling,
+                                  "norm": norm, "a": a, "b": b, **res})
+    for t, p in zip(tests, stats.holm([t["p_value"] for t in tests])):
+        t["p_adjusted"] = p
+        if p is None:
+            t["verdict"] = "not computable"
+        elif p < stats.ALPHA:
+            t["verdict"] = f"{t['a']} > {t['b']}" if t["effect"] > 0 else f"{t['a']} < {t['b']}"
+        else:
+            t["verdict"] = "no detectable difference"
+    return tests
+
+
+def _alignment(pt: dict, src: str, lang: str) -> np.ndarray | None:
+    """Per-task alignment of `lang` with `src`: reciprocal rank of the translation, both directions."""
+    a, b = pt["pair_rr"].get((src, lang)), pt["pair_rr"].get((lang, src))
+    return None if a is None or b is None else (a + b) / 2
+
+
+def alignment_transfer(per_task: dict, grid: Grid, ckpts: Sequence[str], hooks: Sequence[str], cfg: ProbeConfig,
+                       transfer: dict | None, outcomes: dict | None) -> dict:
+    """Does alignment with the source language before RL go with transfer after it?
+
+    per_language: for each arm, Spearman across target languages between the SFT checkpoint's alignment
+    (MRR of translation retrieval with the source language, both directions) and the arm's RL gain in
+    that language (transfer.json); "all" pools every arm's points.
+    per_task: among (task, target language) units the SFT checkpoint fails (mean pass < 0.5), do the
+    ones RL fixed (RL checkpoint's mean pass >= 0.5) have higher alignment? Alignment is ranked within
+    each language first, so that languages' different levels do not drive the test. Mann-Whitney U;
+    effect = AUC (0.5: no relation)."""
+    from scipy.stats import rankdata
+    layer = resolve_alignment_layer(cfg.alignment_layer, hooks)
+    src = cfg.source_lang
+    out: dict = {"layer": layer, "pooling": cfg.alignment_pooling, "norm": cfg.alignment_norm,
+                 "source_lang": src, "alignment": f"MRR of {src}<->lang translation retrieval",
+                 "per_language": {}, "per_task": {}}
+    targets = [lang for lang in grid.langs if lang != src]
+    if src not in grid.langs or not targets:
+        out["note"] = f"the probe set has no {src} or no other language"
+        return out
+    boot = dict(n_boot=cfg.n_boot, seed=cfg.seed)
+    pooled_x: list[float] = []
+    pooled_y: list[float] = []
+    arms = [c.removeprefix("sft-") for c in ckpts if c.startswith("sft-")]
+    for arm in arms:
+        pt = per_task[(f"sft-{arm}", cfg.alignment_pooling, cfg.alignment_norm, layer)]
+        if transfer and arm in transfer:
+            points = []
+            for lang in targets:
+                gain = (transfer[arm].get(lang) or {}).get("gain")
+                al = _alignment(pt, src, lang)
+                if gain is not None and al is not None:
+                    points.append({"lang": lang, "alignment": float(al.mean()), "gain": float(gain)})
+            x, y = [p["alignment"] for p in points], [p["gain"] for p in points]
+            pooled_x += x
+            pooled_y += y
+            out["per_language"][arm] = {**stats.spearman(x, y, **boot), "points": points}
+        rl = f"rl-{arm}"
+        if outcomes and f"sft-{arm}" in outcomes and rl in outcomes:
+            scores, fixed = [], []
+            for lang in targets:
+                al = _alignment(pt, src, lang)
+                if al is None:
+                    continue
+                ranks = rankdata(al) / len(al)                              # within-language percentile
+                for t, task_id in enumerate(grid.task_ids):
+                    before = outcomes[f"sft-{arm}"].get((task_id, lang))
+                    after = outcomes[rl].get((task_id, lang))
+                    if before is None or after is None or before >= 0.5:
+                        continue
+                    scores.append(ranks[t])
+                    fixed.append(after >= 0.5)
+            res = stats.rank_test(scores, fixed, **boot)
+            out["per_task"][arm] = {"effect": res["auc"], "effect_name": "AUC", "ci95": res["ci95"],
+                                    "p_value": res["p_value"], "n": res["n"], "n_fixed": res["n_positive"]}
+    if out["per_language"]:
+        out["per_language"]["all"] = stats.spearman(pooled_x, pooled_y, **boot)
+    return out

@@ -1,0 +1,129 @@
+"""The parallel program set that `probe` captures: the same tasks written in several languages.
+
+Two sources, one row type:
+- the synthetic world (`world_programs`): by default each task's function as code only, the signature
+  line and the reference body, with no tag line, description comment or preamble;
+- MBXP-style benchmarks (`benchmark_programs`): prompt + reference solution with every comment and
+  docstring stripped (`strip_comments`), restricted to problems whose references pass when a set of
+  passing ids is given (`passing_references` runs them).
+
+What is pooled decides what is measured: MBXP programs carry the same English description in every
+language, and retrieval on text that includes it measures the description, not the function. So
+`text="code"` is the default, and `text="description"` (the full document, description included) is
+only a labelled control. Rows come language-major: every task in the first language, then the next.
+Not for: running a model (`capture.py`) or deciding where rows are written (`app/`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+TEXTS = ("code", "description")
+
+
+@dataclass(frozen=True)
+class ProgramRow:
+    task_id: str
+    lang: str
+    code: str
+
+
+def _check_text(text: str) -> None:
+    if text not in TEXTS:
+        raise ValueError(f"unknown text variant {text!r}; known: {', '.join(TEXTS)}")
+
+
+# ---- comments --------------------------------------------------------------------------------------
+
+# Pygments lexer names for our language names (most are the same). Pygments is a well-kept lexer for
+# every language we run; a regex would mistake `#` or `//` inside strings for comments.
+_LEXER = {"cpp": "cpp", "typescript": "typescript", "javascript": "javascript", "python": "python",
+          "ruby": "ruby", "php": "php", "lua": "lua", "perl": "perl", "go": "go", "java": "java",
+          "rust": "rust"}
+
+
+def strip_comments(lang: str, code: str) -> str:
+    """`code` without comments and docstrings, blank lines and trailing spaces (indentation kept).
+
+    Preprocessor lines (`#include`), which Pygments files under Comment, are code and stay."""
+    from pygments.lexers import get_lexer_by_name
+    from pygments.token import Comment, String
+
+    name = _LEXER.get(lang)
+    if name is None:
+        raise ValueError(f"no comment stripper for language {lang!r}")
+    lexer = get_lexer_by_name(name, startinline=True) if name == "php" else get_lexer_by_name(name)
+    kept = []
+    for tok, value in lexer.get_tokens(code):
+        comment = tok in Comment and tok not in Comment.Preproc and tok not in Comment.PreprocFile
+        if comment or tok in String.Doc:
+            # a single-line comment's token may carry its newline: keep the line break
+            kept.append("\n" * value.count("\n"))
+        else:
+            kept.append(value)
+    lines = (line.rstrip() for line in "".join(kept).splitlines())
+    return "\n".join(line for line in lines if line.strip()) + "\n"
+
+
+# ---- the world -------------------------------------------------------------------------------------
+
+def world_code(task, lang: str, text: str = "code") -> str:
+    """One world task in one language: the function (signature + reference body) for "code", the
+    full document (tag line, description comment, signature, body) for "description"."""
+    _check_text(text)
+    if text == "description":
+        return task.document(lang)
+    from evals.world.render import signature_line
+    return signature_line(lang, task.signature.name, task.pipeline.params) + task.solution(lang)
+
+
+def world_programs(world, split: str, langs: Sequence[str], n_tasks: int = 0, text: str = "code"
+                   ) -> list[ProgramRow]:
+    """The first `n_tasks` tasks of `split` (all when 0) in every language of `langs`, language-major."""
+    from evals.world import LANGS
+    bad = [x for x in langs if x not in LANGS]
+    if bad:
+        raise ValueError(f"unknown world language(s) {', '.join(bad)}; known: {', '.join(LANGS)}")
+    tasks = world.split(split)
+    if n_tasks:
+        tasks = tasks[:n_tasks]
+    return [ProgramRow(t.id, lang, world_code(t, lang, text)) for lang in langs for t in tasks]
+
+
+# ---- benchmarks (MBXP and friends) -----------------------------------------------------------------
+
+def benchmark_code(problem, text: str = "code") -> str:
+    """Prompt + reference solution; comments and docstrings stripped for "code"."""
+    _check_text(text)
+    full = problem.prompt + problem.solution
+    return full if text == "description" else strip_comments(problem.lang, full)
+
+
+def passing_references(problems: Iterable, executor, limits=None, progress: bool = False) -> set[tuple[str, str]]:
+    """{(lang, id)} of the problems whose reference solution passes its own tests (runs them)."""
+    from evals.benchmarks.check import run_solutions
+    results = run_solutions(problems, executor, limits=limits, progress=progress)
+    return {key for key, r in results.items() if r.passed}
+
+
+def passing_from_report(report: dict, problems: Iterable) -> set[tuple[str, str]]:
+    """{(lang, id)} that passed according to a `psft check-bench --json` report (reuse its results)."""
+    out = set()
+    for p in problems:
+        row = report.get(p.lang)
+        if row and "unavailable" not in row and row.get("checked", 0) and p.id not in set(row.get("failed", ())):
+            out.add((p.lang, p.id))
+    return out
+
+
+def benchmark_programs(problems: Iterable, langs: Sequence[str], n_tasks: int = 0, text: str = "code",
+                       passing: set[tuple[str, str]] | None = None) -> list[ProgramRow]:
+    """Problems aligned across `langs` by number (each with a reference solution, and in `passing` when
+    given), the first `n_tasks` numbers (all when 0), language-major. Task id: "<bench>/<number>"."""
+    from evals.benchmarks import parallel_set
+    problems = [p for p in problems if passing is None or (p.lang, p.id) in passing]
+    aligned = parallel_set(problems, langs, require_solution=True)
+    numbers = list(aligned)[:n_tasks] if n_tasks else list(aligned)
+    order = list(langs)
+    return [ProgramRow(f"{aligned[n][lang].benchmark}/{n}", lang, benchmark_code(aligned[n][lang], text))
+            for lang in order for n in numbers]

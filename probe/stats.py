@@ -1,0 +1,220 @@
+"""How sure can we be? Bootstrap CIs over tasks, paired permutation tests between checkpoints, and
+the link between alignment and transfer (Spearman per language, a rank test per task).
+
+Conventions: tasks are the units (a task's programs in every language move together); CIs are 95%
+percentile bootstrap intervals; p-values are two-sided; effect sizes are reported with every p-value.
+Per-row quantities (a retrieval hit, a silhouette value, a cluster id) are computed once on the whole
+probe set and the bootstrap resamples tasks over them: the CI covers which tasks were drawn, holding
+the reference set (candidates, clusters, folds) fixed. Undefined values are None (JSON null).
+Not for: computing the per-task quantities (`retrieval.py`, `clustering.py`, ...).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+ALPHA = 0.05
+
+
+def _num(x) -> float | None:
+    """A JSON-safe float: None for None/NaN/inf."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def with_ci(value, lo=None, hi=None) -> dict:
+    v, lo, hi = _num(value), _num(lo), _num(hi)
+    return {"value": v, "ci95": [lo, hi] if v is not None and lo is not None and hi is not None else None}
+
+
+def _percentiles(samples: np.ndarray) -> tuple[float, float]:
+    samples = samples[np.isfinite(samples)]
+    if len(samples) == 0:
+        return float("nan"), float("nan")
+    lo, hi = np.percentile(samples, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)])
+    return float(lo), float(hi)
+
+
+@lru_cache(maxsize=8)
+def _draws(n: int, n_boot: int, seed: int) -> np.ndarray:
+    """Bootstrap draws of n units, shared by every metric with the same n and seed (so CIs of related
+    metrics come from the same task samples). Read-only."""
+    d = np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+    d.flags.writeable = False
+    return d
+
+
+def bootstrap_mean(values: Sequence[float] | None, n_boot: int = 1000, seed: int = 0) -> dict:
+    """{"value": mean, "ci95": [lo, hi]} of per-task values (None when there are none; no CI for one)."""
+    if values is None:
+        return with_ci(None)
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 0:
+        return with_ci(None)
+    if len(v) < 2 or n_boot < 1:
+        return with_ci(v.mean())
+    means = v[_draws(len(v), n_boot, seed)].mean(1)
+    return with_ci(v.mean(), *_percentiles(means))
+
+
+def bootstrap_means(V: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[dict]:
+    """`bootstrap_mean` of each row of V [m, n_tasks] at once, from the same task draws."""
+    V = np.atleast_2d(np.asarray(V, dtype=np.float64))
+    m, n = V.shape
+    if n < 2 or n_boot < 1:
+        return [bootstrap_mean(v, n_boot, seed) for v in V]
+    counts = np.stack([np.bincount(d, minlength=n) for d in _draws(n, n_boot, seed)]).astype(np.float64)
+    means = V @ counts.T / n                                   # [m, n_boot]
+    lo, hi = np.percentile(means, [100 * ALPHA / 2, 100 * (1 - ALPHA / 2)], axis=1)
+    return [with_ci(v.mean(), a, b) for v, a, b in zip(V, lo, hi)]
+
+
+def task_means(row_values: np.ndarray, row_task: np.ndarray, n_tasks: int) -> np.ndarray:
+    """Mean of per-row values per task (row_task[i] in 0..n_tasks-1)."""
+    s = np.bincount(row_task, weights=row_values, minlength=n_tasks)
+    c = np.bincount(row_task, minlength=n_tasks)
+    return s / np.maximum(c, 1)
+
+
+# ---- NMI with a bootstrap over tasks -------------------------------------------------------------
+
+def nmi_resampled(labels: np.ndarray, clusters: np.ndarray, row_task: np.ndarray, W: np.ndarray) -> np.ndarray:
+    """NMI (arithmetic normalisation, scikit-learn's default) of `clusters` against `labels` on the
+    rows of a task sample, for each row of W [draws, n_tasks] (how often each task was drawn).
+
+    Equal to `normalized_mutual_info_score` on the drawn rows (tested). Hand-written so that a thousand
+    draws cost one sparse product: the contingency table of a draw is the tasks' own tables weighted by
+    W, and only its non-empty cells (at most one per row) are ever formed."""
+    from scipy import sparse
+    _, lab = np.unique(labels, return_inverse=True)
+    _, clu = np.unique(clusters, return_inverse=True)
+    _, task = np.unique(row_task, return_inverse=True)
+    n_tasks, L, K = task.max() + 1, lab.max() + 1, clu.max() + 1
+    cells, cell = np.unique(lab * K + clu, return_inverse=True)
+    nc = len(cells)
+    A = sparse.csr_matrix((np.ones(len(cell)), (task, cell)), shape=(n_tasks, nc))      # counts per task
+    Gl = sparse.csr_matrix((np.ones(nc), (np.arange(nc), cells // K)), shape=(nc, L))
+    Gk = sparse.csr_matrix((np.ones(nc), (np.arange(nc), cells % K)), shape=(nc, K))
+    W = np.atleast_2d(np.asarray(W, dtype=np.float64))
+    M = np.asarray((A.T @ W.T).T)                              # [draws, cells] joint counts
+    N = M.sum(1, keepdims=True)
+    P = M / N
+    PU = np.asarray((Gl.T @ P.T).T)                            # label marginals
+    PV = np.asarray((Gk.T @ P.T).T)                            # cluster marginals
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = P / (PU[:, cells // K] * PV[:, cells % K])
+        mi = np.where(P > 0, P * np.log(np.where(P > 0, ratio, 1.0)), 0.0).sum(1)
+        hu = -np.where(PU > 0, PU * np.log(np.where(PU > 0, PU, 1.0)), 0.0).sum(1)
+        hv = -np.where(PV > 0, PV * np.log(np.where(PV > 0, PV, 1.0)), 0.0).sum(1)
+        out = np.where(mi > 1e-15, mi / ((hu + hv) / 2), 0.0)
+    both_single = ((PU > 0).sum(1) == 1) & ((PV > 0).sum(1) == 1)   # nothing split: a perfect match
+    return np.where(both_single, 1.0, out)
+
+
+def bootstrap_nmi(labels: np.ndarray, clusters: np.ndarray | None, row_task: np.ndarray, n_boot: int = 1000,
+                  seed: int = 0) -> dict:
+    """NMI of `clusters` against `labels` (one per row) with a CI resampling tasks (with their rows)."""
+    if clusters is None:
+        return with_ci(None)
+    _, task = np.unique(row_task, return_inverse=True)
+    n_tasks = task.max() + 1
+    value = nmi_resampled(labels, clusters, task, np.ones((1, n_tasks)))[0]
+    if n_tasks < 2 or n_boot < 1:
+        return with_ci(value)
+    W = np.stack([np.bincount(d, minlength=n_tasks) for d in _draws(n_tasks, n_boot, seed)])
+    return with_ci(value, *_percentiles(nmi_resampled(labels, clusters, task, W)))
+
+
+# ---- comparing checkpoints -----------------------------------------------------------------------
+
+def paired_permutation(a: Sequence[float], b: Sequence[float], n_perm: int = 10000, seed: int = 0,
+                       n_boot: int = 1000) -> dict:
+    """Is A's mean over tasks different from B's on the same tasks? Sign-flip permutation test of the
+    per-task differences (exact enumeration up to 2^14 sign patterns). Returns effect (mean A - B),
+    its bootstrap CI, p_value (two-sided) and n."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    d = d[np.isfinite(d)]
+    n = len(d)
+    if n == 0:
+        return {"effect": None, "ci95": None, "p_value": None, "n": 0}
+    obs = abs(d.mean())
+    if n <= 14:
+        signs = 1 - 2 * ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1)
+        stats = np.abs(signs @ d) / n
+        p = float(np.mean(stats >= obs - 1e-12))
+    else:
+        rng = np.random.default_rng(seed)
+        count = 0
+        for s in range(0, n_perm, 2000):
+            signs = rng.choice((-1.0, 1.0), size=(min(2000, n_perm - s), n))
+            count += int(np.sum(np.abs(signs @ d) / n >= obs - 1e-12))
+        p = (count + 1) / (n_perm + 1)
+    ci = bootstrap_mean(d, n_boot, seed)
+    return {"effect": _num(d.mean()), "ci95": ci["ci95"], "p_value": _num(p), "n": n}
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values (None stays None), controlling the family-wise error rate."""
+    idx = [i for i, p in enumerate(p_values) if p is not None]
+    order = sorted(idx, key=lambda i: p_values[i])
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    m = len(order)
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        out[i] = running
+    return out
+
+
+# ---- alignment and transfer ----------------------------------------------------------------------
+
+def spearman(x: Sequence[float], y: Sequence[float], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Spearman's rho with its p-value and a bootstrap CI over the pairs; None when undefined
+    (fewer than 3 pairs, or a constant variable)."""
+    from scipy.stats import spearmanr
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    n = len(x)
+    empty = {"rho": None, "ci95": None, "p_value": None, "n": n}
+    if n < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return empty
+    res = spearmanr(x, y)
+    rhos = []
+    for d in _draws(n, n_boot, seed):
+        if np.ptp(x[d]) > 0 and np.ptp(y[d]) > 0:
+            rhos.append(spearmanr(x[d], y[d]).statistic)
+    lo, hi = _percentiles(np.asarray(rhos)) if rhos else (float("nan"), float("nan"))
+    ci = [_num(lo), _num(hi)]
+    return {"rho": _num(res.statistic), "ci95": ci if None not in ci else None, "p_value": _num(res.pvalue),
+            "n": n}
+
+
+def rank_test(scores: Sequence[float], outcome: Sequence[bool], n_boot: int = 1000, seed: int = 0) -> dict:
+    """Do units with outcome True score higher? Mann-Whitney U test; effect = AUC (probability that a
+    random positive outscores a random negative, ties 1/2; 0.5 = no relation) with a bootstrap CI
+    resampling positives and negatives separately. None when either group is empty."""
+    from scipy.stats import mannwhitneyu
+    s = np.asarray(scores, dtype=np.float64)
+    o = np.asarray(outcome, dtype=bool)
+    pos, neg = s[o], s[~o]
+    out = {"auc": None, "ci95": None, "p_value": None, "n": int(len(s)), "n_positive": int(len(pos))}
+    if len(pos) == 0 or len(neg) == 0:
+        return out
+    res = mannwhitneyu(pos, neg, alternative="two-sided")
+    auc = res.statistic / (len(pos) * len(neg))
+    rng = np.random.default_rng(seed)
+    aucs = np.empty(n_boot)
+    for i in range(n_boot):
+        p = pos[rng.integers(0, len(pos), len(pos))]
+        q = neg[rng.integers(0, len(neg), len(neg))]
+        aucs[i] = ((p[:, None] > q[None, :]).sum() + 0.5 * (p[:, None] == q[None, :]).sum()) / (len(p) * len(q))
+    lo, hi = _percentiles(aucs) if n_boot else (float("nan"), float("nan"))
+    ci = [_num(lo), _num(hi)]
+    out.update(auc=_num(auc), ci95=ci if None not in ci else None, p_value=_num(res.pvalue))
+    return out

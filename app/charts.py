@@ -98,12 +98,12 @@ def cka_lang_heatmap(run: Run, ckpt: str, pooling: str, norm: str, layer: str, k
 
 
 def cka_layers_heatmap(run: Run, ckpt: str, kind: str = "debiased") -> go.Figure:
-    m = (run.metrics.get("cka_layers") or {}).get(ckpt) or {}
+    m = run.cka_layers(ckpt)
     return heatmap(m.get(kind), m.get("layers") or [], title=f"{ckpt}: layer × layer CKA ({kind})")
 
 
 def cka_ckpts_heatmap(run: Run, layer: str, kind: str = "debiased") -> go.Figure:
-    m = (run.metrics.get("cka_ckpts") or {}).get(str(layer)) or {}
+    m = run.cka_ckpts(layer)
     return heatmap(m.get(kind), m.get("ckpts") or [], title=f"layer {layer}: checkpoint × checkpoint CKA ({kind})")
 
 
@@ -143,16 +143,33 @@ def alignment_gain_points(run: Run, layer: str, pooling: str, norm: str, source:
     return points
 
 
-def alignment_vs_gain(run: Run, layer: str, pooling: str, norm: str, source: str = "python",
-                      height: int = 360) -> go.Figure:
-    pts = alignment_gain_points(run, layer, pooling, norm, source)
+def alignment_transfer_points(at: dict | None) -> list[dict]:
+    """The probe stage's own (arm, lang, alignment, gain) points from metrics.json's alignment_transfer."""
+    out = []
+    for arm, d in ((at or {}).get("per_language") or {}).items():
+        for p in (d or {}).get("points") or []:
+            x, y = number(p.get("alignment")), number(p.get("gain"))
+            if x is not None and y is not None:
+                out.append({"arm": arm, "lang": p.get("lang"), "alignment": x, "gain": y})
+    return out
+
+
+def points_figure(pts: list[dict], x: str, y: str, xtitle: str, ytitle: str, title: str = "",
+                  height: int = 360) -> go.Figure:
+    """Labelled points, one trace per arm."""
     fig = go.Figure()
     for i, arm in enumerate(dict.fromkeys(p["arm"] for p in pts)):
         mine = [p for p in pts if p["arm"] == arm]
-        fig.add_trace(go.Scatter(x=[p["alignment"] for p in mine], y=[p["gain"] for p in mine], mode="markers+text",
+        fig.add_trace(go.Scatter(x=[p[x] for p in mine], y=[p[y] for p in mine], mode="markers+text",
                                  text=[p["lang"] for p in mine], textposition="top center", name=arm,
                                  marker={"size": 11, "color": PALETTE[i % len(PALETTE)]}))
-    fig.update_layout(title=f"alignment (retrieval top-1 {source}→lang, SFT checkpoint, layer {layer}) vs RL gain",
-                      xaxis_title=f"top-1 retrieval {source}→lang", yaxis_title="RL gain (pass@1)", height=height,
+    fig.update_layout(title=title, xaxis_title=xtitle, yaxis_title=ytitle, height=height,
                       margin={"l": 40, "r": 10, "t": 40, "b": 40})
     return fig
+
+
+def alignment_vs_gain(run: Run, layer: str, pooling: str, norm: str, source: str = "python",
+                      height: int = 360) -> go.Figure:
+    return points_figure(alignment_gain_points(run, layer, pooling, norm, source), "alignment", "gain",
+                         f"top-1 retrieval {source}→lang", "RL gain (pass@1)", height=height,
+                         title=f"alignment of the SFT checkpoint (layer {layer}) vs RL gain")

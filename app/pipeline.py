@@ -106,8 +106,8 @@ def probe_setup(recipe) -> ProbeSetup:
         from train.config import ConfigError, from_dict
         try:
             config = from_dict(cls, section, "[probe]")
-        except ConfigError as e:
-            raise BadInput(str(e)) from None
+        except (ConfigError, ValueError, TypeError) as e:   # ProbeConfig validates with ValueError
+            raise BadInput(f"[probe]: {e}" if not str(e).startswith("[probe]") else str(e)) from None
     else:
         config = section if section is not None and not isinstance(section, dict) else (cls() if cls else None)
     check_paths({f"[probe].{name}": getattr(config, name, None) for name in ("data_path", "data_dir")})

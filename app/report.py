@@ -19,9 +19,9 @@ import plotly.graph_objects as go
 import plotly.offline
 
 from . import charts
-from .rundata import Run, open_run
+from .rundata import Run, layer_label, open_run
 from .runfs import write_text
-from .tables import compare_frame, pass_frame, pass_values, tests_frame, transfer_frame
+from .tables import alignment_transfer_frame, compare_frame, pass_frame, pass_values, tests_frame, transfer_frame
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
@@ -133,13 +133,44 @@ def _alignment_section(runs: list[Run]) -> str:
     return "\n".join(parts)
 
 
+def _alignment_transfer_section(runs: list[Run]) -> str:
+    probed = [r for r in runs if r.metrics.get("alignment_transfer")]
+    if not probed:
+        return ""
+    parts = ['<h2 id="align-transfer">Alignment vs transfer</h2>']
+    for r in probed:
+        at = r.metrics["alignment_transfer"]
+        what = ", ".join(f"{k} {html.escape(layer_label(str(at[k])) if k == 'layer' else str(at[k]))}"
+                         for k in ("alignment", "layer", "pooling", "norm") if at.get(k))
+        if len(probed) > 1:
+            parts.append(f"<h3>{html.escape(r.name)}</h3>")
+        parts.append(f'<p class="note">Does a language whose programs sit closer to their source-language '
+                     f"translations gain more from RL in the source? {what}.</p>")
+        parts.append(_table(alignment_transfer_frame(at), "no statistics"))
+        pts = charts.alignment_transfer_points(at)
+        if pts:
+            parts.append(_fig(charts.points_figure(pts, "alignment", "gain", "alignment (probe stage)",
+                                                   "RL gain (pass@1)")))
+    return "\n".join(parts)
+
+
 def _tests_section(runs: list[Run]) -> str:
     parts = ['<h2 id="tests">Hypothesis tests</h2>',
-             '<p class="note">Effect sizes with 95% CIs and p-values, as computed by the probe stage.</p>']
+             '<p class="note">Effect sizes with 95% CIs, p-values and p-values adjusted for the number of tests, '
+             "as computed by the probe stage.</p>"]
     for r in runs:
         if len(runs) > 1:
             parts.append(f"<h3>{html.escape(r.name)}</h3>")
-        parts.append(_table(tests_frame(r.metrics.get("tests")), "no tests yet (the probe stage has not run)"))
+        tests = r.metrics.get("tests") or []
+        norm = _default(r.norms(), ("centered", "raw"))
+        main = [t for t in tests if t.get("pooling") in (None, "mean") and t.get("norm") in (None, norm)]
+        if main and len(main) < len(tests):
+            parts.append(f'<p class="note">Mean pooling, {html.escape(str(norm))} vectors '
+                         f"({len(main)} of {len(tests)} tests; all below).</p>")
+            parts.append(_table(tests_frame(main)))
+            parts.append(f"<details><summary>all {len(tests)} tests</summary>{_table(tests_frame(tests))}</details>")
+        else:
+            parts.append(_table(tests_frame(tests), "no tests yet (the probe stage has not run)"))
     return "\n".join(parts)
 
 
@@ -163,7 +194,8 @@ def build_report(run: Run, vs: Run | None = None) -> str:
         f"<h1>{html.escape(title)}</h1><p class='note'>{paths}</p>",
         '<p><a href="#pass">pass@1</a> · <a href="#transfer">transfer</a> · <a href="#alignment">alignment</a> · '
         '<a href="#cka">CKA</a> · <a href="#tests">tests</a> · <a href="#config">config</a></p>',
-        _pass_section(runs), _transfer_section(runs), _alignment_section(runs), _tests_section(runs),
+        _pass_section(runs), _transfer_section(runs), _alignment_section(runs), _alignment_transfer_section(runs),
+        _tests_section(runs),
         _config_section(runs)])
     plotly_js = plotly.offline.get_plotlyjs()
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"

@@ -131,7 +131,7 @@ class Run:
         ckpt = ckpt or (self.probe_ckpts[0] if self.probe_ckpts else None)
         pools = self.poolings(ckpt) if ckpt else []
         if not pools:
-            return [str(x) for x in self.metrics.get("meta", {}).get("layers") or []]
+            return [layer_label(str(x)) for x in self.metrics.get("meta", {}).get("layers") or []]
         from safetensors import safe_open
         with safe_open(str(self.act_path(ckpt, pooling or pools[0])), framework="numpy") as f:
             labels = [layer_label(k) for k in f.keys()]
@@ -150,9 +150,22 @@ class Run:
         return _read_jsonl(self.root / "evals" / f"{ckpt}.jsonl")
 
     def layer_metrics(self, ckpt: str, pooling: str, norm: str) -> dict[str, dict]:
-        """{layer label: metrics} from metrics.json (empty when absent)."""
+        """{layer label: metrics} from metrics.json (empty when absent), in layer order."""
         per = (((self.metrics.get("checkpoints") or {}).get(ckpt) or {}).get(pooling) or {}).get(norm) or {}
-        return {str(k): v for k, v in sorted(per.items(), key=lambda kv: _layer_order(str(kv[0])))}
+        out = {layer_label(str(k)): v for k, v in per.items()}
+        return dict(sorted(out.items(), key=lambda kv: _layer_order(kv[0])))
+
+    def cka_layers(self, ckpt: str) -> dict:
+        """{"layers": [labels], "linear": [[..]], "debiased": [[..]]} of one checkpoint ({} when absent)."""
+        m = dict((self.metrics.get("cka_layers") or {}).get(ckpt) or {})
+        if m.get("layers"):
+            m["layers"] = [layer_label(str(x)) for x in m["layers"]]
+        return m
+
+    def cka_ckpts(self, layer: str) -> dict:
+        """{"ckpts": [...], "linear": [[..]], "debiased": [[..]]} at one layer ({} when absent)."""
+        per = {layer_label(str(k)): v for k, v in (self.metrics.get("cka_ckpts") or {}).items()}
+        return per.get(str(layer)) or {}
 
 
 def open_run(path: str | Path) -> Run:

@@ -9,7 +9,7 @@ import math
 
 import pandas as pd
 
-from .rundata import ckpt_sort_key, lang_sort_key
+from .rundata import ckpt_sort_key, lang_sort_key, layer_label
 
 
 def _num(x) -> float | None:
@@ -72,6 +72,14 @@ def transfer_frame(transfer: dict, langs: list[str] | None = None) -> pd.DataFra
     return df
 
 
+def gain_values(transfer: dict, langs: list[str]) -> pd.DataFrame:
+    """Numeric RL gain (pass@1 difference), rows arms, columns languages (+ targets when present)."""
+    rows = arms(transfer)
+    cols = [*langs, "targets"] if any("targets" in transfer[a] for a in rows) else list(langs)
+    return pd.DataFrame({c: [_num((transfer[a].get(c) or {}).get("gain")) for a in rows] for c in cols},
+                        index=rows, dtype=float)
+
+
 def compare_frame(transfer: dict) -> pd.DataFrame:
     """Paired differences of two arms' gains ("<a> - <b>"), with CI and p-value, per language."""
     comp = transfer.get("_compare") or {}
@@ -97,9 +105,28 @@ def tests_frame(tests: list[dict] | None) -> pd.DataFrame:
     for t in tests:
         ci = t.get("ci95") or []
         out.append({"test": t.get("name") or "–", "metric": t.get("metric") or "–",
-                    "layer": "–" if t.get("layer") is None else str(t.get("layer")),
+                    "layer": "–" if t.get("layer") is None else layer_label(str(t.get("layer"))),
+                    "pooling": t.get("pooling") or "–", "norm": t.get("norm") or "–",
                     "a vs b": f"{t.get('a') or '–'} vs {t.get('b') or '–'}", "effect": fmt(t.get("effect")),
                     "95% CI": f"[{fmt(ci[0])}, {fmt(ci[1])}]" if len(ci) == 2 else "–",
-                    "p-value": fmt(t.get("p_value"), 4), "n": "–" if t.get("n") is None else str(t.get("n")),
+                    "p-value": fmt(t.get("p_value"), 4), "p (adjusted)": fmt(t.get("p_adjusted"), 4), "n": "–" if t.get("n") is None else str(t.get("n")),
                     "verdict": t.get("verdict") or "–"})
     return pd.DataFrame(out).set_index("test")
+
+
+def alignment_transfer_frame(at: dict | None) -> pd.DataFrame:
+    """The probe stage's alignment-vs-transfer statistics: per arm, the rank correlation across languages
+    of alignment with RL gain (per_language) and the per-task effect (per_task)."""
+    at = at or {}
+    rows = []
+    for scope in ("per_language", "per_task"):
+        for arm, d in (at.get(scope) or {}).items():
+            if not isinstance(d, dict):
+                continue
+            ci = d.get("ci95") or []
+            name = "rho" if scope == "per_language" else d.get("effect_name") or "effect"
+            rows.append({"scope": scope.replace("_", " "), "arm": arm, "statistic": name,
+                         "value": fmt(d.get("rho", d.get("effect"))),
+                         "95% CI": f"[{fmt(ci[0])}, {fmt(ci[1])}]" if len(ci) == 2 else "–",
+                         "p-value": fmt(d.get("p_value"), 4), "n": "–" if d.get("n") is None else str(d.get("n"))})
+    return pd.DataFrame(rows)

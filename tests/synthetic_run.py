@@ -33,7 +33,7 @@ def _ci(p: float, n: int) -> list[float]:
 
 
 def write_synthetic_run(root: Path, n_tasks: int = 12, n_layers: int = 3, d: int = 32, seed: int = 0,
-                        probes: bool = True, ckpts=CKPTS, langs=LANGS) -> Path:
+                        probes: bool = True, ckpts=CKPTS, langs=LANGS, poolings=POOLINGS) -> Path:
     """Write a run folder with `n_tasks` tasks in every language (n_tasks * len(langs) programs per
     checkpoint); `probes=False` leaves out `probes/` (a run whose probe stage has not run)."""
     rng = np.random.default_rng(seed)
@@ -69,11 +69,11 @@ def write_synthetic_run(root: Path, n_tasks: int = 12, n_layers: int = 3, d: int
                                     "ci95": [-0.1, 0.1], "p_value": 0.5, "n": n_tasks} for lang in langs}
     _write(root / "transfer.json", transfer)
     if probes:
-        _write_probes(root, rng, tasks, n_layers, d, ckpts, langs, seed)
+        _write_probes(root, rng, tasks, n_layers, d, ckpts, langs, seed, poolings)
     return root
 
 
-def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, seed: int) -> None:
+def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, seed: int, poolings) -> None:
     from safetensors.numpy import save_file
     n = len(tasks) * len(langs)
     task_vec = rng.standard_normal((len(tasks), d)).astype(np.float32)
@@ -83,14 +83,14 @@ def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, s
             for i, (t, lang) in enumerate((t, lang) for t in tasks for lang in langs)]
     ti = np.repeat(np.arange(len(tasks)), len(langs))
     li = np.tile(np.arange(len(langs)), len(tasks))
-    layers = list(range(n_layers))
+    layers = ["hook_embed"] + [f"blocks.{L}.hook_resid_post" for L in range(n_layers)]
     for c in ckpts:
         folder = root / "probes" / c
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-        for pooling in POOLINGS:
+        for pooling in poolings:
             tensors = {}
-            for k, name in enumerate(["hook_embed"] + [f"blocks.{L}.hook_resid_post" for L in layers]):
+            for k, name in enumerate(layers):
                 a = min(0.95, ALIGN[c] * (0.5 + k / (n_layers + 1)))
                 x = a * task_vec[ti] + (1 - a) * lang_vec[li] + 0.3 * rng.standard_normal((n, d)).astype(np.float32)
                 tensors[name] = np.ascontiguousarray(x, dtype=np.float32)
@@ -103,14 +103,14 @@ def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, s
     checkpoints = {}
     for c in ckpts:
         checkpoints[c] = {}
-        for pooling in POOLINGS:
+        for pooling in poolings:
             checkpoints[c][pooling] = {}
             for norm in NORMS:
                 per_layer = {}
-                for L in layers:
-                    a = min(0.95, ALIGN[c] * (0.5 + (L + 1) / (n_layers + 1)))
+                for k, L in enumerate(layers):
+                    a = min(0.95, ALIGN[c] * (0.5 + k / (n_layers + 1)))
                     cka = (np.eye(len(langs)) * (1 - a) + a).round(3).tolist()
-                    per_layer[str(L)] = {
+                    per_layer[L] = {
                         "retrieval": {p: {"top1": value(a), "top5": value(min(1, a + 0.2)), "mrr": value(a + 0.05)}
                                       for p in pairs},
                         "retrieval_mean": {"top1": a, "top5": min(1.0, a + 0.2), "mrr": a + 0.05},
@@ -123,14 +123,14 @@ def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, s
     layer_cka = [[1.0 - abs(i - j) / (n_l + 1) for j in range(n_l)] for i in range(n_l)]
     ckpt_cka = [[1.0 - abs(ALIGN[a] - ALIGN[b]) for b in ckpts] for a in ckpts]
     metrics = {
-        "meta": {"langs": list(langs), "layers": layers, "poolings": list(POOLINGS), "norms": list(NORMS),
+        "meta": {"langs": list(langs), "layers": layers, "poolings": list(poolings), "norms": list(NORMS),
                  "n_tasks": len(tasks), "source": "synthetic", "text": "code", "seed": seed},
         "checkpoints": checkpoints,
         "cka_layers": {c: {"layers": layers, "linear": layer_cka, "debiased": layer_cka} for c in ckpts},
-        "cka_ckpts": {str(L): {"ckpts": list(ckpts), "linear": ckpt_cka, "debiased": ckpt_cka} for L in layers},
+        "cka_ckpts": {L: {"ckpts": list(ckpts), "linear": ckpt_cka, "debiased": ckpt_cka} for L in layers},
         "tests": [{"name": "parallel SFT aligns more than mono", "metric": "retrieval_mean.top1", "layer": layers[-1],
                    "a": "sft-parallel", "b": "sft-mono", "effect": 0.4, "ci95": [0.3, 0.5], "p_value": 0.001,
-                   "n": len(tasks), "verdict": "supported"},
+                   "n": len(tasks), "p_adjusted": 0.004, "verdict": "supported"},
                   {"name": "RL changes alignment", "metric": "parallel_cosine", "layer": layers[-1], "a": "rl-mono",
                    "b": "sft-mono", "effect": None, "ci95": None, "p_value": None, "n": len(tasks),
                    "verdict": None}],

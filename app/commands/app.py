@@ -18,12 +18,20 @@ def add_parser(sub):
     return p
 
 
-def streamlit_argv(run: Path | None, port: int, address: str = "localhost") -> list[str]:
-    """The command that serves the explorer (also used by the tests and the benchmark)."""
-    argv = [sys.executable, "-m", "streamlit", "run", str(SCRIPT), "--server.headless", "true",
+def streamlit_argv(port: int, address: str = "localhost") -> list[str]:
+    """The command that serves the explorer (also used by the tests and the benchmark); the run goes in
+    $PSFT_RUN (see `explorer_env`)."""
+    return [sys.executable, "-m", "app.explorer.serve", "run", str(SCRIPT), "--server.headless", "true",
             "--server.port", str(port), "--server.address", address, "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--global.developmentMode", "false"]
-    return argv + (["--", str(run)] if run is not None else [])
+            "--server.fileWatcherType", "none", "--global.developmentMode", "false", "--client.toolbarMode",
+            "minimal"]
+
+
+def explorer_env(run: Path | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PSFT_RUN"}
+    if run is not None:
+        env["PSFT_RUN"] = str(Path(run).resolve())
+    return env
 
 
 def run(args) -> int:
@@ -39,7 +47,7 @@ def run(args) -> int:
     run_path = args.run.resolve() if args.run is not None else None
     print(f"explorer: http://{args.address}:{args.port}  (run: {run_path or 'newest under artifacts/runs'}; "
           "Ctrl-C stops it)", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(streamlit_argv(run_path, args.port, args.address), env=dict(os.environ))
+    proc = subprocess.Popen(streamlit_argv(args.port, args.address), env=explorer_env(run_path))
     try:
         return proc.wait()
     except KeyboardInterrupt:

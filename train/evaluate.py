@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from evals.world import LANGS
 
@@ -31,6 +32,9 @@ from .config import help_of, require
 
 @dataclass(frozen=True)
 class EvalConfig:
+    # The languages `langs` may name (a subclass widens it: train.bench_config for real benchmarks).
+    LANGUAGES: ClassVar[tuple[str, ...]] = LANGS
+
     langs: tuple[str, ...] = field(default=LANGS, metadata={"help": "Languages to evaluate in."})
     n_tasks: int = field(default=1000, metadata={
         "help": "Held-out tasks per language (the same tasks in every language); 0 = all given tasks."})
@@ -55,7 +59,8 @@ class EvalConfig:
     n_boot: int = field(default=2000, metadata={"help": "Bootstrap resamples for the confidence intervals."})
 
     def __post_init__(self):
-        require(self, "langs", bool(self.langs) and set(self.langs) <= set(LANGS), f"must be a non-empty subset of {LANGS}")
+        require(self, "langs", bool(self.langs) and set(self.langs) <= set(self.LANGUAGES),
+                f"must be a non-empty subset of {self.LANGUAGES}")
         require(self, "n_tasks", self.n_tasks >= 0, "must be >= 0")
         require(self, "n_samples", self.n_samples >= 0, "must be >= 0")
         require(self, "greedy", self.greedy or self.n_samples > 0, "with greedy off, n_samples must be > 0")
@@ -134,7 +139,7 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
             for mode, sampled in modes:
                 params = cfg.params(sampled)
                 if generate_fn is None:  # stream: each finished batch starts executing at once
-                    generate(model, tokenizer, [t.prompt(lang) for t in chosen], StopRule.for_task(chosen[0], lang),
+                    generate(model, tokenizer, [t.prompt(lang) for t in chosen], [StopRule.for_task(t, lang) for t in chosen],
                              params, progress=progress,
                              on_batch=lambda idx, outs, lang=lang, mode=mode: submit(lang, mode, idx, outs))
                 else:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from evals.world import LANGS
 
@@ -33,6 +34,9 @@ LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 
 @dataclass(frozen=True)
 class GRPOStageConfig:
+    # The languages RL may run in (a subclass widens it: train.bench_config for real benchmarks).
+    LANGUAGES: ClassVar[tuple[str, ...]] = LANGS
+
     lang: str = field(default="python", metadata={
         "help": "Language of the RL prompts and rewards: the source language (python) for the transfer arms, "
                 "a target language for the oracle arm."})
@@ -64,9 +68,25 @@ class GRPOStageConfig:
     seed: int = field(default=0, metadata={"help": "Seed of data order and sampling."})
     report_to: str = field(default="none", metadata={"help": "trl/transformers report_to ('none', 'tensorboard', ...)."})
     logging_steps: int = field(default=1, metadata={"help": "Log every this many steps."})
+    lora: bool = field(default=False, metadata={
+        "help": "Train a peft LoRA adapter (merged into the saved checkpoint) instead of all weights."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (scale alpha / r)."})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout."})
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
+                                                   "up_proj", "down_proj"), metadata={"help": "Module names LoRA adapts."})
+    device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda' (the accelerate launcher places processes)."})
+    bf16: bool = field(default=False, metadata={"help": "bf16 mixed precision (GPU)."})
+    use_vllm: bool = field(default=False, metadata={
+        "help": "Generate with vLLM (the [gpu] extra; GPU only). Stop strings go to vLLM; the reward still truncates."})
+    vllm_mode: str = field(default="colocate", metadata={
+        "help": "'colocate' (vLLM shares the training GPUs) or 'server' (a `trl vllm-serve` process)."})
+    vllm_gpu_memory_utilization: float = field(default=0.3, metadata={
+        "help": "Share of GPU memory vLLM may take in colocate mode."})
+    gradient_accumulation_steps: int = field(default=1, metadata={"help": "Micro-batches per optimizer step."})
 
     def __post_init__(self):
-        require(self, "lang", self.lang in LANGS, f"must be one of {LANGS}")
+        require(self, "lang", self.lang in self.LANGUAGES, f"must be one of {self.LANGUAGES}")
         require(self, "steps", self.steps >= 1, "must be >= 1")
         require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
         require(self, "num_generations", self.num_generations >= 2, "GRPO needs at least 2 completions per prompt")
@@ -86,6 +106,15 @@ class GRPOStageConfig:
         require(self, "n_tasks", self.n_tasks >= 0, "must be >= 0")
         require(self, "threads", self.threads >= 1, "must be >= 1")
         require(self, "logging_steps", self.logging_steps >= 1, "must be >= 1")
+        require(self, "lora_r", self.lora_r >= 1, "must be at least 1")
+        require(self, "lora_alpha", self.lora_alpha >= 1, "must be at least 1")
+        require(self, "lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")
+        require(self, "lora_targets", bool(self.lora_targets), "must name at least one module")
+        require(self, "device", self.device in ("cpu", "cuda"), "must be 'cpu' or 'cuda'")
+        require(self, "use_vllm", not self.use_vllm or self.device == "cuda", "vLLM needs device = 'cuda'")
+        require(self, "vllm_mode", self.vllm_mode in ("colocate", "server"), "must be 'colocate' or 'server'")
+        require(self, "vllm_gpu_memory_utilization", 0 < self.vllm_gpu_memory_utilization < 1, "must be in (0, 1)")
+        require(self, "gradient_accumulation_steps", self.gradient_accumulation_steps >= 1, "must be >= 1")
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -188,8 +217,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
     from .rewards import TestReward
 
     log = log or (lambda _msg: None)
-    if lang not in LANGS:
-        raise ValueError(f"run_grpo: unknown language {lang!r}; known: {LANGS}")
+    if lang not in cfg.LANGUAGES:
+        raise ValueError(f"run_grpo: unknown language {lang!r}; known: {cfg.LANGUAGES}")
     out_dir = Path(out_dir)
     tasks = list(tasks)[: cfg.n_tasks or None]
     if not tasks:
@@ -199,6 +228,15 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
     reward = TestReward(executor, {t.id: t for t in tasks}, mode=cfg.reward_mode)
+    rule = StopRule.for_task(tasks[0], lang)
+    peft_config, extra = None, {}
+    if cfg.lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                                 target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
+    if cfg.use_vllm:   # vLLM cuts at the stop strings (kept in the output: "\n}" closes the function)
+        extra = dict(vllm_mode=cfg.vllm_mode, vllm_gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
+                     generation_kwargs={"stop": list(rule.strings), "include_stop_str_in_output": True})
     args = GRPOConfig(
         output_dir=str(out_dir / "trainer"), max_steps=cfg.steps, learning_rate=cfg.lr,
         per_device_train_batch_size=cfg.per_device_train_batch_size, steps_per_generation=cfg.steps_per_generation,
@@ -206,18 +244,20 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
         top_p=cfg.top_p, max_completion_length=cfg.max_completion_length, beta=cfg.beta, loss_type=cfg.loss_type,
         mask_truncated_completions=cfg.mask_truncated_completions, max_grad_norm=cfg.max_grad_norm,
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="constant_with_warmup" if cfg.warmup_steps else "constant",
-        use_cpu=True, bf16=False, use_vllm=False, activation_checkpointing=False, report_to=cfg.report_to,
+        use_cpu=cfg.device == "cpu", bf16=cfg.bf16, use_vllm=cfg.use_vllm, activation_checkpointing=False,
+        report_to=cfg.report_to, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         logging_steps=cfg.logging_steps, save_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
-        disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False,
+        disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False, **extra,
     )
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl_dataset(tasks, lang),
-                          processing_class=tokenizer)
+                          processing_class=tokenizer, peft_config=peft_config)
     if not progress:  # without tqdm, transformers prints every log dict: the callback's line is enough
         from transformers.trainer_callback import PrinterCallback
         trainer.remove_callback(PrinterCallback)
     policy = trainer.model
-    gen = _StopAtRule(policy, tokenizer, StopRule.for_task(tasks[0], lang))
-    policy.generate = gen
+    gen = _StopAtRule(policy, tokenizer, rule)
+    if not cfg.use_vllm:
+        policy.generate = gen
     history: list[dict] = []
     trainer.add_callback(_callback(reward, gen, history, log))
     t0 = time.perf_counter()
@@ -227,6 +267,10 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
         gen.restore()
         torch.set_num_threads(threads_before)
     wall = time.perf_counter() - t0
+    if cfg.lora:
+        policy = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+    if not trainer.accelerator.is_main_process:   # under a multi-GPU launch, one process writes
+        return out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     policy.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

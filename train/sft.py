@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from evals.world import LANGS
 
@@ -40,6 +40,9 @@ Log = Callable[[dict[str, Any]], None]
 
 @dataclass(frozen=True)
 class SFTStageConfig:
+    # The languages the arms may name (a subclass widens it: train.bench_config for real benchmarks).
+    LANGUAGES: ClassVar[tuple[str, ...]] = LANGS
+
     arms: tuple[str, ...] = field(default=ARM_KINDS, metadata={
         "help": "Arms to build and train, among 'mono', 'multi', 'parallel'."})
     source_lang: str = field(default="python", metadata={"help": "The only language of the mono arm (and RL's)."})
@@ -77,11 +80,12 @@ class SFTStageConfig:
     def __post_init__(self):
         require(self, "arms", bool(self.arms) and set(self.arms) <= set(ARM_KINDS) and len(set(self.arms)) == len(self.arms),
                 f"must be distinct names among {ARM_KINDS}")
-        require(self, "source_lang", self.source_lang in LANGS, f"must be one of {LANGS}")
+        universe = self.LANGUAGES
+        require(self, "source_lang", self.source_lang in universe, f"must be one of {universe}")
         for name in ("multi_langs", "parallel_langs"):
             langs = getattr(self, name)
-            require(self, name, set(langs) <= set(LANGS) and len(set(langs)) == len(langs) >= 2,
-                    f"must be at least two distinct languages of {LANGS}")
+            require(self, name, set(langs) <= set(universe) and len(set(langs)) == len(langs) >= 2,
+                    f"must be at least two distinct languages of {universe}")
         require(self, "budget_tokens", self.budget_tokens >= 100, "must be at least 100")
         require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
         require(self, "epochs", self.epochs > 0, "must be positive")
@@ -104,12 +108,12 @@ class SFTStageConfig:
     @property
     def seen_langs(self) -> tuple[str, ...]:
         seen = {lang for arm in self.arms for lang in self.arm_langs(arm)}
-        return tuple(lang for lang in LANGS if lang in seen)
+        return tuple(lang for lang in self.LANGUAGES if lang in seen)
 
     @property
     def heldout_langs(self) -> tuple[str, ...]:
         """Languages in no arm: any skill in them after SFT is zero-shot transfer."""
-        return tuple(lang for lang in LANGS if lang not in self.seen_langs)
+        return tuple(lang for lang in self.LANGUAGES if lang not in self.seen_langs)
 
 
 def entropy_set(world, n_tasks: int, langs: Sequence[str] = LANGS) -> dict[str, tuple[list[str], list[str]]]:
@@ -183,7 +187,8 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
         seconds = time.perf_counter() - t0
         entropy = {lang: round(mean_completion_entropy(model, tokenizer, ps, cs), 4)
                    for lang, (ps, cs) in (entropy_eval or {}).items()}
-        save(model, tokenizer, out)
+        if trainer.accelerator.is_main_process:   # under a multi-GPU launch, one process writes
+            save(model, tokenizer, out)
     log({"event": "sft_done", "steps": result.global_step, "train_loss": round(result.training_loss, 4),
          "seconds": round(seconds, 2), "entropy": entropy})
     return out

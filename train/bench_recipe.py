@@ -1,0 +1,160 @@
+"""Recipes of the study on a pretrained model and real benchmarks: TOML files with `kind = "bench"`.
+
+    recipe = load_bench_recipe("smol-micro", {"data.mbxp": "../shared/data/mbxp"})
+
+Built-in: `smol-micro` (the whole path in minutes, for CI), `smol` (SmolLM2-135M-Instruct on this
+CPU), `paper` (Llama-3.1-8B-Instruct on GPUs, with an accelerate config file beside it). Sections:
+`[runtime]` RuntimeConfig, `[model]` BenchModelConfig, `[data]` BenchDataConfig, `[prompt]`
+PromptConfig, `[sft]` BenchSFTConfig, `[rl]` BenchGRPOConfig, `[eval]` BenchEvalConfig, `[launch]`
+LaunchConfig (see `train.bench_config`). Errors are `train.recipe.RecipeError`s naming the key, as for
+world recipes. `is_bench_recipe(name_or_path)` tells the two kinds apart. Not for: running (`app/`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:   # Python 3.10
+    import tomli as tomllib
+
+from .bench_config import (BenchDataConfig, BenchEvalConfig, BenchGRPOConfig, BenchModelConfig, BenchSFTConfig,
+                           LaunchConfig)
+from .config import ConfigError, RuntimeConfig, coerce, from_dict, stable_hash, to_dict
+from .prompts import PromptConfig
+from .recipe import RECIPES_DIR, RecipeError
+
+BENCH_BUILTIN = ("smol-micro", "smol", "paper")
+SECTIONS: dict[str, type] = {"runtime": RuntimeConfig, "model": BenchModelConfig, "data": BenchDataConfig,
+                             "prompt": PromptConfig, "sft": BenchSFTConfig, "rl": BenchGRPOConfig,
+                             "eval": BenchEvalConfig, "launch": LaunchConfig}
+
+
+@dataclass(frozen=True)
+class BenchRecipe:
+    kind: str = field(default="bench", metadata={"help": "Always 'bench' (world recipes have no kind)."})
+    name: str = field(default="custom", metadata={"help": "Name of the recipe."})
+    description: str = field(default="", metadata={"help": "What the recipe is for."})
+    seeds: tuple[int, ...] = field(default=(0,), metadata={"help": "Training seeds (one run each)."})
+    path: str = field(default="", metadata={"help": "The recipe file (relative paths in [launch] resolve from it)."})
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    model: BenchModelConfig = field(default_factory=BenchModelConfig)
+    data: BenchDataConfig = field(default_factory=BenchDataConfig)
+    prompt: PromptConfig = field(default_factory=PromptConfig)
+    sft: BenchSFTConfig = field(default_factory=BenchSFTConfig)
+    rl: BenchGRPOConfig = field(default_factory=BenchGRPOConfig)
+    eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "name": self.name, "description": self.description, "seeds": list(self.seeds),
+                **{s: to_dict(getattr(self, s)) for s in SECTIONS}}
+
+    def hash(self, section: str) -> str:
+        return stable_hash(to_dict(getattr(self, section)))
+
+    def stage_hashes(self) -> dict[str, str]:
+        """model -> data -> sft -> rl -> eval, each covering its upstream (threads and device excluded)."""
+        rt = {"seed": self.runtime.seed, "bf16_autocast": self.runtime.bf16_autocast}
+        data = {k: v for k, v in to_dict(self.data).items() if k not in ("mbxp", "humaneval")}
+        h = {"model": stable_hash([self.model.name, self.model.train_dtype])}
+        h["data"] = stable_hash([h["model"], data, self.hash("prompt")])
+        h["sft"] = stable_hash([h["data"], self.hash("sft"), rt])
+        h["rl"] = stable_hash([h["sft"], {k: v for k, v in to_dict(self.rl).items() if k != "threads"}])
+        h["eval"] = stable_hash([h["model"], self.hash("prompt"), {k: v for k, v in to_dict(self.eval).items()
+                                                                   if k != "threads"}])
+        return h
+
+    def with_seed(self, seed: int) -> BenchRecipe:
+        return dataclasses.replace(self, runtime=dataclasses.replace(self.runtime, seed=seed),
+                                   rl=dataclasses.replace(self.rl, seed=seed))
+
+    def accelerate_config(self) -> Path | None:
+        if not self.launch.accelerate_config:
+            return None
+        p = Path(self.launch.accelerate_config)
+        return p if p.is_absolute() or not self.path else Path(self.path).parent / p
+
+
+def bench_recipe_path(name_or_path: str | Path) -> Path:
+    if str(name_or_path) in BENCH_BUILTIN:
+        return RECIPES_DIR / f"{name_or_path}.toml"
+    return Path(name_or_path)
+
+
+def is_bench_recipe(name_or_path: str | Path) -> bool:
+    """True for the built-in bench recipes and for .toml files whose top level says `kind = "bench"`."""
+    if str(name_or_path) in BENCH_BUILTIN:
+        return True
+    path = Path(name_or_path)
+    if not path.is_file():
+        return False
+    try:
+        return tomllib.loads(path.read_text()).get("kind") == "bench"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def load_bench_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> BenchRecipe:
+    """Load a bench recipe and apply dotted `overrides` (`{"data.mbxp": PATH, "sft.lr": 1e-4}`; strings for
+    non-string fields are read as TOML values, so `--set sft.lr=1e-4` works)."""
+    path = bench_recipe_path(name_or_path)
+    if not path.is_file():
+        raise RecipeError("recipe", f"{str(name_or_path)!r} is neither a built-in bench recipe "
+                                    f"({', '.join(BENCH_BUILTIN)}) nor a .toml file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError("recipe", f"{path}: not valid TOML ({e})") from None
+    data.setdefault("name", str(name_or_path) if str(name_or_path) in BENCH_BUILTIN else path.stem)
+    data["path"] = str(path.resolve())
+    for key, value in (overrides or {}).items():
+        _set(data, key, value)
+    return bench_recipe_from_dict(data)
+
+
+def bench_recipe_from_dict(data: dict[str, Any]) -> BenchRecipe:
+    hints = typing.get_type_hints(BenchRecipe)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                raise RecipeError(f"[{key}]", f"expected a table, got {type(value).__name__} {value!r}")
+            try:
+                kwargs[key] = from_dict(SECTIONS[key], value, f"[{key}]")
+            except ConfigError as e:
+                raise RecipeError(f"[{key}].{e.field}", e.why) from None
+        elif key in ("kind", "name", "description", "seeds", "path"):
+            try:
+                kwargs[key] = coerce(value, hints[key], key)
+            except TypeError as e:
+                raise RecipeError(key, str(e).split(": ", 1)[1]) from None
+        else:
+            raise RecipeError(key, f"unknown key; known: kind, name, description, seeds, {', '.join(SECTIONS)}")
+    if kwargs.get("kind", "bench") != "bench":
+        raise RecipeError("kind", f"expected 'bench', got {kwargs['kind']!r}")
+    recipe = BenchRecipe(**kwargs)
+    if recipe.rl.lang not in recipe.sft.seen_langs:
+        raise RecipeError("[rl].lang", f"{recipe.rl.lang!r} is in no SFT arm ({', '.join(recipe.sft.seen_langs)})")
+    return recipe
+
+
+def _set(data: dict[str, Any], key: str, value: Any) -> None:
+    section, _, name = key.partition(".")
+    if not name:
+        data[section] = value
+        return
+    if section not in SECTIONS:
+        raise RecipeError(key, f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+    table = data.setdefault(section, {})
+    tp = typing.get_type_hints(SECTIONS[section]).get(name)
+    if isinstance(value, str) and tp is not str:
+        try:
+            value = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            pass
+    table[name] = value

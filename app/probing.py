@@ -6,8 +6,9 @@
     probes/metrics.json                       every metric (see README "Probing")
 
 `probe_run(root, cfg, progress, log)` is the pipeline stage: deterministic, each checkpoint's folder and
-metrics.json written atomically, nothing skipped (the stage runner decides what to skip).
-`probe_model` does the same for one HF model folder on a benchmark's parallel set (MBXP).
+metrics.json written atomically, nothing skipped (the stage runner decides what to skip); it returns a
+short summary for the stage marker (the metrics are in the file). `probe_model` does the same for one
+HF model folder on a benchmark's parallel set (MBXP) and returns the metrics.
 Not for: the measurements themselves (`probe/`).
 """
 from __future__ import annotations
@@ -199,8 +200,16 @@ def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callabl
     except ValueError as e:
         raise ProbeError(str(e)) from None
     meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict()}
-    return probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
-                        outcomes=eval_outcomes(root), progress=progress, log=log)
+    metrics = probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
+                           outcomes=eval_outcomes(root), progress=progress, log=log)
+    return summary_of(metrics)
+
+
+def summary_of(metrics: dict) -> dict:
+    """What the stage marker records: where the metrics are and what was probed (not the metrics)."""
+    meta = metrics["meta"]
+    return {"metrics": "probes/metrics.json", "ckpts": list(metrics["checkpoints"]), "n_tasks": meta["n_tasks"],
+            "langs": meta["langs"], "layers": meta["layers"]}
 
 
 def probe_model(out_root: Path, model_dir: Path, name: str, rows: Sequence, cfg: ProbeConfig, meta: dict,

@@ -42,27 +42,71 @@ _LEXER = {"cpp": "cpp", "typescript": "typescript", "javascript": "javascript", 
           "rust": "rust"}
 
 
-def strip_comments(lang: str, code: str) -> str:
-    """`code` without comments and docstrings, blank lines and trailing spaces (indentation kept).
-
-    Preprocessor lines (`#include`), which Pygments files under Comment, are code and stay."""
+def _tokens(lang: str, code: str):
     from pygments.lexers import get_lexer_by_name
-    from pygments.token import Comment, String
-
     name = _LEXER.get(lang)
     if name is None:
         raise ValueError(f"no comment stripper for language {lang!r}")
     lexer = get_lexer_by_name(name, startinline=True) if name == "php" else get_lexer_by_name(name)
+    lexer.stripnl = False
+    return list(lexer.get_tokens(code))
+
+
+def _tidy(text: str) -> str:
+    lines = (line.rstrip() for line in text.splitlines())
+    return "\n".join(line for line in lines if line.strip()) + "\n"
+
+
+def strip_comments(lang: str, code: str, description: str = "") -> str:
+    """`code` without comments and docstrings, blank lines and trailing spaces (indentation kept).
+
+    Preprocessor lines (`#include`), which Pygments files under Comment, are code and stay. With a
+    `description`, string literals that quote it are dropped too: machine-made references sometimes
+    carry a Python-style docstring in a language where it is just a string (Ruby's \"\"\"...\"\"\")."""
+    from pygments.token import Comment, String, Text, Whitespace
+
+    toks = _tokens(lang, code)
+    if description:
+        toks = _drop_strings_quoting(toks, description, String, (Text, Whitespace))
     kept = []
-    for tok, value in lexer.get_tokens(code):
+    for tok, value in toks:
         comment = tok in Comment and tok not in Comment.Preproc and tok not in Comment.PreprocFile
         if comment or tok in String.Doc:
             # a single-line comment's token may carry its newline: keep the line break
             kept.append("\n" * value.count("\n"))
         else:
             kept.append(value)
-    lines = (line.rstrip() for line in "".join(kept).splitlines())
-    return "\n".join(line for line in lines if line.strip()) + "\n"
+    return _tidy("".join(kept))
+
+
+def _drop_strings_quoting(toks: list, description: str, String, blank) -> list:
+    """Remove runs of string tokens (blanks between them allowed) whose text contains the start of
+    `description` (its first six words, whitespace-normalised)."""
+    probe = " ".join(description.split()[:6])
+    if not probe:
+        return toks
+    out: list = []
+    i = 0
+    while i < len(toks):
+        if toks[i][0] not in String:
+            out.append(toks[i])
+            i += 1
+            continue
+        j = i
+        while j < len(toks) and (toks[j][0] in String or (any(toks[j][0] in b for b in blank)
+                                                          and not toks[j][1].strip())):
+            j += 1
+        run = toks[i:j]
+        while run and run[-1][0] not in String:   # give trailing blanks back
+            j -= 1
+            run = run[:-1]
+        text = " ".join("".join(v for _, v in run).split())
+        if probe in text:
+            out.append((blank[0], "\n" * "".join(v for _, v in run).count("\n")))
+        else:
+            out.extend(run)
+        i = j
+    return out
 
 
 # ---- the world -------------------------------------------------------------------------------------
@@ -96,7 +140,7 @@ def benchmark_code(problem, text: str = "code") -> str:
     """Prompt + reference solution; comments and docstrings stripped for "code"."""
     _check_text(text)
     full = problem.prompt + problem.solution
-    return full if text == "description" else strip_comments(problem.lang, full)
+    return full if text == "description" else strip_comments(problem.lang, full, problem.description)
 
 
 def passing_references(problems: Iterable, executor, limits=None, progress: bool = False) -> set[tuple[str, str]]:

@@ -79,6 +79,7 @@ def config_from_args(args):
 def run(args) -> int:
     from app.cli import CliError
     from app.probing import ProbeError, mbxp_rows, probe_model, probe_run
+    from app.runfs import read_json
 
     if args.model is None and (args.data or args.name or args.no_check or args.bench_report):
         raise CliError("--data, --name, --no-check and --bench-report go with --model")
@@ -94,7 +95,8 @@ def run(args) -> int:
     progress = not args.quiet and sys.stderr.isatty()
     try:
         if args.model is None:
-            metrics = probe_run(args.run, cfg, progress=progress, log=log)
+            probe_run(args.run, cfg, progress=progress, log=log)
+            metrics = read_json(args.run / "probes" / "metrics.json")
         else:
             rows, meta = mbxp_rows(args.data, cfg.langs, cfg.n_tasks, cfg.text, check=not args.no_check,
                                    report=args.bench_report, progress=progress)

@@ -1,0 +1,73 @@
+"""Cross-language retrieval (faiss) against a brute-force numpy ranking, and the cheap import."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from probe import retrieval_accuracy
+from probe.retrieval import gold_ranks, retrieval_scores
+
+
+def brute_force_ranks(Q: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Rank of keys[i] for queries[i] by cosine: 1 + number of keys strictly more similar."""
+    Qn = Q / np.linalg.norm(Q, axis=1, keepdims=True)
+    Kn = K / np.linalg.norm(K, axis=1, keepdims=True)
+    S = Qn.astype(np.float64) @ Kn.astype(np.float64).T
+    return 1 + (S > np.diag(S)[:, None]).sum(1)
+
+
+@pytest.fixture(scope="module")
+def noisy_pairs():
+    rng = np.random.default_rng(0)
+    out = []
+    for n, d, noise in [(50, 16, 0.8), (200, 32, 1.5), (9, 4, 0.3)]:
+        base = rng.standard_normal((n, d))
+        out.append((base + noise * rng.standard_normal((n, d)), base + noise * rng.standard_normal((n, d))))
+    return out
+
+
+def test_faiss_ranks_equal_brute_force_ranks(noisy_pairs):
+    for Q, K in noisy_pairs:
+        assert np.array_equal(gold_ranks(Q, K), brute_force_ranks(Q, K))
+
+
+def test_top_k_and_mrr_equal_brute_force(noisy_pairs):
+    for Q, K in noisy_pairs:
+        ranks = brute_force_ranks(Q, K)
+        sc = retrieval_scores(Q, K)
+        assert sc["top1"].mean() == pytest.approx(np.mean(ranks == 1))
+        assert sc["top5"].mean() == pytest.approx(np.mean(ranks <= 5))
+        assert sc["rr"].mean() == pytest.approx(np.mean(1.0 / ranks))
+        for k in (1, 3, 5):
+            assert retrieval_accuracy(Q, K, k=k) == pytest.approx(np.mean(ranks <= k))
+    Q, K = noisy_pairs[1]
+    assert 0.0 < retrieval_accuracy(Q, K) < 1.0        # the fixture is neither trivial nor hopeless
+
+
+def test_retrieval_is_cosine_not_inner_product():
+    rng = np.random.default_rng(1)
+    Q = rng.standard_normal((30, 8))
+    K = Q * rng.uniform(0.01, 100, size=(30, 1))        # same directions, wildly different norms
+    assert retrieval_accuracy(Q, K) == 1.0
+    assert retrieval_accuracy(Q.astype(np.float16), K) == 1.0
+
+
+def test_shuffled_keys_give_chance_level_and_misaligned_shapes_are_refused():
+    rng = np.random.default_rng(2)
+    Q = rng.standard_normal((100, 8))
+    assert retrieval_accuracy(Q, Q) == 1.0
+    assert retrieval_accuracy(Q, Q[rng.permutation(100)]) < 0.1
+    with pytest.raises(ValueError):
+        retrieval_accuracy(Q, Q[:50])
+    with pytest.raises(ValueError):
+        retrieval_accuracy(Q, Q, k=0)
+
+
+def test_importing_the_metrics_is_cheap():
+    code = ("import sys; from probe import retrieval_accuracy, linear_cka; "
+            "print(sorted(m for m in ('torch', 'nnsight', 'faiss', 'sklearn', 'transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -1,0 +1,106 @@
+"""Bootstrap CIs, permutation tests, Holm, Spearman and the rank test against independent
+computations (explicit enumeration, scipy, scikit-learn)."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from probe import stats
+
+
+def test_bootstrap_mean_ci_brackets_the_mean_and_shrinks_with_more_tasks():
+    rng = np.random.default_rng(0)
+    small = stats.bootstrap_mean(rng.random(20), n_boot=2000)
+    big = stats.bootstrap_mean(rng.random(2000), n_boot=2000)
+    for r in (small, big):
+        lo, hi = r["ci95"]
+        assert lo < r["value"] < hi
+    assert big["ci95"][1] - big["ci95"][0] < (small["ci95"][1] - small["ci95"][0]) / 4
+    # the normal approximation for a mean of uniforms: se = sqrt(1/12 / n)
+    half = (big["ci95"][1] - big["ci95"][0]) / 2
+    assert half == pytest.approx(1.96 * np.sqrt(1 / 12 / 2000), rel=0.15)
+    assert stats.bootstrap_mean(None) == {"value": None, "ci95": None}
+    assert stats.bootstrap_mean([0.5]) == {"value": 0.5, "ci95": None}
+    assert stats.bootstrap_mean([float("nan"), 1.0])["value"] is None
+
+
+def test_vectorised_bootstrap_equals_one_at_a_time():
+    V = np.random.default_rng(1).random((4, 15))
+    for a, b in zip(stats.bootstrap_means(V, n_boot=500, seed=3), [stats.bootstrap_mean(v, 500, 3) for v in V]):
+        assert a["value"] == pytest.approx(b["value"]) and np.allclose(a["ci95"], b["ci95"])
+
+
+def test_nmi_of_a_task_sample_equals_scikit_learn_on_the_drawn_rows():
+    from sklearn.metrics import normalized_mutual_info_score
+    rng = np.random.default_rng(2)
+    n_tasks, n_langs = 25, 4
+    task = np.repeat(np.arange(n_tasks), n_langs)
+    lang = np.tile(np.arange(n_langs), n_tasks)
+    clusters = rng.integers(0, 7, len(task))
+    for labels in (task, lang):
+        for _ in range(3):
+            draw = rng.integers(0, n_tasks, n_tasks)
+            rows = np.concatenate([np.flatnonzero(task == t) for t in draw])
+            W = np.bincount(draw, minlength=n_tasks)
+            assert stats.nmi_resampled(labels, clusters, task, W)[0] == pytest.approx(
+                normalized_mutual_info_score(labels[rows], clusters[rows]), abs=1e-12)
+    r = stats.bootstrap_nmi(lang, clusters, task, n_boot=300)
+    assert r["value"] == pytest.approx(normalized_mutual_info_score(lang, clusters))
+    assert r["ci95"][0] <= r["value"] + 0.05 and r["ci95"][1] >= r["value"] - 0.05
+
+
+def test_permutation_test_is_exact_for_few_tasks():
+    a = np.array([0.9, 0.8, 0.7, 0.95, 0.6])
+    b = np.array([0.5, 0.6, 0.65, 0.7, 0.62])
+    d = a - b
+    # explicit enumeration of all 2^5 sign patterns
+    flips = [abs(np.mean(np.array(s) * d)) for s in itertools.product((-1, 1), repeat=5)]
+    want = np.mean(np.array(flips) >= abs(d.mean()) - 1e-12)
+    r = stats.paired_permutation(a, b)
+    assert r["p_value"] == pytest.approx(want) and r["effect"] == pytest.approx(d.mean()) and r["n"] == 5
+
+
+def test_monte_carlo_permutation_test_agrees_with_scipy():
+    from scipy.stats import permutation_test
+    rng = np.random.default_rng(4)
+    a = rng.normal(0.3, 1.0, 40)
+    b = rng.normal(0.0, 1.0, 40)
+    ours = stats.paired_permutation(a, b, n_perm=20000, seed=1)
+    ref = permutation_test((a, b), lambda x, y: np.mean(x - y), permutation_type="samples",
+                           n_resamples=20000, random_state=2).pvalue
+    assert ours["p_value"] == pytest.approx(ref, abs=0.02)
+    lo, hi = ours["ci95"]
+    assert lo < ours["effect"] < hi
+    same = stats.paired_permutation(a, a + rng.normal(0, 1e-9, 40), n_perm=2000)
+    assert same["p_value"] > 0.05
+
+
+def test_holm_adjustment():
+    # worked by hand: sorted p 0.01, 0.02, 0.03, 0.5 -> 0.04, 0.06, 0.06 (monotone), 0.5
+    assert stats.holm([0.03, 0.01, None, 0.5, 0.02]) == pytest.approx([0.06, 0.04, None, 0.5, 0.06])
+
+
+def test_spearman_matches_scipy_and_handles_degenerate_input():
+    from scipy.stats import spearmanr
+    rng = np.random.default_rng(5)
+    x = rng.random(12)
+    y = x + 0.3 * rng.random(12)
+    r = stats.spearman(x, y, n_boot=500)
+    ref = spearmanr(x, y)
+    assert r["rho"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue) and r["n"] == 12
+    assert r["ci95"][0] <= r["rho"] <= r["ci95"][1]
+    assert stats.spearman([1, 2, 3], [5, 5, 5])["rho"] is None        # constant: undefined, not a crash
+    assert stats.spearman([1, 2], [1, 2])["rho"] is None
+
+
+def test_rank_test_effect_is_the_auc():
+    from sklearn.metrics import roc_auc_score
+    rng = np.random.default_rng(6)
+    outcome = rng.random(60) < 0.4
+    scores = rng.random(60) + 0.5 * outcome
+    r = stats.rank_test(scores, outcome, n_boot=300)
+    assert r["auc"] == pytest.approx(roc_auc_score(outcome, scores))
+    assert r["p_value"] < 0.05 and r["n_positive"] == outcome.sum()
+    assert stats.rank_test([0.1, 0.2], [False, False])["auc"] is None

@@ -15,6 +15,7 @@ COMMANDS = [
     ("check_bench", "check-bench"),
     ("run", "run"),
     ("model", "model"),
+    ("probe", "probe"),
     ("report", "report"),
     ("app", "app"),
 ]

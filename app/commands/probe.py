@@ -92,6 +92,10 @@ def run(args) -> int:
     except ValueError as e:
         raise CliError(str(e)) from None
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if args.quiet:
+        from transformers.utils import logging as hf_logging
+        hf_logging.disable_progress_bar()       # "Loading weights" bars
+        hf_logging.set_verbosity_error()
     progress = not args.quiet and sys.stderr.isatty()
     try:
         if args.model is None:

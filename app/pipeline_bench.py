@@ -74,6 +74,10 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
     """Run (or resume) one seed of a bench recipe into `root` (see the module docstring)."""
     t_start = time.time()
     main_rank = _rank() == 0
+    local = os.environ.get("LOCAL_RANK")
+    if local is not None and recipe.runtime.device == "cuda":   # under accelerate: this process's own GPU
+        import dataclasses
+        recipe = dataclasses.replace(recipe, runtime=dataclasses.replace(recipe.runtime, device=f"cuda:{local}"))
     if only is None or main_rank:
         prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume or only is not None, force)
     events = EventLog(root / "events.jsonl" if main_rank else Path(os.devnull))
@@ -86,24 +90,15 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
     sft = recipe.sft
     langs = list(sft.seen_langs)
     state: dict = {}
-    reached = {"only": False}
+    stages: list[Stage] = []
+    stage = stages.append
+    executor = {}
 
-    def stage(s: Stage) -> None:
-        if only is None:
-            return runner(s)
-        if reached["only"]:
-            return None
-        h = s.hash(runner.hashes)
-        if s.name != only:
-            runner.hashes[s.name] = h
-            if not runner.done(s.name, h):
-                raise StageOrderError(f"stage {s.name!r} (upstream of {only!r}) is not done: run it first")
-            return None
-        reached["only"] = True
-        if main_rank:
-            return runner(s)
-        runner.hashes[s.name] = h
-        s.run()   # the other ranks of a multi-GPU launch train too, and write nothing
+    def get_executor():
+        if "ex" not in executor:
+            from evals.execution import Executor
+            executor["ex"] = Executor().__enter__()
+        return executor["ex"]
 
     def model_stage():
         path = ensure_model(recipe.model.name, models_dir, progress)
@@ -180,31 +175,66 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
                         log=_logger(events, f"sft-{arm}"), runtime=recipe.runtime, entropy_eval=ent)
         stage(Stage(f"sft-{arm}", {"h": hashes["sft"], "arm": arm}, sft_stage, after=["sft-data"]))
 
-    from evals.execution import Executor
-    with Executor() as executor:
-        for arm in arms:
-            def rl_stage(arm=arm):
-                from train.grpo import run_grpo
-                with atomic_dir(ckpt / f"rl-{arm}") as tmp:
-                    run_grpo(str(ckpt / f"sft-{arm}"), tokenizer(), tasks()["rl"], recipe.rl.lang, recipe.rl,
-                             executor, tmp, progress=progress, log=_logger(events, f"rl-{arm}"))
-            stage(Stage(f"rl-{arm}", {"h": hashes["rl"]}, rl_stage, after=[f"sft-{arm}"]))
+    for arm in arms:
+        def rl_stage(arm=arm):
+            from train.grpo import run_grpo
+            with atomic_dir(ckpt / f"rl-{arm}") as tmp:
+                run_grpo(str(ckpt / f"sft-{arm}"), tokenizer(), tasks()["rl"], recipe.rl.lang, recipe.rl,
+                         get_executor(), tmp, progress=progress, log=_logger(events, f"rl-{arm}"))
+        stage(Stage(f"rl-{arm}", {"h": hashes["rl"]}, rl_stage, after=[f"sft-{arm}"]))
 
-        ckpts = ["base"] + [f"sft-{a}" for a in arms] + [f"rl-{a}" for a in arms]
-        for name in ckpts:
-            def eval_stage(name=name):
-                return _evaluate(recipe, base() if name == "base" else str(ckpt / name), tokenizer(), executor,
-                                 root, name, progress, _logger(events, f"eval-{name}"))
-            stage(Stage(f"eval-{name}", {"h": hashes["eval"]}, eval_stage,
-                        after=["model" if name == "base" else name]))
+    ckpts = ["base"] + [f"sft-{a}" for a in arms] + [f"rl-{a}" for a in arms]
+    for name in ckpts:
+        def eval_stage(name=name):
+            return _evaluate(recipe, base() if name == "base" else str(ckpt / name), tokenizer(), get_executor(),
+                             root, name, progress, _logger(events, f"eval-{name}"))
+        stage(Stage(f"eval-{name}", {"h": hashes["eval"]}, eval_stage, after=["model" if name == "base" else name]))
 
     stage(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts},
                 lambda: _tables(root, ckpts, arms, recipe), after=[f"eval-{n}" for n in ckpts]))
-    if only is not None and not reached["only"]:
-        raise StageOrderError(f"no stage named {only!r}")
+    try:
+        _run_stages(stages, runner, only, main_rank)
+    finally:
+        if "ex" in executor:
+            executor["ex"].__exit__(None, None, None)
     seconds = round(time.time() - t_start, 1)
     events("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)
     return RunResult(root, runner.ran, runner.skipped, seconds)
+
+
+def _run_stages(stages: list[Stage], runner: StageRunner, only: str | None, main_rank: bool) -> None:
+    """All stages in order; with `only`, that stage after checking that its upstream stages are done (the
+    cheap `model` stage is done on the way); on ranks other than 0 the stage runs without bookkeeping."""
+    if only is None:
+        for s in stages:
+            runner(s)
+        return
+    by_name = {s.name: s for s in stages}
+    if only not in by_name:
+        raise StageOrderError(f"no stage named {only!r}; stages: {', '.join(by_name)}")
+    upstream, todo = set(), list(by_name[only].after)
+    while todo:
+        name = todo.pop()
+        if name not in upstream:
+            upstream.add(name)
+            todo += by_name[name].after
+    for s in stages:
+        if s.name not in upstream and s.name != only:
+            continue
+        h = s.hash(runner.hashes)
+        if s.name == only:
+            if main_rank:
+                runner(s)
+            else:
+                runner.hashes[s.name] = h
+                s.run()   # the other ranks of a multi-GPU launch train too, and write nothing
+            return
+        if s.name == "model" and not runner.done(s.name, h) and main_rank:
+            runner(s)
+            continue
+        runner.hashes[s.name] = h
+        if not runner.done(s.name, h):
+            raise StageOrderError(f"stage {s.name!r} (upstream of {only!r}) is not done: run it first")
 
 
 def eval_sets(recipe, tok) -> dict[str, list]:

@@ -19,7 +19,10 @@ def mbxp(shared_data):
     return load_benchmark("mbxp", shared_data / "mbxp", langs=list(LANGS))
 
 
-def _tasks(problems, lang, fmt=CodePrefix("\n```")) -> list[BenchTask]:
+FENCED = CodePrefix("\n```")
+
+
+def _tasks(problems, lang, fmt=FENCED) -> list[BenchTask]:
     from evals.benchmarks import parallel_set
     return bench_tasks(parallel_set(problems, [lang], require_solution=True), "mbxp", fmt)
 
@@ -99,3 +102,33 @@ def test_training_ranges_never_touch_the_test_numbers():
         BenchDataConfig(sft_ids=((500, 974),))
     with pytest.raises(ConfigError, match=r"rl_ids: overlaps sft_ids"):
         BenchDataConfig(sft_ids=((511, 974),), rl_ids=((590, 600),))
+
+
+GO_BODY = ("\n\tfor i := 0; i < len(numbers); i++ {\n\t\tfor j := i + 1; j < len(numbers); j++ {\n"
+           "\t\t\td := numbers[i] - numbers[j]\n\t\t\tif d < 0 {\n\t\t\t\td = -d\n\t\t\t}\n"
+           "\t\t\tif d < threshold {\n\t\t\t\treturn true\n\t\t\t}\n\t\t}\n\t}\n\treturn false\n}\n")
+HUMANEVAL_0 = {   # has_close_elements, written here, in the languages Multi-HumanEval has no solutions for
+    "go": GO_BODY,
+    "java": "\n        for (int i = 0; i < numbers.size(); i++)\n            for (int j = i + 1; j < numbers.size(); j++)\n"
+            "                if (Math.abs(numbers.get(i) - numbers.get(j)) < threshold) return true;\n"
+            "        return false;\n    }\n\n    public static void main(String[] args) {\n",
+    "perl": "\n  for my $i (0..$#$numbers) {\n    for my $j ($i+1..$#$numbers) {\n"
+            "      return 1 if abs($numbers->[$i] - $numbers->[$j]) < $threshold;\n    }\n  }\n  return 0;\n}\n",
+    "typescript": "\n  for (let i = 0; i < numbers.length; i++)\n    for (let j = i + 1; j < numbers.length; j++)\n"
+                  "      if (Math.abs(numbers[i] - numbers[j]) < threshold) return true;\n  return false;\n}\n```\n",
+}
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_multi_humaneval_programs_judge_a_right_and_a_wrong_body(shared_data, executor):
+    from evals.benchmarks import load_benchmark, parallel_set
+    langs = list(HUMANEVAL_0)
+    problems = load_benchmark("multi-humaneval", shared_data / "multilingual_humaneval", langs=langs)
+    task = bench_tasks(parallel_set(problems, langs), "multi-humaneval")[0]
+    assert task.id == "multi-humaneval/0"
+    wrong = {la: b.replace("true", "false").replace("return 1", "return 0") for la, b in HUMANEVAL_0.items()}
+    results = executor.map([Program(la, task.program(la, b)) for la, b in [*HUMANEVAL_0.items(), *wrong.items()]])
+    right, bad = results[:len(langs)], results[len(langs):]
+    assert [r.status.value for r in right] == ["passed"] * len(langs), [r.detail for r in right]
+    assert [r.status.value for r in bad] == ["failed"] * len(langs)

@@ -24,6 +24,8 @@ from evals.benchmarks.task import BenchTask, CodePrefix, PromptFormat, bench_tas
 
 from .bench_config import BenchDataConfig
 
+PLAIN = CodePrefix()
+
 
 @dataclass
 class TaskPool:
@@ -55,7 +57,7 @@ def humaneval_source(cfg: BenchDataConfig) -> str:
 
 
 def candidates(problems, langs: Sequence[str], ranges: Sequence[Sequence[int]], limit: int = 0,
-               fmt: PromptFormat = CodePrefix(), split: str = "") -> list[BenchTask]:
+               fmt: PromptFormat = PLAIN, split: str = "") -> list[BenchTask]:
     """Tasks with a reference solution in every language of `langs`, numbers in `ranges`, lowest first."""
     aligned = parallel_set(problems, list(langs), require_solution=True)
     tasks = [t for t in bench_tasks(aligned, "mbxp", fmt, split) if in_range(t.number, ranges)]
@@ -74,7 +76,7 @@ def passing(tasks: Sequence[BenchTask], verdicts: dict[str, dict[str, str]], lan
     return [t for t in tasks if all(verdicts.get(t.id, {}).get(la) == "passed" for la in langs)]
 
 
-def eval_tasks(problems, langs: Sequence[str], benchmark: str, fmt: PromptFormat = CodePrefix()) -> list[BenchTask]:
+def eval_tasks(problems, langs: Sequence[str], benchmark: str, fmt: PromptFormat = PLAIN) -> list[BenchTask]:
     """Evaluation tasks: problems present in every language of `langs` (tests needed, no solution); for
     MBXP only the test numbers."""
     tasks = bench_tasks(parallel_set(problems, list(langs)), benchmark, fmt, split=benchmark)

@@ -22,8 +22,14 @@ try:
 except ModuleNotFoundError:   # Python 3.10
     import tomli as tomllib
 
-from .bench_config import (BenchDataConfig, BenchEvalConfig, BenchGRPOConfig, BenchModelConfig, BenchSFTConfig,
-                           LaunchConfig)
+from .bench_config import (
+    BenchDataConfig,
+    BenchEvalConfig,
+    BenchGRPOConfig,
+    BenchModelConfig,
+    BenchSFTConfig,
+    LaunchConfig,
+)
 from .config import ConfigError, RuntimeConfig, coerce, from_dict, stable_hash, to_dict
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError

@@ -14,8 +14,8 @@ trl appends the tokenizer's EOS (`<|im_end|>` for SmolLM2):
     <|im_start|>assistant
     ```python
     def count_range_in_list(li, min, max):
-    	\"\"\" ...docstring from the benchmark... \"\"\"
-    ----- the completion starts here: "\\n\\tctr = 0 ..." then "\\n```" -----
+        \"\"\" ...docstring from the benchmark... \"\"\"
+    ----- the completion starts here: "\\n    ctr = 0 ..." then "\\n```" -----
 
 The prompt ends on the code's last character (`:`, `{`, `)`), never on a newline, so prompt and
 completion split on a token boundary (see PITFALLS). A template that begins with the BOS token is

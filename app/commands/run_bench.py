@@ -52,7 +52,7 @@ def run_bench(args) -> int:
     roots = {seed: out if len(seeds) == 1 else out / f"seed-{seed}" for seed in seeds}
     if args.dry_run:
         from app.plan_bench import plan
-        report = plan(recipe, roots[seeds[0]], recipe_arg=args.recipe, data_arg=args.data, sets=args.set)
+        report = plan(recipe, out, list(roots.values()), recipe_arg=args.recipe, data_arg=args.data, sets=args.set)
         print(json.dumps(report, indent=1))
         if report["errors"]:
             raise CliError("dry run found problems:\n  " + "\n  ".join(report["errors"]))

@@ -104,7 +104,7 @@ def mbxp_rows(data: str | Path, langs: Sequence[str], n_tasks: int, text: str, c
               report: Path | None = None, progress: bool = False) -> tuple[list, dict]:
     """The MBXP parallel set (references that pass, by running them or from a check-bench report)."""
     from evals.benchmarks import BenchmarkError, load_benchmark
-    from probe.programs import benchmark_programs, passing_from_report, passing_references
+    from probe.programs import benchmark_programs, passing_from_report
     try:
         problems = load_benchmark("mbxp", data, list(langs))
     except BenchmarkError as e:
@@ -116,17 +116,36 @@ def mbxp_rows(data: str | Path, langs: Sequence[str], n_tasks: int, text: str, c
             raise ProbeError(f"{report} is not a `psft check-bench --json` report")
         passing, how = passing_from_report(rep, problems), f"report {report}"
     elif check:
-        from evals.execution import Executor
-        from evals.execution.sandbox import SandboxUnavailable
-        try:
-            with Executor() as ex:
-                passing = passing_references(problems, ex, progress=progress)
-        except SandboxUnavailable as e:
-            raise ProbeError(f"cannot run the references to filter them ({e}); pass --no-check or "
-                             "--bench-report") from None
-        how = "run"
+        passing, how = _run_references(problems, langs, n_tasks, progress), "run"
     rows = benchmark_programs(problems, langs, n_tasks, text, passing)
     return rows, {"source": "mbxp", "data": str(data), "refs_checked": how}
+
+
+def _run_references(problems: list, langs: Sequence[str], n_tasks: int, progress: bool) -> set:
+    """{(lang, id)} of passing references, running only as many aligned problems as needed: numbers in
+    order, in chunks, until n_tasks numbers pass in every language (all of them when n_tasks is 0)."""
+    from evals.benchmarks import parallel_set
+    from evals.execution import Executor
+    from evals.execution.sandbox import SandboxUnavailable
+    from probe.programs import passing_references
+
+    aligned = parallel_set(problems, langs, require_solution=True)
+    numbers = list(aligned)
+    passing: set = set()
+    good = 0
+    chunk = max(2 * n_tasks, 50) if n_tasks else len(numbers)
+    try:
+        with Executor() as ex:
+            for start in range(0, len(numbers), chunk):
+                batch = [aligned[n][lang] for n in numbers[start:start + chunk] for lang in langs]
+                passing |= passing_references(batch, ex, progress=progress)
+                good = sum(all((lang, aligned[n][lang].id) in passing for lang in langs) for n in numbers[:start + chunk])
+                if n_tasks and good >= n_tasks:
+                    break
+    except SandboxUnavailable as e:
+        raise ProbeError(f"cannot run the references to filter them ({e}); pass --no-check or "
+                         "--bench-report") from None
+    return passing
 
 
 # ---- outputs ------------------------------------------------------------------------------------

@@ -194,3 +194,22 @@ def test_probe_a_real_micro_run(tmp_path_factory, capsys):
 def metrics_order(ckpts):
     order = {"base": 0, "sft": 1, "rl": 2}
     return sorted(ckpts, key=lambda n: (order.get(n.split("-", 1)[0], 3), n))
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_probe_any_model_folder_on_mbxp(tiny_run, tmp_path, shared_data, capsys):
+    """--model DIR --data MBXP: references run and filtered, code only, outputs under the given folder."""
+    out = tmp_path / "mbxp-probe"
+    code = main(["probe", str(out), "--model", str(tiny_run / "checkpoints" / "sft-mono"), "--name", "tiny",
+                 "--data", str(shared_data / "mbxp"), "--langs", "python,javascript", "--n-tasks", "4",
+                 "--n-boot", "20", "--threads", "1", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    metrics = json.loads((out / "probes" / "metrics.json").read_text())
+    assert metrics["meta"]["source"] == "mbxp" and metrics["meta"]["refs_checked"] == "run"
+    assert list(metrics["checkpoints"]) == ["tiny"] and metrics["meta"]["n_tasks"] == 4
+    rows = [json.loads(x) for x in (out / "probes" / "tiny" / "rows.jsonl").read_text().splitlines()]
+    assert [r["lang"] for r in rows] == ["python"] * 4 + ["javascript"] * 4
+    assert not any('"""' in r["code"] or "/*" in r["code"] for r in rows)
+    assert set(metrics["checkpoints"]["tiny"]["mean"]["raw"]["hook_embed"]["retrieval"]) == \
+        {"python->javascript", "javascript->python"}

@@ -108,8 +108,16 @@ def probe_setup(recipe) -> ProbeSetup:
             config = from_dict(cls, section, "[probe]")
         except (ConfigError, ValueError, TypeError) as e:   # ProbeConfig validates with ValueError
             raise BadInput(f"[probe]: {e}" if not str(e).startswith("[probe]") else str(e)) from None
+    elif section is not None and not isinstance(section, dict):
+        config = section
+    elif cls is not None:
+        # No [probe] table: the probe config's defaults, on at most as many tasks as the evaluation uses
+        # (the micro recipe evaluates 10: probing 200 would dwarf the rest of its run).
+        n_eval = _section_value(recipe.eval, "n_tasks", 0) or 0
+        default = cls()
+        config = cls(n_tasks=min(default.n_tasks, n_eval)) if 0 < n_eval < default.n_tasks else default
     else:
-        config = section if section is not None and not isinstance(section, dict) else (cls() if cls else None)
+        config = None
     check_paths({f"[probe].{name}": getattr(config, name, None) for name in ("data_path", "data_dir")})
     return ProbeSetup(run=run, config=config)
 

@@ -1,0 +1,202 @@
+"""The explorer through `streamlit.testing` (the real script, run headless): every page and every widget
+path on a synthetic run with probes, a run without probes, a path that is not a run, and (slow) a real
+micro run probed by `psft probe`. The browser test (`test_explorer_browser.py`) covers what AppTest
+cannot: plotly selections and drawing in a real page.
+"""
+from __future__ import annotations
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import REPO
+from .synthetic_run import LANGS, write_synthetic_run
+
+SCRIPT = str(REPO / "app" / "explorer" / "main.py")
+
+
+@pytest.fixture(scope="module")
+def probed(tmp_path_factory):
+    return write_synthetic_run(tmp_path_factory.mktemp("explorer") / "probed", n_tasks=8, n_layers=2, d=16)
+
+
+@pytest.fixture(scope="module")
+def unprobed(tmp_path_factory):
+    return write_synthetic_run(tmp_path_factory.mktemp("explorer") / "unprobed", n_tasks=5, probes=False)
+
+
+def open_app(run, monkeypatch) -> AppTest:
+    monkeypatch.setenv("PSFT_RUN", str(run))
+    at = AppTest.from_file(SCRIPT, default_timeout=120)
+    return ok(at.run())
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def tables(at: AppTest) -> list:
+    """The DataFrames shown (st.dataframe has no key in AppTest: find them by their columns)."""
+    return [d.value for d in at.dataframe]
+
+
+def table(at: AppTest, *columns: str, index: str | None = None):
+    found = [t for t in tables(at) if set(columns) <= set(t.columns) and (index is None or t.index.name == index)]
+    assert found, (columns, [list(t.columns) for t in tables(at)])
+    return found
+
+
+def map_traces(at: AppTest) -> list[dict]:
+    return figures(at)[0]["data"]
+
+
+def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    assert at.sidebar.selectbox(key="ckpt").value == "sft-parallel"
+    assert at.sidebar.select_slider(key="layer").value == "1"          # the last layer first
+    fig = figures(at)[0]
+    assert "sft-parallel · layer 1 · mean · centered · PCA" in fig["layout"]["title"]["text"]
+    names = [t["name"] for t in fig["data"]]
+    assert names[0] == "same task" and set(LANGS) <= set(names)
+    assert list(table(at, *LANGS, index="checkpoint")[0].index)[:2] == ["base", "sft-mono"]   # pass@1
+    assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel"]    # RL gain
+    assert at.number_input(key="program").value is None
+
+
+@pytest.mark.parametrize("key, values", [
+    ("ckpt", ["base", "rl-mono", "oracle-lua"]),
+    ("pooling", ["last", "mean"]),
+    ("norm", ["raw", "standardized", "centered"]),
+])
+def test_every_sidebar_choice_redraws_the_map(probed, monkeypatch, key, values):
+    at = open_app(probed, monkeypatch)
+    for v in values:
+        ok(at.sidebar.selectbox(key=key).set_value(v).run())
+        title = figures(at)[0]["layout"]["title"]["text"]
+        assert v in title, (v, title)
+
+
+def test_every_layer_of_the_slider(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    assert at.sidebar.select_slider(key="layer").options == ["embed", "0", "1"]
+    for layer in ("embed", "0", "1"):
+        ok(at.sidebar.select_slider(key="layer").set_value(layer).run())
+        assert f"layer {layer} ·" in figures(at)[0]["layout"]["title"]["text"]
+
+
+def test_projection_colour_links_and_highlight(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    for method in at.selectbox(key="method").options:          # PCA, t-SNE (and UMAP when installed)
+        ok(at.selectbox(key="method").set_value(method).run())
+        assert method in figures(at)[0]["layout"]["title"]["text"]
+    ok(at.selectbox(key="method").set_value("PCA").run())
+    ok(at.selectbox(key="colour").set_value("pass/fail").run())
+    assert {"passed", "failed"} <= {t["name"] for t in map_traces(at)}
+    ok(at.selectbox(key="colour").set_value("task").run())
+    assert [t["name"] for t in map_traces(at)] == ["same task", "task"]
+    ok(at.checkbox(key="links").uncheck().run())
+    assert "same task" not in [t["name"] for t in map_traces(at)]
+    ok(at.selectbox(key="colour").set_value("language").run())
+    for lang in LANGS:
+        ok(at.selectbox(key="highlight").set_value(lang).run())
+        traces = {t["name"]: t for t in map_traces(at)}
+        assert traces[lang]["marker"]["opacity"] > 0.5 and lang + " (dimmed)" not in traces
+        others = [t for n, t in traces.items() if n.endswith("(dimmed)")]
+        assert len(others) == len(LANGS) - 1 and all(t["marker"]["opacity"] < 0.5 for t in others)
+    ok(at.selectbox(key="highlight").set_value("(none)").run())
+    assert not [t for t in map_traces(at) if t["name"].endswith("(dimmed)")]
+
+
+def test_selecting_a_program_shows_code_verdicts_ranks_and_neighbours(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    ok(at.number_input(key="program").set_value(7).run())
+    assert any("def t00001" in c.value for c in at.code)        # row 7 = task 1 in the second language
+    verdicts = table(at, "checkpoint", "status", "passed")[0]
+    assert len(verdicts) == 8 and set(verdicts["status"]) <= {"passed", "failed"}
+    ranks = table(at, "language", "rank", "of")[0]
+    assert set(ranks["language"]) == set(LANGS) - {"javascript"} and (ranks["rank"] >= 1).all()
+    near = table(at, "row", "task", "same task")[0]
+    assert len(near) == 10 and 7 not in set(near["row"])
+    assert any(t["name"] == "selected" for t in map_traces(at))
+
+
+def test_compare_page_shows_two_aligned_maps_side_by_side(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    ok(at.sidebar.radio(key="page").set_value("Compare").run())
+    assert at.selectbox(key="ckpt_b").value == "rl-mono"
+    for other in ("base", "rl-parallel"):
+        ok(at.selectbox(key="ckpt_b").set_value(other).run())
+        a, b = figures(at)[:2]
+        assert a["layout"]["title"]["text"].startswith("sft-parallel") and b["layout"]["title"]["text"].startswith(other)
+    assert list(table(at, "sft-parallel", "rl-parallel")[0].columns) == ["sft-parallel", "rl-parallel"]
+    ok(at.number_input(key="program").set_value(0).run())
+    assert len(table(at, "row", "task", "same task")) == 2          # neighbours in both checkpoints
+
+
+def test_alignment_page_curves_and_alignment_vs_gain(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    ok(at.sidebar.radio(key="page").set_value("Alignment").run())
+    for curve in at.selectbox(key="curve").options:
+        ok(at.selectbox(key="curve").set_value(curve).run())
+        curves, gain = figures(at)[:2]
+        assert len(curves["data"]) == 8 and all(len(t["x"]) == 3 for t in curves["data"])
+    assert {t["name"] for t in gain["data"]} == {"mono", "multi", "parallel"}
+    ok(at.multiselect(key="curve_ckpts").set_value(["base", "sft-parallel"]).run())
+    assert [t["name"] for t in figures(at)[0]["data"]] == ["base", "sft-parallel"]
+    assert len(table(at, "pair", "top1", "top5", "mrr")[0]) == 5     # python -> each other language
+
+
+def test_cka_page_heatmaps_for_both_estimators(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    ok(at.sidebar.radio(key="page").set_value("CKA").run())
+    for kind in ("debiased", "linear"):
+        ok(at.radio(key="cka_kind").set_value(kind).run())
+        figs = figures(at)
+        assert len(figs) == 3 and all(f["data"][0]["type"] == "heatmap" for f in figs)
+        assert [len(f["data"][0]["z"]) for f in figs] == [3, 8, 6]    # layers, checkpoints, languages
+
+
+def test_a_run_without_probes_says_so_on_every_page(unprobed, monkeypatch):
+    at = open_app(unprobed, monkeypatch)
+    for page in ("Map", "Compare", "Alignment", "CKA"):
+        ok(at.sidebar.radio(key="page").set_value(page).run())
+        assert any("No probes yet" in i.value for i in at.info), page
+    ok(at.sidebar.radio(key="page").set_value("Map").run())
+    assert table(at, *LANGS, index="checkpoint") and table(at, *LANGS, index="arm")
+
+
+def test_switching_runs_and_a_path_that_is_not_a_run(probed, unprobed, tmp_path, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    ok(at.sidebar.text_input(key="run_path").set_value(str(unprobed)).run())
+    assert any("No probes yet" in i.value for i in at.info)
+    ok(at.sidebar.text_input(key="run_path").set_value(str(tmp_path / "nothing")).run())
+    assert any("no such run folder" in e.value for e in at.error)
+    ok(at.sidebar.text_input(key="run_path").set_value("").run())
+    assert figures(at)
+
+
+def test_the_run_query_parameter_wins(probed, unprobed, monkeypatch):
+    monkeypatch.setenv("PSFT_RUN", str(probed))
+    at = AppTest.from_file(SCRIPT, default_timeout=120)
+    at.query_params["run"] = str(unprobed)
+    ok(at.run())
+    assert at.sidebar.selectbox(key="run").value == str(unprobed)
+
+
+@pytest.mark.slow
+def test_every_page_on_a_real_probed_micro_run(tmp_path_factory, monkeypatch):
+    from .micro_run import shared_micro_run
+    run = shared_micro_run(tmp_path_factory).root
+    at = open_app(run, monkeypatch)
+    assert figures(at) and at.sidebar.select_slider(key="layer").options[0] == "embed"
+    ok(at.number_input(key="program").set_value(3).run())
+    assert at.code and table(at, "language", "rank", "of")
+    for page in ("Compare", "Alignment", "CKA"):
+        ok(at.sidebar.radio(key="page").set_value(page).run())
+        assert figures(at), page

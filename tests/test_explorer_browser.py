@@ -1,0 +1,63 @@
+"""The explorer in a real browser: `psft app`'s Streamlit server on a free port, Debian's chromium headless
+driven by playwright. Select a layer on the slider, click a point of the map, and check that the charts
+render, the clicked program's code and neighbours appear, and no exception is shown. Saves a screenshot
+under artifacts/screenshots/ for people to look at.
+"""
+from __future__ import annotations
+
+import pytest
+
+from .browser import EXCEPTION, MAP, chromium, need_chromium, served_explorer
+from .conftest import REPO
+from .synthetic_run import write_synthetic_run
+
+SHOT = REPO / "artifacts" / "screenshots" / "explorer.png"
+
+
+@pytest.mark.slow
+def test_select_a_layer_and_a_point_in_chromium(tmp_path):
+    need_chromium()
+    run = write_synthetic_run(tmp_path / "run", n_tasks=12, n_layers=3, d=24)
+    with served_explorer(run) as (url, _), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url)
+        page.wait_for_selector(MAP, timeout=90_000)
+        title = page.locator(f"{MAP} .gtitle").first
+        assert "layer 2" in title.text_content()
+
+        # Select a layer: the slider's thumb is a range input; one step left is layer 1.
+        slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
+        slider.focus()
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("() => document.querySelector('.gtitle')?.textContent.includes('layer 1 ')",
+                               timeout=90_000)
+
+        # Click a point: the map is SVG at this size, every program a path.point.
+        point = page.locator(f"{MAP} g.points path.point").nth(5)
+        page.wait_for_timeout(500)                       # let plotly settle after the redraw
+        box = point.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.wait_for_selector('[data-testid="stCode"]', timeout=90_000)
+        code = page.locator('[data-testid="stCode"]').first.text_content()
+        assert "def t0" in code
+        assert page.locator('[data-testid="stNumberInputField"]').first.input_value() != ""
+        page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
+
+        plots = page.locator(".js-plotly-plot")
+        assert plots.count() >= 1 and page.locator(f"{MAP} .main-svg").count() >= 1
+        assert page.locator(EXCEPTION).count() == 0
+        assert not errors, errors
+        SHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOT), full_page=True)
+
+        # The other pages render in the browser too (each waits for a chart title only it draws).
+        for name, title_part in (("Compare", "rl-mono ·"), ("Alignment", "vs RL gain"),
+                                 ("CKA", "checkpoint × checkpoint")):
+            page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
+            page.wait_for_function(
+                "t => [...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes(t))",
+                arg=title_part, timeout=90_000)
+            assert page.locator(EXCEPTION).count() == 0, name
+        assert not errors, errors

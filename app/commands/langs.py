@@ -16,6 +16,8 @@ def add_parser(sub):
     p.add_argument("--install", action="store_true",
                    help="install missing runtimes with apt-get (needs root or sudo)")
     p.add_argument("--only", default=None, help="comma-separated languages (default: all)")
+    p.add_argument("--also", default="", help="with --install: comma-separated Debian packages to install too "
+                                              "when missing (e.g. chromium, for the explorer's browser test)")
     return p
 
 
@@ -27,7 +29,7 @@ def run(args) -> int:
     except ValueError as e:
         raise CliError(str(e)) from e
     if args.install:
-        _install(langs)
+        _install(langs, [p.strip() for p in args.also.split(",") if p.strip()])
     info = {}
     for lang in langs:
         missing = lang.missing()
@@ -61,12 +63,13 @@ def _dpkg_missing(pkgs) -> list[str]:
     return out
 
 
-def _install(langs) -> None:
+def _install(langs, also=()) -> None:
     """apt-get install what is missing: a language's runtime package when its command is not found,
-    its support packages (test libraries) and the sandbox's when dpkg does not list them."""
+    its support packages (test libraries), the sandbox's and the `also` packages when dpkg does not
+    list them."""
     from evals.execution.sandbox import bwrap_path
     pkgs = {lang.debian[0] for lang in langs if lang.missing()}
-    pkgs |= set(_dpkg_missing({p for lang in langs for p in lang.debian[1:]}))
+    pkgs |= set(_dpkg_missing({p for lang in langs for p in lang.debian[1:]} | set(also)))
     if not bwrap_path():
         pkgs |= set(SANDBOX_PACKAGES)
     pkgs = sorted(pkgs)

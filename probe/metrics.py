@@ -181,14 +181,14 @@ def compute_metrics(rows: Sequence, acts: dict[str, dict[str, dict[str, np.ndarr
     import faiss  # noqa: F401
     import sklearn.cluster  # noqa: F401
     from threadpoolctl import threadpool_limits
-    with threadpool_limits(limits=1 if len(rows) <= 5000 else None):
-        _fill_checkpoints(result, per_task, acts, ckpts, poolings, hooks, grid, row_lang_names, cfg, log)
     cka_pool = "mean" if "mean" in poolings else poolings[0]
     result["meta"]["cka_pooling"] = cka_pool
-    result["cka_layers"] = {c: {"layers": hooks, **_jsonable(cka_matrices([acts[c][cka_pool][h] for h in hooks]))}
-                            for c in ckpts}
-    result["cka_ckpts"] = {h: {"ckpts": ckpts, **_jsonable(cka_matrices([acts[c][cka_pool][h] for c in ckpts]))}
-                           for h in hooks}
+    with threadpool_limits(limits=1 if len(rows) <= 5000 else None):
+        _fill_checkpoints(result, per_task, acts, ckpts, poolings, hooks, grid, row_lang_names, cfg, log)
+        result["cka_layers"] = {c: {"layers": hooks, **_jsonable(cka_matrices([acts[c][cka_pool][h] for h in hooks]))}
+                                for c in ckpts}
+        result["cka_ckpts"] = {h: {"ckpts": ckpts, **_jsonable(cka_matrices([acts[c][cka_pool][h] for c in ckpts]))}
+                               for h in hooks}
     result["tests"] = permutation_tests(per_task, ckpts, hooks, cfg)
     result["alignment_transfer"] = alignment_transfer(per_task, grid, ckpts, hooks, cfg, transfer, outcomes)
     return result

@@ -26,8 +26,9 @@ class ProbeConfig:
         "help": "Languages of the parallel set; empty: every world language (MBXP: python, javascript, "
                 "ruby, php)."})
     text: str = field(default="code", metadata={
-        "help": "What is pooled: 'code' (the function, no comments or description) or 'description' "
-                "(the full document with its English description: a labelled control only)."})
+        "help": "What is pooled: 'code' (the function, no comments or description), 'body' (the body "
+                "alone: no function name either) or 'description' (the full document with its English "
+                "description: a labelled control only)."})
     layers: tuple[str, ...] = field(default=(), metadata={
         "help": "Hooks to capture: 'embed', block indices (negative from the end) or hook names; empty: all."})
     poolings: tuple[str, ...] = field(default=POOLINGS, metadata={

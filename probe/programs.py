@@ -9,8 +9,10 @@ Two sources, one row type:
 
 What is pooled decides what is measured: MBXP programs carry the same English description in every
 language, and retrieval on text that includes it measures the description, not the function. So
-`text="code"` is the default, and `text="description"` (the full document, description included) is
-only a labelled control. Rows come language-major: every task in the first language, then the next.
+`text="code"` is the default, `text="body"` drops the signature too (function names are derived from
+the task in every language: a lexical cue shared by translations), and `text="description"` (the full
+document, description included) is only a labelled control. Rows come language-major: every task in
+the first language, then the next.
 Not for: running a model (`capture.py`) or deciding where rows are written (`app/`).
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-TEXTS = ("code", "description")
+TEXTS = ("code", "body", "description")
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,13 @@ def _drop_strings_quoting(toks: list, description: str, String, blank) -> list:
 
 def world_code(task, lang: str, text: str = "code") -> str:
     """One world task in one language: the function (signature + reference body) for "code", the
-    full document (tag line, description comment, signature, body) for "description"."""
+    body alone for "body" (no function name: names are derived from the task, a shared lexical cue),
+    the full document (tag line, description comment, signature, body) for "description"."""
     _check_text(text)
     if text == "description":
         return task.document(lang)
+    if text == "body":
+        return _tidy(task.solution(lang))
     from evals.world.render import signature_line
     return signature_line(lang, task.signature.name, task.pipeline.params) + task.solution(lang)
 
@@ -137,8 +142,11 @@ def world_programs(world, split: str, langs: Sequence[str], n_tasks: int = 0, te
 # ---- benchmarks (MBXP and friends) -----------------------------------------------------------------
 
 def benchmark_code(problem, text: str = "code") -> str:
-    """Prompt + reference solution; comments and docstrings stripped for "code"."""
+    """Prompt + reference solution, comments and docstrings stripped, for "code"; the solution alone,
+    stripped, for "body"; both as written for "description"."""
     _check_text(text)
+    if text == "body":
+        return strip_comments(problem.lang, problem.solution, problem.description)
     full = problem.prompt + problem.solution
     return full if text == "description" else strip_comments(problem.lang, full, problem.description)
 

@@ -41,6 +41,8 @@ def test_world_code_is_the_function_only_and_description_is_a_labelled_variant()
         assert "use strict" not in code and "<?php" not in code
         full = world_code(task, lang, "description")
         assert task.description in full and full == task.document(lang)
+        body = world_code(task, lang, "body")
+        assert task.signature.name not in body and body.strip() in task.solution(lang)
     with pytest.raises(ValueError):
         world_code(task, "python", "docstring")
 

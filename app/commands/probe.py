@@ -32,8 +32,9 @@ def add_parser(sub):
     p.add_argument("--langs", default=None, help="languages (default: all six world languages; MBXP: "
                                                  "python,javascript,ruby,php)")
     p.add_argument("--split", default="test", help="world split of the probe set (default test)")
-    p.add_argument("--text", default="code", choices=("code", "description"),
-                   help="pool over code only (default) or the full text with its description (a control)")
+    p.add_argument("--text", default="code", choices=("code", "body", "description"),
+                   help="pool over code only (default), the body alone (no function name), or the full text "
+                        "with its description (a control)")
     p.add_argument("--batch-size", type=int, default=None, help="programs per trace (default 16)")
     p.add_argument("--n-boot", type=int, default=None, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=None, help="seed of bootstraps, permutations, k-means (default 0)")

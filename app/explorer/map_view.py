@@ -99,14 +99,16 @@ def _on_select(key: str) -> None:
         st.session_state["program"] = rows[0]
 
 
-def map_controls(langs: list[str]) -> dict:
+def map_controls(langs: list[str], n_programs: int = 0) -> dict:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     method = c1.selectbox("projection", methods(), key="method",
                           help=f"PCA maps every program; t-SNE/UMAP map a sample of whole tasks "
                                f"(≤{data.SLOW_METHOD_POINTS} programs)")
     colour = c2.selectbox("colour by", COLOURS, key="colour")
     highlight = c3.selectbox("highlight language", ["(none)", *langs], key="highlight")
-    links = c4.checkbox("link translations", value=True, key="links", help="a line joins the same task's programs")
+    links = c4.checkbox("link translations", value=n_programs <= WEBGL_POINTS, key="links",
+                        help="a line joins the same task's programs (off at first above "
+                             f"{WEBGL_POINTS} programs: thousands of lines hide the points and slow drawing)")
     return {"method": method, "colour": colour, "highlight": None if highlight == "(none)" else highlight,
             "links": links}
 
@@ -162,7 +164,7 @@ def map_page(view: View) -> None:
         no_probes(view)
         tables_panel(view, None)
         return
-    opts = map_controls(view.run.langs)
+    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)))
     left, right = st.columns([3, 2])
     with left:
         draw_map(view, view.ckpt, opts, key="map")
@@ -179,7 +181,7 @@ def compare_page(view: View) -> None:
     if st.session_state.get("ckpt_b") not in others:
         st.session_state["ckpt_b"] = next((c for c in others if c.startswith("rl-")), others[0])
     ckpt_b = st.selectbox("compare with", others, key="ckpt_b")
-    opts = map_controls(view.run.langs)
+    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)))
     left, right = st.columns(2)
     with left:
         draw_map(view, view.ckpt, opts, key="map_a", height=480)

@@ -61,3 +61,36 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
                 arg=title_part, timeout=90_000)
             assert page.locator(EXCEPTION).count() == 0, name
         assert not errors, errors
+
+
+@pytest.mark.slow
+def test_psft_app_serves_the_run_and_stops_on_sigterm(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from .browser import free_port
+    run = write_synthetic_run(tmp_path / "run", n_tasks=4, n_layers=1, d=8)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main())",
+                             "app", str(run), "--port", str(port)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert proc.poll() is None and time.time() - t0 < 60, proc.stdout.read() if proc.poll() else "slow"
+                time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)          # psft became the server (exec): the signal reaches it
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+    assert f"explorer: http://localhost:{port}" in proc.stdout.read()

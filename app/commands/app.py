@@ -1,9 +1,9 @@
 """`psft app [RUN] [--port P]`: serve the explorer (Streamlit, headless) on a run folder and print its
-address; without RUN it lists the runs under artifacts/runs. Stops with Ctrl-C."""
+address; without RUN it opens the newest run under artifacts/runs (the sidebar lists the others).
+Stops with Ctrl-C."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -47,10 +47,5 @@ def run(args) -> int:
     run_path = args.run.resolve() if args.run is not None else None
     print(f"explorer: http://{args.address}:{args.port}  (run: {run_path or 'newest under artifacts/runs'}; "
           "Ctrl-C stops it)", file=sys.stderr, flush=True)
-    proc = subprocess.Popen(streamlit_argv(args.port, args.address), env=explorer_env(run_path))
-    try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        proc.wait(timeout=10)
-        raise
+    argv = streamlit_argv(args.port, args.address)
+    os.execve(argv[0], argv, explorer_env(run_path))   # the server replaces this process: Ctrl-C and kill reach it

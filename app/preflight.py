@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
-                "pytorch_model.bin.index.json", "adapter_model.safetensors")
+                "pytorch_model.bin.index.json")
 
 
 class BadInput(ValueError):
@@ -44,6 +44,8 @@ def model_problem(folder: Path) -> str | None:
     """Why `folder` is not a Hugging Face model folder (None when it is one)."""
     if not folder.is_dir():
         return "not a folder"
+    if (folder / "adapter_config.json").is_file() and (folder / "adapter_model.safetensors").is_file():
+        return None   # a PEFT adapter folder
     cfg = folder / "config.json"
     if not cfg.is_file():
         return "no config.json"

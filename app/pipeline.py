@@ -102,13 +102,13 @@ def probe_setup(recipe) -> ProbeSetup:
         return ProbeSetup(unavailable="app.probing has no probe_run")
     cls = getattr(probing, "ProbeConfig", None)
     section = getattr(recipe, "probe", None)
-    if isinstance(section, dict) and cls is not None:
+    if isinstance(section, dict) and section and cls is not None:
         from train.config import ConfigError, from_dict
         try:
             config = from_dict(cls, section, "[probe]")
         except (ConfigError, ValueError, TypeError) as e:   # ProbeConfig validates with ValueError
             raise BadInput(f"[probe]: {e}" if not str(e).startswith("[probe]") else str(e)) from None
-    elif section is not None and not isinstance(section, dict):
+    elif section and not isinstance(section, dict):
         config = section
     elif cls is not None:
         # No [probe] table: the probe config's defaults, on at most as many tasks as the evaluation uses

@@ -82,6 +82,9 @@ class Recipe:
     sft: SFTStageConfig = field(default_factory=SFTStageConfig, metadata={"help": "SFT arms and training."})
     rl: Any = field(default_factory=dict, metadata={"help": "RL stage config (GRPOStageConfig, or a dict)."})
     eval: Any = field(default_factory=dict, metadata={"help": "Evaluation config (EvalConfig, or a dict)."})
+    probe: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "Probe stage settings, kept as a table: `app` checks them against probe's ProbeConfig "
+                "(train does not import probe)."})
 
     def section(self, name: str) -> dict[str, Any]:
         value = getattr(self, name)
@@ -90,7 +93,8 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe, JSON-ready (for the run's config.json)."""
         return {"name": self.name, "description": self.description, "seeds": list(self.seeds),
-                **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval")}}
+                **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval",
+                                         "probe")}}
 
     def hash(self, section: str) -> str:
         """Stable hash of one section's resolved values."""

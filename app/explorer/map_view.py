@@ -68,7 +68,7 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
                 marker["color"] = col
             fig.add_trace(Scatter(
                 x=xy[m, 0], y=xy[m, 1], mode="markers", marker=marker, customdata=idx[m],
-                name=name if on else f"{name} (dimmed)", legendgroup=name, showlegend=on or not highlight,
+                name=name if on else f"{name} (dimmed)", legendgroup=name,
                 text=[f"{t} · {lg}" for t, lg in zip(tasks[m], langs[m])],
                 hovertemplate="%{text}<br>row %{customdata}<extra></extra>"))
     if selected is not None:
@@ -129,9 +129,10 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
 
 
 def _styled(df, highlight: str | None):
-    if not highlight or highlight not in df.columns:
-        return df
-    return df.style.set_properties(subset=[highlight], **{"background-color": "#fff3b0", "font-weight": "bold"})
+    style = df.style.format("{:.1f}", na_rep="–")
+    if highlight and highlight in df.columns:
+        style = style.set_properties(subset=[highlight], **{"background-color": "#fff3b0", "font-weight": "bold"})
+    return style
 
 
 def tables_panel(view: View, highlight: str | None) -> None:

@@ -154,6 +154,8 @@ def assert_refused(done: subprocess.CompletedProcess, *words: str) -> None:
     ('[sft]\nlr = "fast"\n', ("[sft].lr", "expected float")),
     ("[world]\nn_tasks = 10\n", ("[world].n_tasks", "at least 50")),
     ("colour = 3\n", ("colour", "unknown key")),
+    ("[probe]\nbogus = 1\n", ("[probe].bogus", "unknown key")),
+    ("[probe]\nn_tasks = -1\n", ("[probe]", "n_tasks", ">= 0")),
 ])
 def test_bad_recipe_is_one_message_and_touches_nothing(tmp_path, existing_run, toml, words):
     recipe = tmp_path / "bad.toml"

@@ -14,6 +14,8 @@
   (`train.evaluate.evaluate_checkpoint` per benchmark; rows carry `split` = the benchmark).
 - `tables`: `scores.json` / `transfer.json` in the world's shape for MBXP, and per benchmark in
   `scores_by_benchmark.json` / `transfer_by_benchmark.json`.
+- `probe` (when the recipe has a `[probe]` table): activations of the base model and the checkpoints on
+  MBXP's parallel programs and the alignment metrics (`app.probing`, `probes/`).
 
 The run folder follows the world's contract (README); `evals/<ckpt>.scores.json` is `{benchmark: {lang:
 ...}}` here. `only` runs one stage whose upstream stages are done (what `accelerate launch` runs per
@@ -192,6 +194,11 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
 
     stage(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts},
                 lambda: _tables(root, ckpts, arms, recipe), after=[f"eval-{n}" for n in ckpts]))
+    if recipe.probe:
+        probe_cfg = probe_config(recipe.probe)
+        stage(Stage("probe", {"probe": probe_cfg.to_dict(), "data": hashes["data"]},
+                    lambda: _probe(recipe, probe_cfg, root, base(), progress, _logger(events, "probe")),
+                    after=["tables"]))
     try:
         _run_stages(stages, runner, only, main_rank)
     finally:
@@ -251,6 +258,18 @@ def eval_sets(recipe, tok) -> dict[str, list]:
     return out
 
 
+_EVAL_SETS: dict = {}
+
+
+def _cached_eval_sets(recipe, tok) -> dict[str, list]:
+    """`eval_sets` once per recipe and tokenizer in this process (every checkpoint is scored on them)."""
+    key = (id(tok), recipe.hash("eval"), recipe.hash("prompt"), recipe.data.mbxp, recipe.data.humaneval)
+    if key not in _EVAL_SETS:
+        _EVAL_SETS.clear()
+        _EVAL_SETS[key] = eval_sets(recipe, tok)
+    return _EVAL_SETS[key]
+
+
 def _evaluate(recipe, path: str, tok, executor, root: Path, name: str, progress: bool, log) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
@@ -260,7 +279,7 @@ def _evaluate(recipe, path: str, tok, executor, root: Path, name: str, progress:
     device = recipe.runtime.apply()
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device).eval()
     rows, scores, timings = [], {}, {}
-    for bench, tasks in eval_sets(recipe, tok).items():
+    for bench, tasks in _cached_eval_sets(recipe, tok).items():
         t: dict = {}
         r, s = evaluate_checkpoint(model, tok, tasks, recipe.eval.for_benchmark(bench), executor, progress=progress,
                                    log=log, timings=t)
@@ -272,6 +291,34 @@ def _evaluate(recipe, path: str, tok, executor, root: Path, name: str, progress:
     write_jsonl(root / "evals" / f"{name}.jsonl", rows)
     write_json(root / "evals" / f"{name}.scores.json", scores)
     return {"timings": timings}
+
+
+class BadProbeConfig(ValueError):
+    pass
+
+
+def probe_config(section: dict):
+    """The recipe's `[probe]` table as a `probe.config.ProbeConfig` (a bad key is one clear error)."""
+    from probe.config import ProbeConfig
+    try:
+        return ProbeConfig.from_dict(section)
+    except (ValueError, TypeError) as e:
+        raise BadProbeConfig(f"[probe]: {e}") from None
+
+
+def _probe(recipe, cfg, root: Path, base: str, progress: bool, log) -> dict:
+    """Probe the base model and the run's checkpoints on MBXP's parallel programs (references that pass),
+    with the evaluation outcomes and the transfer table for alignment vs transfer (`app.probing`)."""
+    from app.probing import MBXP_LANGS, eval_outcomes, mbxp_rows, probe_models, run_checkpoints, summary_of
+    names = list(cfg.ckpts)
+    models = {"base": Path(base)} if not names or "base" in names else {}
+    models.update(run_checkpoints(root, [n for n in names if n != "base"]))
+    rows, meta = mbxp_rows(recipe.data.mbxp, list(cfg.langs or MBXP_LANGS), cfg.n_tasks, cfg.text, check=True,
+                           progress=progress)
+    metrics = probe_models(root, rows, models, cfg, {**meta, "text": cfg.text, "config": cfg.to_dict()},
+                           transfer=read_json(root / "transfer.json"), outcomes=eval_outcomes(root),
+                           progress=progress, log=log)
+    return summary_of(metrics)
 
 
 def _tables(root: Path, ckpts: list[str], arms: list[str], recipe) -> None:

@@ -6,7 +6,8 @@ Built-in: `smol-micro` (the whole path in minutes, for CI), `smol` (SmolLM2-135M
 CPU), `paper` (Llama-3.1-8B-Instruct on GPUs, with an accelerate config file beside it). Sections:
 `[runtime]` RuntimeConfig, `[model]` BenchModelConfig, `[data]` BenchDataConfig, `[prompt]`
 PromptConfig, `[sft]` BenchSFTConfig, `[rl]` BenchGRPOConfig, `[eval]` BenchEvalConfig, `[launch]`
-LaunchConfig (see `train.bench_config`). Errors are `train.recipe.RecipeError`s naming the key, as for
+LaunchConfig (see `train.bench_config`), and an optional `[probe]` table that app/ types as
+`probe.config.ProbeConfig` (the probe stage runs only when it is there). Errors are `train.recipe.RecipeError`s naming the key, as for
 world recipes. `is_bench_recipe(name_or_path)` tells the two kinds apart. Not for: running (`app/`).
 """
 from __future__ import annotations
@@ -55,10 +56,12 @@ class BenchRecipe:
     rl: BenchGRPOConfig = field(default_factory=BenchGRPOConfig)
     eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    probe: dict = field(default_factory=dict, metadata={
+        "help": "The probe stage's config (app/ maps it onto probe.config.ProbeConfig); empty: no probe stage."})
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "description": self.description, "seeds": list(self.seeds),
-                **{s: to_dict(getattr(self, s)) for s in SECTIONS}}
+                **{s: to_dict(getattr(self, s)) for s in SECTIONS}, "probe": dict(self.probe)}
 
     def hash(self, section: str) -> str:
         return stable_hash(to_dict(getattr(self, section)))
@@ -134,13 +137,17 @@ def bench_recipe_from_dict(data: dict[str, Any]) -> BenchRecipe:
                 kwargs[key] = from_dict(SECTIONS[key], value, f"[{key}]")
             except ConfigError as e:
                 raise RecipeError(f"[{key}].{e.field}", e.why) from None
+        elif key == "probe":   # typed by app/ (train/ does not import probe/)
+            if not isinstance(value, dict):
+                raise RecipeError("[probe]", f"expected a table, got {type(value).__name__} {value!r}")
+            kwargs[key] = dict(value)
         elif key in ("kind", "name", "description", "seeds", "path"):
             try:
                 kwargs[key] = coerce(value, hints[key], key)
             except TypeError as e:
                 raise RecipeError(key, str(e).split(": ", 1)[1]) from None
         else:
-            raise RecipeError(key, f"unknown key; known: kind, name, description, seeds, {', '.join(SECTIONS)}")
+            raise RecipeError(key, f"unknown key; known: kind, name, description, seeds, {', '.join(SECTIONS)}, probe")
     if kwargs.get("kind", "bench") != "bench":
         raise RecipeError("kind", f"expected 'bench', got {kwargs['kind']!r}")
     recipe = BenchRecipe(**kwargs)
@@ -154,10 +161,10 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
     if not name:
         data[section] = value
         return
-    if section not in SECTIONS:
-        raise RecipeError(key, f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
+    if section not in SECTIONS and section != "probe":
+        raise RecipeError(key, f"unknown section {section!r}; known: {', '.join(SECTIONS)}, probe")
     table = data.setdefault(section, {})
-    tp = typing.get_type_hints(SECTIONS[section]).get(name)
+    tp = typing.get_type_hints(SECTIONS[section]).get(name) if section in SECTIONS else None
     if isinstance(value, str) and tp is not str:
         try:
             value = tomllib.loads(f"v = {value}")["v"]

@@ -29,7 +29,7 @@ def _overrides(args) -> dict:
 def run_bench(args) -> int:
     from app.cli import CliError
     from app.pipeline import RunExists
-    from app.pipeline_bench import StageOrderError, run_bench_pipeline
+    from app.pipeline_bench import BadProbeConfig, StageOrderError, run_bench_pipeline
     from train.bench_recipe import load_bench_recipe
     from train.config import ConfigError
     from train.recipe import RecipeError
@@ -61,7 +61,7 @@ def run_bench(args) -> int:
         try:
             res = run_bench_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume,
                                      force=args.force, only=args.stage)
-        except (RunExists, StageOrderError, FileNotFoundError) as e:
+        except (RunExists, StageOrderError, BadProbeConfig, FileNotFoundError) as e:
             raise CliError(str(e)) from e
         if not args.quiet:
             print(f"run {root}: {len(res.ran)} stages ran, {len(res.skipped)} skipped, {res.seconds:.0f}s",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+import time
 import types
 import typing
 from collections.abc import Iterator
@@ -152,9 +154,10 @@ def stable_hash(obj: Any) -> str:
 
 @dataclass(frozen=True)
 class RuntimeConfig:
-    threads: int = field(default=2, metadata={
-        "help": "torch.set_num_threads for training and inference. 2 threads were 2.4x faster than 1 on an idle "
-                "2-core machine, but 5-9x slower when another process shared the cores: use 1 there."})
+    threads: int = field(default=0, metadata={
+        "help": "torch.set_num_threads for training and inference; 0 = auto (see `auto_threads`: every core on "
+                "an idle machine, 1 when other processes are running). 2 threads were 2.4x faster than 1 on an "
+                "idle 2-core machine, but 5-20x slower when another process shared the cores."})
     seed: int = field(default=0, metadata={
         "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
                 "which has its own seed in [world])."})
@@ -165,17 +168,40 @@ class RuntimeConfig:
         "help": "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available, else cpu)."})
 
     def __post_init__(self):
-        require(self, "threads", self.threads >= 1, "must be at least 1")
+        require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")
         require(self, "device", self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
                 "must be 'cpu', 'cuda', 'cuda:N' or 'auto'")
 
     def apply(self):
         """Set torch's thread count and return the `torch.device` to run on (imports torch)."""
         import torch
-        torch.set_num_threads(self.threads)
+        torch.set_num_threads(auto_threads(self.threads))
         if self.device == "auto":
             return torch.device("cuda" if torch.cuda.is_available() else "cpu")
         return torch.device(self.device)
+
+
+def auto_threads(threads: int = 0) -> int:
+    """`threads` when set, else a choice for now: every core this process may use when no other process
+    is running, else 1. Small models scale badly across threads that must share their cores with others
+    (a GRPO step took 5 s with 1 thread and 90-140 s with 2 on a loaded 2-core machine), so a busy
+    machine gets one thread. "Running" is the kernel's count of runnable tasks (/proc/loadavg), sampled
+    a few times over ~0.2 s, minus this process's own."""
+    if threads:
+        return threads
+    cores = len(os.sched_getaffinity(0))
+    if cores == 1:
+        return 1
+    samples = []
+    for i in range(5):
+        try:
+            with open("/proc/loadavg") as f:
+                samples.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
+            return 1
+        if i < 4:
+            time.sleep(0.05)
+    return cores if sorted(samples)[len(samples) // 2] <= 0 else 1
 
 
 @contextmanager

@@ -12,6 +12,11 @@ natural one: the loss covers the function and one EOS token (the EOS the SFT mod
 since SFT appends EOS to each completion), not the padding. The reward also cuts completions with the
 world's rule (`task.program` truncates), so nothing after the function ever counts.
 
+With `lora = true` a peft LoRA adapter is trained and merged into the saved checkpoint (as in SFT). On
+GPUs (`device = "cuda"`, `bf16`) generation can go through vLLM (`use_vllm`, colocated or a server); the
+stop strings then go to vLLM (kept in the output), and the reward still truncates. Under a multi-GPU
+launch only the main process saves.
+
 Per step a `TrainerCallback` reports reward mean, `frac_reward_zero_std` (groups whose completions all
 scored the same, i.e. no learning signal), entropy, and the time split (generation, reward, step) to
 `log`. Not for: evaluation (`train.evaluate`), file layout of runs (`app/`).
@@ -67,8 +72,9 @@ class GRPOStageConfig:
                 "but 0-4% at depth 4, where nearly every group of samples scores all zeros."})
     max_grad_norm: float = field(default=1.0, metadata={"help": "Gradient clipping norm."})
     warmup_steps: int = field(default=0, metadata={"help": "Linear learning-rate warm-up steps."})
-    threads: int = field(default=2, metadata={
-        "help": "torch threads for the stage (1 is faster when other processes share the cores)."})
+    threads: int = field(default=0, metadata={
+        "help": "torch threads for the stage; 0 = auto (train.config.auto_threads: 1 when other processes "
+                "share the cores, where 2 threads made a step 20x slower)."})
     seed: int = field(default=0, metadata={"help": "Seed of data order and sampling."})
     report_to: str = field(default="none", metadata={"help": "trl/transformers report_to ('none', 'tensorboard', ...)."})
     logging_steps: int = field(default=1, metadata={"help": "Log every this many steps."})
@@ -109,7 +115,7 @@ class GRPOStageConfig:
         require(self, "reward_mode", self.reward_mode in ("all", "fraction"), "must be 'all' or 'fraction'")
         require(self, "n_tasks", self.n_tasks >= 0, "must be >= 0")
         require(self, "max_depth", self.max_depth >= 0, "must be >= 0")
-        require(self, "threads", self.threads >= 1, "must be >= 1")
+        require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")
         require(self, "logging_steps", self.logging_steps >= 1, "must be >= 1")
         require(self, "lora_r", self.lora_r >= 1, "must be at least 1")
         require(self, "lora_alpha", self.lora_alpha >= 1, "must be at least 1")
@@ -231,7 +237,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
     if not tasks:
         raise ValueError("run_grpo: no tasks")
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(cfg.threads)
+    from .config import auto_threads
+    torch.set_num_threads(auto_threads(cfg.threads))
     tokenizer = tokenizer or AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForCausalLM.from_pretrained(model_path)
     reward = TestReward(executor, {t.id: t for t in tasks}, mode=cfg.reward_mode)

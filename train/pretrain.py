@@ -160,7 +160,7 @@ def pretrain(model_cfg: ModelConfig, tokenizer: PreTrainedTokenizerBase, corpus_
     n_params = sum(p.numel() for p in model.parameters())
     log({"event": "pretrain_start", "docs": len(docs), "tokens_per_epoch": n_real, "rows_per_epoch": len(rows),
          "pack_efficiency": round(efficiency, 4), "cut_docs": cut, "steps": steps, "params": n_params,
-         "threads": runtime.threads, "bf16_autocast": runtime.bf16_autocast, "device": str(device)})
+         "threads": torch.get_num_threads(), "bf16_autocast": runtime.bf16_autocast, "device": str(device)})
 
     model.train()
     pos, tokens_seen, window_loss, window_tokens, window_steps = 0, 0, 0.0, 0, 0

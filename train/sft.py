@@ -131,6 +131,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
     changed. `log` receives `sft_start`, `sft_step` (trl's logs: loss, entropy, mean_token_accuracy,
     learning_rate, ...) and `sft_done` (train loss, seconds, and with `entropy_eval` (lang -> (prompts,
     completions), e.g. from `entropy_set`) the mean completion entropy per language). Returns `out_dir`."""
+    import torch
     from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
@@ -178,7 +179,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
             trainer.remove_callback(PrinterCallback)   # Trainer prints every log dict when tqdm is off
         steps = cfg.max_steps or math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.epochs)
         log({"event": "sft_start", "examples": len(data), "steps": steps, "lora": cfg.lora,
-             "threads": runtime.threads, "device": str(device)})
+             "threads": torch.get_num_threads(), "device": str(device)})
         result = trainer.train()
         model = trainer.model
         if cfg.lora:

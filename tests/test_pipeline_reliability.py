@@ -58,9 +58,10 @@ def new_events(path: Path, offset: int) -> list[dict]:
     return out
 
 
-def kill_during(run: Path, stage: str, after_s: float, timeout: float = 900) -> str:
-    """Start `psft run --resume --quiet`, wait for `stage` to start, kill -9 the process `after_s` later;
-    returns what it printed. Fails if the run ends first."""
+def kill_during(run: Path, stage: str, moment, timeout: float = 900) -> str:
+    """Start `psft run --resume --quiet`, wait until `stage` has started and an event of it satisfies
+    `moment` (so the stage is mid-way, some of its work done, none of it final), kill -9 the process
+    there; return what it printed. Fails if the stage ends first."""
     events = run / "events.jsonl"
     offset = events.stat().st_size if events.exists() else 0
     proc = subprocess.Popen([*PSFT, "run", "--recipe", "micro", "--out", str(run), "--resume", "--quiet"],
@@ -69,13 +70,12 @@ def kill_during(run: Path, stage: str, after_s: float, timeout: float = 900) -> 
     t0 = time.time()
     try:
         while True:
-            if any(e.get("event") == "stage_start" and e.get("stage") == stage for e in new_events(events, offset)):
+            mine = [e for e in new_events(events, offset) if e.get("stage") == stage]
+            if any(e.get("event") == "stage_start" for e in mine) and any(moment(e) for e in mine):
                 break
-            assert proc.poll() is None, f"the run ended before {stage} started:\n{proc.stdout.read()}"
-            assert time.time() - t0 < timeout, f"{stage} did not start within {timeout}s"
-            time.sleep(0.05)
-        time.sleep(after_s)
-        assert proc.poll() is None, f"the run ended before it could be killed during {stage}"
+            assert proc.poll() is None, f"the run ended before the moment to kill it in {stage}:\n{proc.stdout.read()}"
+            assert time.time() - t0 < timeout, f"{stage} did not reach the moment within {timeout}s"
+            time.sleep(0.02)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -115,9 +115,12 @@ def test_kill_9_during_sft_rl_and_probing_then_resume_gives_the_same_results(str
     for stage in BEFORE_SFT_STAGES:
         shutil.copy2(base / "stages" / f"{stage}.json", run / "stages" / f"{stage}.json")
 
-    printed = kill_during(run, "sft-mono", after_s=1.0)
-    printed += kill_during(run, "rl-multi", after_s=1.0)
-    printed += kill_during(run, "probe", after_s=3.0)
+    # SFT: once the trainer has started; RL: after its first GRPO step; probing: once the first
+    # checkpoint's activations are written and the second is loading.
+    printed = kill_during(run, "sft-mono", lambda e: e["event"] == "sft_start")
+    printed += kill_during(run, "rl-multi", lambda e: "grpo step 1" in str(e.get("message", "")))
+    printed += kill_during(run, "probe", lambda e: "probe sft-mono: loading" in str(e.get("message", "")))
+    assert (run / "probes" / "base" / "rows.jsonl").exists() and not (run / "probes" / "metrics.json").exists()
     final = psft("run", "--recipe", "micro", "--out", str(run), "--resume", "--quiet", timeout=900)
     assert final.returncode == 0, final.stderr[-3000:]
 

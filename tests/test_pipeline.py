@@ -12,9 +12,9 @@ CKPTS = ["base", "sft-mono", "sft-multi", "sft-parallel", "rl-mono", "rl-multi",
 
 @pytest.fixture(scope="module")
 def micro_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "micro"
-    assert main(["run", "--recipe", "micro", "--out", str(out), "--quiet"]) == 0
-    return out
+    """The session's one micro run (tests/micro_run.py); resuming it changes nothing."""
+    from .micro_run import shared_micro_run
+    return shared_micro_run(tmp_path_factory).root
 
 
 @pytest.mark.slow

@@ -214,13 +214,15 @@ def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callabl
     root = Path(root)
     models = run_checkpoints(root, cfg.ckpts)
     world = world_of(root)
+    outcomes = eval_outcomes(root)
+    evaluated = {task_id for per_ckpt in outcomes.values() for task_id, _lang in per_ckpt}
     try:
-        rows = world_programs(world, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text)
+        rows = world_programs(world, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text, prefer=evaluated)
     except ValueError as e:
         raise ProbeError(str(e)) from None
     meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict()}
     metrics = probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
-                           outcomes=eval_outcomes(root), progress=progress, log=log)
+                           outcomes=outcomes, progress=progress, log=log)
     return summary_of(metrics)
 
 

@@ -21,7 +21,7 @@ class ProbeConfig:
         "help": "Checkpoints to probe (names under checkpoints/); empty: every checkpoint of the run."})
     split: str = field(default="test", metadata={"help": "World split whose tasks form the probe set."})
     n_tasks: int = field(default=200, metadata={
-        "help": "Tasks in the probe set (the first ones of the split); 0: all. Retrieval chance is 1/n_tasks."})
+        "help": "Tasks in the probe set (in a run: the evaluated tasks of the split first, then the split's first others); 0: all. Retrieval chance is 1/n_tasks."})
     langs: tuple[str, ...] = field(default=(), metadata={
         "help": "Languages of the parallel set; empty: every world language (MBXP: python, javascript, "
                 "ruby, php)."})

@@ -17,7 +17,7 @@ Not for: running a model (`capture.py`) or deciding where rows are written (`app
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 TEXTS = ("code", "body", "description")
@@ -126,14 +126,19 @@ def world_code(task, lang: str, text: str = "code") -> str:
     return signature_line(lang, task.signature.name, task.pipeline.params) + task.solution(lang)
 
 
-def world_programs(world, split: str, langs: Sequence[str], n_tasks: int = 0, text: str = "code"
-                   ) -> list[ProgramRow]:
-    """The first `n_tasks` tasks of `split` (all when 0) in every language of `langs`, language-major."""
+def world_programs(world, split: str, langs: Sequence[str], n_tasks: int = 0, text: str = "code",
+                   prefer: Collection[str] = ()) -> list[ProgramRow]:
+    """The first `n_tasks` tasks of `split` (all when 0) in every language of `langs`, language-major.
+    Tasks whose ids are in `prefer` (e.g. the evaluated ones, so that probes and test verdicts meet)
+    come first, each group in the split's order."""
     from evals.world import LANGS
     bad = [x for x in langs if x not in LANGS]
     if bad:
         raise ValueError(f"unknown world language(s) {', '.join(bad)}; known: {', '.join(LANGS)}")
     tasks = world.split(split)
+    if prefer:
+        prefer = set(prefer)
+        tasks = [t for t in tasks if t.id in prefer] + [t for t in tasks if t.id not in prefer]
     if n_tasks:
         tasks = tasks[:n_tasks]
     return [ProgramRow(t.id, lang, world_code(t, lang, text)) for lang in langs for t in tasks]

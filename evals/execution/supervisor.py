@@ -262,17 +262,23 @@ def _run_step(step, workdir, limits, env):
     def reap():
         wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
         return (wstatus, wru) if wpid == pid else None
-    cap = int(limits["output_bytes"])
-    status, rusage, exited_at, timed_out, bufs, sizes = _pump(
-        out_r, err_r, cap, t0 + float(step["timeout"]), pidfd, reap)
+    status, rusage, exited_at, timed_out, bufs, sizes = _watch(step, limits, t0, pid, pidfd, out_r, err_r,
+                                                               pidfd, reap)
+    if status is None:
+        _, status, rusage = os.wait4(pid, 0)
+    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
+                        int(limits["output_bytes"]))
+
+
+def _watch(step, limits, t0, pid, pidfd, out_r, err_r, wait_fd, on_ready):
+    """`_pump` until the program ends or times out, then kill its process group (leftovers included)."""
+    result = _pump(out_r, err_r, int(limits["output_bytes"]), t0 + float(step["timeout"]), wait_fd, on_ready)
     os.close(pidfd)
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if status is None:
-        _, status, rusage = os.wait4(pid, 0)
-    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap)
+    return result
 
 
 # --- fork servers (Perl, PHP): the interpreter starts once, each program is a forked child ----------
@@ -347,21 +353,16 @@ def _run_in_server(step, workdir, limits):
             return int(parts[1]), _MaxRSS(int(parts[2]) if len(parts) > 2 else 0)
         died.append(reply)  # the program killed its server: it counts as killed, like a killed parent
         return 9, None
-    cap = int(limits["output_bytes"])
-    status, rusage, exited_at, timed_out, bufs, sizes = _pump(
-        out_r, err_r, cap, t0 + float(step["timeout"]), r, ended)
-    os.close(pidfd)
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
+    status, rusage, exited_at, timed_out, bufs, sizes = _watch(step, limits, t0, pid, pidfd, out_r, err_r,
+                                                               r, ended)
     if status is None:  # timed out: the server reaps the killed child and reports it
         ready, _, _ = select.select([r], [], [], 5.0)
         status = (ended() or (9, None))[0] if ready else 9
     if died or status is None:
         _helper_stop(helper)
         _servers.pop(key, None)
-    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap)
+    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
+                        int(limits["output_bytes"]))
 
 
 def _keep():

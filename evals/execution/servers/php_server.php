@@ -30,12 +30,14 @@ while (($__psft_line = fgets(STDIN)) !== false) {
         chdir($__psft_dir);
         putenv("HOME=$__psft_dir");
         putenv("TMPDIR=$__psft_dir");
-        $_SERVER['argv'] = [$__psft_file];
-        $_SERVER['argc'] = 1;
+        // what `php main.php` sets; the file is then found relative to the working directory
+        $_SERVER['argv'] = $argv = [$__psft_file];
+        $_SERVER['argc'] = $argc = 1;
+        $_SERVER['SCRIPT_FILENAME'] = $_SERVER['SCRIPT_NAME'] = $_SERVER['PHP_SELF'] = $__psft_file;
         posix_kill(posix_getpid(), SIGSTOP);
-        $__psft_path = $__psft_dir . '/' . $__psft_file;
-        unset($__psft_line, $__psft_out, $__psft_err, $__psft_to, $__psft_fd, $__psft_flags, $__psft_pid, $__psft_libc, $__psft_dir, $__psft_file);
-        include $__psft_path;
+        unset($__psft_line, $__psft_out, $__psft_err, $__psft_to, $__psft_fd, $__psft_flags, $__psft_pid,
+              $__psft_libc, $__psft_dir, $__psft_file, $__psft_path, $__psft_status, $__psft_usage);
+        include $_SERVER['SCRIPT_FILENAME'];
         exit(0);
     }
     fwrite(STDOUT, "pid $__psft_pid\n");

@@ -15,7 +15,7 @@
 - `tables`: `scores.json` / `transfer.json` in the world's shape for MBXP, and per benchmark in
   `scores_by_benchmark.json` / `transfer_by_benchmark.json`.
 - `probe` (when the recipe has a `[probe]` table): activations of the base model and the checkpoints on
-  MBXP's parallel programs and the alignment metrics (`app.probing`, `probes/`).
+  MBXP's parallel programs and the alignment metrics (`app.probing`, `probes/`); `report`: report.html.
 
 The run folder follows the world's contract (README); `evals/<ckpt>.scores.json` is `{benchmark: {lang:
 ...}}` here. `only` runs one stage whose upstream stages are done (what `accelerate launch` runs per
@@ -30,7 +30,7 @@ import os
 import time
 from pathlib import Path
 
-from .pipeline import RunResult, _logger, prepare_run_dir
+from .pipeline import REPORT_VERSION, RunResult, _logger, prepare_run_dir
 from .runfs import EventLog, atomic_dir, read_json, write_json, write_jsonl
 from .stages import Stage, StageRunner
 
@@ -194,11 +194,18 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
 
     stage(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts},
                 lambda: _tables(root, ckpts, arms, recipe), after=[f"eval-{n}" for n in ckpts]))
+    report_after = ["tables"]
     if recipe.probe:
         probe_cfg = probe_config(recipe.probe)
         stage(Stage("probe", {"probe": probe_cfg.to_dict(), "data": hashes["data"]},
                     lambda: _probe(recipe, probe_cfg, root, base(), progress, _logger(events, "probe")),
                     after=["tables"]))
+        report_after.append("probe")
+
+    def report_stage():
+        from .report import write_report
+        return {"report": str(write_report(root).relative_to(root))}
+    stage(Stage("report", {"v": REPORT_VERSION}, report_stage, after=report_after))
     try:
         _run_stages(stages, runner, only, main_rank)
     finally:

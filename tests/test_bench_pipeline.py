@@ -63,6 +63,7 @@ def test_smol_micro_writes_the_run_folder_contract(micro_run):
     metrics = json.loads((micro_run / "probes" / "metrics.json").read_text())
     assert list(metrics["checkpoints"]) == ["base", "sft-parallel", "rl-parallel"]
     assert (micro_run / "probes" / "base" / "rows.jsonl").exists()
+    assert "<title>Parallel-SFT report: smol-micro</title>" in (micro_run / "report.html").read_text()[:1000]
 
 
 @pytest.mark.slow
@@ -81,4 +82,4 @@ def test_sft_changed_the_weights_and_resume_redoes_nothing(micro_run, shared_dat
                  "--quiet", "--resume"]) == 0
     events = [json.loads(x) for x in (micro_run / "events.jsonl").read_text().splitlines()]
     last = [e for e in events if e["event"] == "run_end"][-1]
-    assert last["ran"] == [] and len(last["skipped"]) == 18
+    assert last["ran"] == [] and len(last["skipped"]) == 19

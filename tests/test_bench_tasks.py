@@ -58,7 +58,8 @@ def test_sampled_references_pass_through_our_assembly(mbxp, executor):
     for i, name in enumerate(expected):
         theirs, ours = results[2 * i], results[2 * i + 1]
         assert theirs.passed == ours.passed, (name, theirs.status, ours.status, ours.detail)
-    assert sum(r.passed for r in results[1::2]) >= len(expected) - 4
+    for lang in LANGS:   # the sample is not all broken references (TypeScript's fail type checks most often)
+        assert any(r.passed for r, name in zip(results[1::2], expected) if name.endswith("/" + lang)), lang
 
 
 def test_completions_are_cut_after_the_function():

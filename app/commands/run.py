@@ -45,13 +45,7 @@ def run(args) -> int:
         recipe = load_recipe(args.recipe)
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
-    seeds = list(recipe.seeds)
-    if args.seed is not None:
-        seeds = [args.seed + i for i in range(args.seeds or 1)]
-    elif args.seeds is not None:
-        if args.seeds < 1:
-            raise CliError("--seeds must be >= 1")
-        seeds = [seeds[0] + i for i in range(args.seeds)]
+    seeds = resolve_seeds(list(recipe.seeds), args)
     out = args.out or Path("artifacts") / "runs" / recipe.name
     for seed in seeds:
         root = out if len(seeds) == 1 else out / f"seed-{seed}"
@@ -86,3 +80,16 @@ def _psft_command() -> str:
         rel = os.path.relpath(exe.resolve().parent / exe.name)
         return shlex.quote(rel if not rel.startswith("..") else str(exe))
     return "psft"
+
+
+def resolve_seeds(recipe_seeds: list[int], args) -> list[int]:
+    """The seeds to run: `--seed S [--seeds N]` gives S..S+N-1; `--seeds N` alone counts from the recipe's
+    first seed; neither keeps the recipe's."""
+    from app.cli import CliError
+    if args.seed is not None:
+        return [args.seed + i for i in range(args.seeds or 1)]
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise CliError("--seeds must be >= 1")
+        return [recipe_seeds[0] + i for i in range(args.seeds)]
+    return recipe_seeds

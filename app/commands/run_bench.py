@@ -42,13 +42,8 @@ def run_bench(args) -> int:
         raise CliError(f"recipe {recipe.name}: no data: pass --data PATH (a folder of MBXP JSONL files, e.g. "
                        "../shared/data/mbxp, or the hub id mxeval/mbxp)")
     out = args.out or Path("artifacts") / "runs" / recipe.name
-    seeds = list(recipe.seeds)
-    if args.seed is not None:
-        seeds = [args.seed + i for i in range(args.seeds or 1)]
-    elif args.seeds is not None:
-        if args.seeds < 1:
-            raise CliError("--seeds must be >= 1")
-        seeds = [seeds[0] + i for i in range(args.seeds)]
+    from app.commands.run import resolve_seeds
+    seeds = resolve_seeds(list(recipe.seeds), args)
     roots = {seed: out if len(seeds) == 1 else out / f"seed-{seed}" for seed in seeds}
     if args.dry_run:
         from app.plan_bench import plan

@@ -86,6 +86,12 @@ def command(level: str, python: str, env: dict[str, str]) -> list[str]:
     home = os.path.expanduser("~")
     if home not in ("/", "") and os.path.isdir(home):
         argv += ["--tmpfs", home]
+        # A checkout under the home folder (the usual place for a non-root user) must stay visible where
+        # the workers need it: the supervisor, servers and Node runner here, and @types/node in the venv.
+        from evals.languages.base import node_types_dir
+        for path in (str(HERE), node_types_dir()):
+            if (path + os.sep).startswith(home.rstrip(os.sep) + os.sep) and os.path.isdir(path):
+                argv += ["--ro-bind", path, path]
     argv += ["--chdir", SCRATCH, "--clearenv"]
     for k, v in env.items():
         argv += ["--setenv", k, v]

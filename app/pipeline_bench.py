@@ -157,10 +157,14 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
 
     def mixtures():
         if "mix" not in state:
-            from train.bench_data import TaskPool
+            import dataclasses
+
+            from train.bench_data import TaskPool, auto_budget
             from train.mixtures import build_arms
-            datasets, manifest = build_arms(TaskPool({"train": tasks()["sft_pool"]}), tokenizer(), sft,
-                                            seed=recipe.runtime.seed)
+            pool, cfg = tasks()["sft_pool"], sft
+            if sft.budget_auto:
+                cfg = dataclasses.replace(sft, budget_tokens=auto_budget(pool, tokenizer(), sft))
+            datasets, manifest = build_arms(TaskPool({"train": pool}), tokenizer(), cfg, seed=recipe.runtime.seed)
             state["mix"] = (datasets, manifest)
         return state["mix"]
 

@@ -152,7 +152,8 @@ def _estimates(recipe, model: dict, n_eval: int, errors: list) -> dict:
         if v > recipe.launch.gpu_memory_gb:
             errors.append(f"estimated {k} = {v} exceeds [launch].gpu_memory_gb = {recipe.launch.gpu_memory_gb}")
     arms = len(sft.arms)
-    sft_h = arms * sft.budget_tokens * sft.epochs * (4 if sft.lora else 6) * params / (n * TRAIN_FLOPS) / 3600
+    budget = sft.budget_tokens if not sft.budget_auto else 25_000   # budget_auto: ~the pool's Python tokens
+    sft_h = arms * budget * sft.epochs * (4 if sft.lora else 6) * params / (n * TRAIN_FLOPS) / 3600
     rl_batch = rl.per_device_train_batch_size * n * rl.steps_per_generation
     gen_tokens = rl.steps / rl.steps_per_generation * rl_batch * rl.max_completion_length
     gen_rate = (VLLM_TOKENS_S if rl.use_vllm else LOOP_TOKENS_S) * n

@@ -70,3 +70,20 @@ def test_a_template_that_starts_with_bos_is_not_doubled():
     fmt = ChatPrompt(Llama3Like(), PromptConfig(system="Be brief."))
     assert fmt.prompt(P(), "func add(a int, b int) int {") == \
         "<|system|>Be brief.<|user|>Add two numbers.\nWrite it in Go.<|assistant|>```go\nfunc add(a int, b int) int {"
+
+
+@pytest.mark.data
+def test_auto_budget_is_the_largest_every_arm_fills(tasks, tokenizer):
+    import dataclasses
+
+    from train.bench_config import BenchSFTConfig
+    from train.bench_data import TaskPool, auto_budget
+    from train.mixtures import build_arms
+    cfg = BenchSFTConfig(budget_auto=True)
+    full = auto_budget(tasks, tokenizer, cfg, share=1.0)
+    budget = auto_budget(tasks, tokenizer, cfg)
+    assert budget == int(0.9 * full)
+    _, manifest = build_arms(TaskPool({"train": tasks}), tokenizer, dataclasses.replace(cfg, budget_tokens=budget))
+    assert all(budget <= arm["tokens"] for arm in manifest["arms"].values())
+    with pytest.raises(ValueError, match="more than the mono arm can draw"):
+        build_arms(TaskPool({"train": tasks}), tokenizer, dataclasses.replace(cfg, budget_tokens=full + 1))

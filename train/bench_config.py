@@ -88,6 +88,9 @@ class BenchSFTConfig(SFTStageConfig):
     parallel_langs: tuple[str, ...] = field(default=SFT_LANGS, metadata={
         "help": "Languages of the parallel arm (the same problems in every language)."})
     budget_tokens: int = field(default=40_000, metadata={"help": "Tokens of every arm (equal across arms)."})
+    budget_auto: bool = field(default=False, metadata={
+        "help": "Ignore budget_tokens: every arm gets 90% of what the mono arm can hold (all of the pool's "
+                "source-language examples, counted with the model's tokenizer), the largest equal budget."})
     lr: float = field(default=2e-4, metadata={"help": "Peak learning rate (AdamW); LoRA takes a higher one."})
     batch_size: int = field(default=8, metadata={"help": "Examples per optimizer step."})
     max_length: int = field(default=1024, metadata={"help": "Truncate prompt + completion to this many tokens."})

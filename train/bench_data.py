@@ -95,3 +95,14 @@ def entropy_eval(tasks: Sequence[BenchTask], langs: Sequence[str], n: int) -> di
     if not chosen:
         return {}
     return {la: ([t.prompt(la) for t in chosen], [t.solution(la) for t in chosen]) for la in langs}
+
+
+def auto_budget(tasks: Sequence[BenchTask], tokenizer, cfg, share: float = 0.9) -> int:
+    """`share` of the tokens the mono arm can draw from `tasks` (its language's examples, counted as
+    `train.mixtures` counts them): the largest budget every arm can fill, with room to spare."""
+    lang = cfg.source_lang
+    completions = tokenizer([t.solution(lang) + tokenizer.eos_token for t in tasks], add_special_tokens=False)
+    total = sum(len(ids) for ids in completions["input_ids"])
+    if cfg.budget_counts == "prompt+completion":
+        total += sum(len(ids) for ids in tokenizer([t.prompt(lang) for t in tasks])["input_ids"])
+    return int(share * total)

@@ -14,8 +14,11 @@ from pathlib import Path
 
 
 def add_parser(sub):
+    import argparse
+
     from train.pretrained import KNOWN
-    p = sub.add_parser("model", description=__doc__, help="convert a GGUF model into a plain HF checkpoint (offline)")
+    p = sub.add_parser("model", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       help="convert a GGUF model into a plain HF checkpoint (offline)")
     p.add_argument("name", choices=sorted(KNOWN), help="the model")
     p.add_argument("--out", type=Path, default=None,
                    help="checkpoint folder (default artifacts/models/<name's folder>)")

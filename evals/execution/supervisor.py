@@ -230,7 +230,7 @@ def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready):
     return status, rusage, exited_at, timed_out, bufs, sizes
 
 
-def _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap):
+def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap):
     duration = (exited_at or time.monotonic()) - t0
     leftovers = _kill_leftovers(_keep())
     for fd in (out_r, err_r):
@@ -266,7 +266,7 @@ def _run_step(step, workdir, limits, env):
                                                                pidfd, reap)
     if status is None:
         _, status, rusage = os.wait4(pid, 0)
-    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
+    return _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
                         int(limits["output_bytes"]))
 
 
@@ -361,7 +361,7 @@ def _run_in_server(step, workdir, limits):
     if died or status is None:
         _helper_stop(helper)
         _servers.pop(key, None)
-    return _step_result(step, t0, pid, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
+    return _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
                         int(limits["output_bytes"]))
 
 

@@ -14,6 +14,7 @@ COMMANDS = [
     ("exec_program", "exec"),
     ("check_bench", "check-bench"),
     ("run", "run"),
+    ("study", "study"),
     ("model", "model"),
     ("probe", "probe"),
     ("report", "report"),
@@ -48,5 +49,6 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":   # `python -m app.cli`: run the imported module, whose CliError the commands raise
+    from app.cli import main as _main
+    sys.exit(_main())

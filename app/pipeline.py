@@ -32,6 +32,17 @@ HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")
 REPORT_VERSION = 1
 
 
+def rl_pairs(arms) -> dict[str, tuple[str, str]]:
+    """RL arm -> (the SFT checkpoint it starts from, the checkpoint it writes): `rl-<arm>` from
+    `sft-<arm>` for every SFT arm, then `oracle-<lang>` from the parallel arm (else the first)."""
+    arms = list(arms)
+    pairs = {arm: (f"sft-{arm}", f"rl-{arm}") for arm in arms}
+    oracle_base = f"sft-{ORACLE_BASE_ARM}" if ORACLE_BASE_ARM in arms else f"sft-{arms[0]}"
+    for lang in ORACLE_LANGS:
+        pairs[f"oracle-{lang}"] = (oracle_base, f"oracle-{lang}")
+    return pairs
+
+
 class RunExists(Exception):
     pass
 
@@ -217,12 +228,7 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
     from evals.execution import Executor
     with Executor() as executor:
         rl_tasks = world.split("rl")
-        rl_ckpts: dict[str, tuple[str, str]] = {}
-        for arm in arms:
-            rl_ckpts[arm] = (f"sft-{arm}", f"rl-{arm}")
-        oracle_base = f"sft-{ORACLE_BASE_ARM}" if ORACLE_BASE_ARM in arms else f"sft-{arms[0]}"
-        for lang in ORACLE_LANGS:
-            rl_ckpts[f"oracle-{lang}"] = (oracle_base, f"oracle-{lang}")
+        rl_ckpts = rl_pairs(arms)
         for name, (base, out) in rl_ckpts.items():
             lang = name.split("-", 1)[1] if name.startswith("oracle-") else recipe.rl.lang
 

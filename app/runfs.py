@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,10 +96,11 @@ class EventLog:
     def __init__(self, path: Path):
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()   # stages may log from several threads (evaluation generates in parallel)
 
     def __call__(self, event: str, **fields) -> None:
         rec = {"t": round(time.time(), 3), "event": event, **fields}
-        with open(self.path, "a") as f:
+        with self._lock, open(self.path, "a") as f:
             f.write(json.dumps(rec, default=str) + "\n")
 
 

@@ -38,7 +38,7 @@ def silhouette_values(X: np.ndarray, labels: Sequence) -> np.ndarray | None:
     return silhouette_samples(np.asarray(X, dtype=np.float64), labels, metric="cosine")
 
 
-def kmeans_assign(X: np.ndarray, k: int, seed: int = 0, n_init: int = 3) -> np.ndarray | None:
+def kmeans_assign(X: np.ndarray, k: int, seed: int = 0, n_init: int = 1) -> np.ndarray | None:
     """Spherical k-means cluster ids of the rows of X; None when k < 2 or k > n."""
     import warnings
 

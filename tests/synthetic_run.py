@@ -40,7 +40,8 @@ def write_synthetic_run(root: Path, n_tasks: int = 12, n_layers: int = 3, d: int
     root.mkdir(parents=True, exist_ok=True)
     tasks = [f"t{i:05d}" for i in range(n_tasks)]
     _write(root / "config.json", {"name": f"synthetic-{seed}", "seed": seed, "world": {"n_tasks": n_tasks},
-                                  "model": {"num_layers": n_layers, "hidden_size": d}})
+                                  "model": {"num_layers": n_layers, "hidden_size": d},
+                                  "sft": {"arms": list(ARMS)}, "rl": {"lang": "python"}})
     (root / "events.jsonl").write_text(json.dumps({"event": "run_end", "seconds": 1.0}) + "\n")
 
     # Evaluations: one greedy row per task and language; pass rates grow with alignment.

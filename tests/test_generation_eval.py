@@ -9,7 +9,7 @@ import pytest
 from evals.world import LANGS
 from train.evaluate import EvalConfig, evaluate_checkpoint, select_tasks
 from train.generation import GenStats, SamplingParams, StopRule, generate
-from train.transfer import transfer_table
+from train.transfer import pooled_transfer, transfer_table
 
 from . import tiny_lm
 
@@ -117,7 +117,8 @@ def test_sampled_pass_at_k_follows_the_estimator(executor, tasks):
 def test_real_generation_path_scores_one_with_an_oracle_model(executor, tok, lm, tasks):
     refs = {t.prompt(la): (t.solution(la), StopRule.for_task(t, la)) for t in tasks for la in LANGS}
     oracle = tiny_lm.OracleLM(lm, tok, refs)
-    cfg = EvalConfig(n_tasks=0, threads=1, batch_size=4, max_new_tokens=200)
+    # OracleLM follows the loop's rows call by call: one language at a time (real models are stateless)
+    cfg = EvalConfig(n_tasks=0, threads=1, gen_threads=1, batch_size=4, max_new_tokens=200)
     timings = {}
     rows, scores = evaluate_checkpoint(oracle, tok, tasks, cfg, executor, progress=False, timings=timings)
     assert {la: s["pass@1"] for la, s in scores.items()} == {la: 1.0 for la in LANGS}
@@ -128,11 +129,21 @@ def test_real_generation_path_scores_one_with_an_oracle_model(executor, tok, lm,
     assert scores["python"]["pass@1"] == 0.0
 
 
+def test_languages_generated_in_parallel_threads_give_the_same_rows(executor, tok, lm, tasks):
+    base = dict(n_tasks=0, threads=1, max_new_tokens=24, batch_size=4, n_samples=2, langs=("python", "lua", "ruby"))
+    one, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(gen_threads=1, **base), executor, progress=False)
+    three, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(gen_threads=3, **base), executor, progress=False)
+    assert len(one) == len(tasks) * 3 * 3 and one == three
+    assert {r["completion"] for r in one if r["sample"] >= 0} - {r["completion"] for r in one if r["sample"] < 0}
+
+
 def test_eval_config_errors_name_the_field():
     with pytest.raises(ValueError, match="EvalConfig.langs"):
         EvalConfig(langs=("cobol",))
     with pytest.raises(ValueError, match="EvalConfig.greedy"):
         EvalConfig(greedy=False, n_samples=0)
+    with pytest.raises(ValueError, match="EvalConfig.gen_threads"):
+        EvalConfig(gen_threads=-1)
     assert set(EvalConfig.help()) >= {"langs", "n_tasks", "n_samples", "ks", "temperature", "max_new_tokens",
                                       "batch_size", "seed", "threads"}
 
@@ -166,8 +177,8 @@ def test_transfer_table_paired_ci_sanity():
     assert a["targets"]["langs"] == ["lua", "ruby"]
     assert a["targets"]["gain"] == pytest.approx((a["lua"]["gain"] + a["ruby"]["gain"]) / 2)
     assert table["b"]["python"]["gain"] == 0.0
-    cmp = table["_compare"]["a - b"]
-    assert cmp["python"]["diff"] == pytest.approx(a["python"]["gain"]) and cmp["python"]["ci95"][0] > 0
+    cmp = table["_compare"]["b - a"]   # the later arm minus the earlier
+    assert cmp["python"]["diff"] == pytest.approx(-a["python"]["gain"]) and cmp["python"]["ci95"][1] < 0
     # pairing matters: the paired CI of the gain is narrower than an unpaired one would be
     from evals.scoring import bootstrap_ci
     lo_rl, hi_rl = bootstrap_ci([r["passed"] for r in rl_rows if r["lang"] == "lua"], n_boot=1000)
@@ -175,3 +186,33 @@ def test_transfer_table_paired_ci_sanity():
     # scores that disagree with their rows are an error
     with pytest.raises(ValueError, match="different evaluations"):
         transfer_table({"rl-a": {"python": {"pass@1": 0.0}}}, rows, ["a"])
+
+
+def test_pooled_transfer_averages_seeds_per_task_and_keeps_each_seed():
+    n = 300
+    runs = []
+    for s in range(3):   # python gains in every seed, by different amounts; lua gains in none
+        sft = _rows({"python": 0.4, "lua": 0.3}, n, 10 + s)
+        base = {(r["task_id"], r["lang"]): r["passed"] for r in sft}
+        rl = _rows({"python": 0.1 * (s + 1), "lua": 0.0}, n, 20 + s, base)
+        runs.append(({}, {"sft-a": sft, "rl-a": rl, "sft-b": sft, "rl-b": sft}))
+    singles = [transfer_table(scores, rows, ["a", "b"], n_boot=500) for scores, rows in runs]
+    pooled = pooled_transfer(runs, ["a", "b"], n_boot=500)
+    assert pooled["seeds"] == 3
+    py = pooled["a"]["python"]
+    assert py["per_seed"] == [t["a"]["python"]["gain"] for t in singles]
+    assert py["gain"] == pytest.approx(sum(py["per_seed"]) / 3)
+    assert py["sft"] == pytest.approx(sum(t["a"]["python"]["sft"] for t in singles) / 3)
+    assert py["ci95"][0] > 0 and py["n"] == n
+    # averaging three seeds per task narrows the interval below a single seed's
+    width = py["ci95"][1] - py["ci95"][0]
+    assert width < min(t["a"]["python"]["ci95"][1] - t["a"]["python"]["ci95"][0] for t in singles)
+    assert pooled["a"]["lua"]["gain"] == 0.0 and pooled["a"]["lua"]["per_seed"] == [0.0, 0.0, 0.0]
+    cmp = pooled["_compare"]["b - a"]["python"]
+    assert cmp["diff"] == pytest.approx(-py["gain"]) and len(cmp["per_seed"]) == 3
+    assert pooled["a"]["targets"]["per_seed"] == [t["a"]["targets"]["gain"] for t in singles]
+    # one run pooled is that run's table
+    one = pooled_transfer(runs[:1], ["a", "b"], n_boot=500)
+    assert one["a"]["python"]["ci95"] == singles[0]["a"]["python"]["ci95"]
+    with pytest.raises(ValueError, match="no runs"):
+        pooled_transfer([], ["a"])

@@ -98,6 +98,8 @@ def straight_run(tmp_path_factory) -> MicroRun:
 def test_a_run_not_quiet_shows_progress_and_ends_with_report_and_explorer_command(straight_run):
     out, done = straight_run.root, straight_run
     assert "%|" in done.stderr                      # tqdm progress bars of the long stages
+    # ... without the trainers' log dicts printed above them (train.bar)
+    assert "{'loss'" not in done.stderr + done.stdout and "'learning_rate'" not in done.stderr + done.stdout
     assert "[sft-mono] done" in done.stdout and "[probe] done" in done.stdout
     assert f"report:  {out / 'report.html'}" in done.stdout
     assert done.stdout.strip().splitlines()[-1].startswith("explore: ") and f"app {out}" in done.stdout

@@ -265,9 +265,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
     )
     trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl_dataset(tasks, lang),
                           processing_class=tokenizer, peft_config=peft_config)
-    if not progress:  # without tqdm, transformers prints every log dict: the callback's line is enough
-        from transformers.trainer_callback import PrinterCallback
-        trainer.remove_callback(PrinterCallback)
+    from .bar import bar_only
+    bar_only(trainer)   # a bar (when progress) and no log dicts printed: the callback's line is enough
     policy = trainer.model
     gen = _StopAtRule(policy, tokenizer, rule)
     if not cfg.use_vllm:

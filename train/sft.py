@@ -132,9 +132,10 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
     learning_rate, ...) and `sft_done` (train loss, seconds, and with `entropy_eval` (lang -> (prompts,
     completions), e.g. from `entropy_set`) the mean completion entropy per language). Returns `out_dir`."""
     import torch
-    from transformers import AutoModelForCausalLM, PrinterCallback, TrainerCallback
+    from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    from .bar import bar_only
     from .model import mean_completion_entropy
     from .pretrain import save
 
@@ -175,8 +176,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
     with quiet_libraries(not progress):
         trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                              peft_config=peft_config, callbacks=[_Relay()])
-        if not progress:
-            trainer.remove_callback(PrinterCallback)   # Trainer prints every log dict when tqdm is off
+        bar_only(trainer)   # a bar (when progress) and no log dicts printed
         steps = cfg.max_steps or math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.epochs)
         log({"event": "sft_start", "examples": len(data), "steps": steps, "lora": cfg.lora,
              "threads": torch.get_num_threads(), "device": str(device)})

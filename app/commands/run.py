@@ -12,7 +12,9 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, default=None, help="run folder (default artifacts/runs/<recipe>)")
     p.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's first)")
     p.add_argument("--seeds", type=int, default=None,
-                   help="number of seeds, from --seed on (default: the recipe's); each in <out>/seed-<s>")
+                   help="number of seeds, from --seed on (default: the recipe's). With several seeds (or a "
+                        "recipe that has several) each seed runs in <out>/seed-<s>, and the finished seeds "
+                        "are pooled into <out>/study.json (see `psft study`)")
     p.add_argument("--resume", action="store_true", help="continue an existing run, skipping finished stages")
     p.add_argument("--force", action="store_true", help="delete an existing run folder and start afresh")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
@@ -47,8 +49,13 @@ def run(args) -> int:
         raise CliError(str(e)) from e
     seeds = resolve_seeds(list(recipe.seeds), args)
     out = args.out or Path("artifacts") / "runs" / recipe.name
+    per_seed = len(seeds) > 1 or len(recipe.seeds) > 1   # `--seed 2` of a 3-seed study goes to seed-2/
+
+    def root_of(seed: int) -> Path:
+        return out / f"seed-{seed}" if per_seed else out
+
     for seed in seeds:
-        root = out if len(seeds) == 1 else out / f"seed-{seed}"
+        root = root_of(seed)
         try:
             res = run_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume, force=args.force)
         except (RunExists, BadInput) as e:
@@ -56,17 +63,25 @@ def run(args) -> int:
         if not args.quiet:
             print(f"run {root}: {len(res.ran)} stages ran, {len(res.skipped)} skipped, {res.seconds:.0f}s",
                   file=sys.stderr)
+    study = None
+    if per_seed:
+        from app.study import markdown, pool_seeds
+        study = pool_seeds(out)
+        if study is not None and not args.quiet:
+            print("\n" + markdown(study), file=sys.stderr)
     if args.quiet:
         print(out)
         return 0
-    first = out if len(seeds) == 1 else out / f"seed-{seeds[0]}"
+    first = root_of(seeds[0])
     psft = _psft_command()
     print(f"\nrun:     {out}")
     for seed in seeds:
-        root = out if len(seeds) == 1 else out / f"seed-{seed}"
-        print(f"report:  {root / 'report.html'}")
+        print(f"report:  {root_of(seed) / 'report.html'}")
+    if study is not None:
+        print(f"study:   {out / 'study.json'}  (seeds {', '.join(map(str, study['seeds']))} pooled; "
+              f"tables: {psft} study {out})")
     if len(seeds) > 1:
-        print(f"compare: {psft} report {first} --vs {out / f'seed-{seeds[1]}'}")
+        print(f"compare: {psft} report {first} --vs {root_of(seeds[1])}")
     print(f"explore: {psft} app {first}    (then open http://localhost:8501)")
     return 0
 

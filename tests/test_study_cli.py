@@ -1,0 +1,56 @@
+"""`psft study DIR`: the seeds of a multi-seed run pooled into study.json, through the real command line."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .synthetic_run import write_synthetic_run
+
+PSFT = [sys.executable, "-m", "app.cli"]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def psft(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([*PSFT, *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def study(tmp_path) -> Path:
+    for s in (0, 1, 2):
+        write_synthetic_run(tmp_path / f"seed-{s}", n_tasks=40, seed=s, probes=False)
+    (tmp_path / "seed-3").mkdir()   # a seed that has not finished: not pooled
+    return tmp_path
+
+
+def test_study_pools_finished_seeds_and_prints_tables(study):
+    r = psft("study", str(study), "--n-boot", "200")
+    assert r.returncode == 0, r.stderr
+    out = json.loads((study / "study.json").read_text())
+    assert out["seeds"] == [0, 1, 2]
+    per_seed = [json.loads((study / f"seed-{s}" / "scores.json").read_text()) for s in (0, 1, 2)]
+    cell = out["scores"]["rl-parallel"]["lua"]
+    assert cell["per_seed"] == [p["rl-parallel"]["lua"]["pass@1"] for p in per_seed]
+    assert cell["pass@1"] == pytest.approx(sum(cell["per_seed"]) / 3)
+    gain = out["transfer"]["parallel"]["python"]
+    expect = [p["rl-parallel"]["python"]["pass@1"] - p["sft-parallel"]["python"]["pass@1"] for p in per_seed]
+    assert gain["per_seed"] == pytest.approx(expect) and gain["gain"] == pytest.approx(sum(expect) / 3)
+    assert gain["ci95"][0] <= gain["gain"] <= gain["ci95"][1]
+    assert "oracle-lua" in out["transfer"] and "parallel - mono" in out["transfer"]["_compare"]
+    assert "| rl-parallel |" in r.stdout and "| parallel - mono |" in r.stdout and "mean of seeds 0, 1, 2" in r.stdout
+
+
+def test_study_refuses_what_it_cannot_pool(study, tmp_path):
+    r = psft("study", str(tmp_path / "nope"))
+    assert r.returncode == 2 and "no such run folder" in r.stderr
+    shutil.rmtree(study / "seed-1"), shutil.rmtree(study / "seed-2")
+    r = psft("study", str(study))
+    assert r.returncode == 2 and "1 finished seed run(s)" in r.stderr and not (study / "study.json").exists()
+    write_synthetic_run(study / "seed-1", n_tasks=30, seed=1, probes=False)   # other tasks
+    r = psft("study", str(study))
+    assert r.returncode == 2 and "different tasks" in r.stderr and not (study / "study.json").exists()
+    assert r.stderr.count("\n") == 1

@@ -117,8 +117,7 @@ def test_sampled_pass_at_k_follows_the_estimator(executor, tasks):
 def test_real_generation_path_scores_one_with_an_oracle_model(executor, tok, lm, tasks):
     refs = {t.prompt(la): (t.solution(la), StopRule.for_task(t, la)) for t in tasks for la in LANGS}
     oracle = tiny_lm.OracleLM(lm, tok, refs)
-    # OracleLM follows the loop's rows call by call: one language at a time (real models are stateless)
-    cfg = EvalConfig(n_tasks=0, threads=1, gen_threads=1, batch_size=4, max_new_tokens=200)
+    cfg = EvalConfig(n_tasks=0, threads=1, gen_threads=2, batch_size=4, max_new_tokens=200)
     timings = {}
     rows, scores = evaluate_checkpoint(oracle, tok, tasks, cfg, executor, progress=False, timings=timings)
     assert {la: s["pass@1"] for la, s in scores.items()} == {la: 1.0 for la in LANGS}

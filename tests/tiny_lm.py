@@ -61,7 +61,7 @@ class OracleLM:
 
     `refs` maps a prompt string to (completion, StopRule). To follow the loop's removal of finished
     rows it precomputes, per row, after how many tokens the loop drops it (same pieces, same rule).
-    Greedy, n = 1, loop engine only.
+    Greedy, n = 1, loop engine only; one generation at a time per thread.
     """
 
     def __init__(self, base, tokenizer, refs: dict):
@@ -82,7 +82,13 @@ class OracleLM:
                     stop = k
                     break
             self.by_ids[ids] = (ref, stop)
-        self.rows, self.step = [], 0
+        import threading
+        self._state = threading.local()   # rows and step per thread: evaluation generates languages in threads
+
+    rows = property(lambda self: getattr(self._state, "rows", []),
+                    lambda self, v: setattr(self._state, "rows", v))
+    step = property(lambda self: getattr(self._state, "step", 0),
+                    lambda self, v: setattr(self._state, "step", v))
 
     # what the generation loop touches
     config = property(lambda self: self.base.config)

@@ -155,7 +155,9 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
         timings[lang]["generate_s"] = time.perf_counter() - t0
         log(f"eval {lang}: generated {len(chosen)} tasks in {timings[lang]['generate_s']:.1f}s")
 
-    workers = 1 if generate_fn is not None else min(auto_threads(cfg.gen_threads), len(cfg.langs))
+    # One language at a time with injected generations, or without `overlap` (programs then execute in the
+    # generating thread, and one executor call at a time is what the executor is written for).
+    workers = 1 if generate_fn is not None or not cfg.overlap else min(auto_threads(cfg.gen_threads), len(cfg.langs))
     try:
         with torch_threads(cfg.threads):
             if workers > 1:

@@ -66,7 +66,10 @@ def run(args) -> int:
     study = None
     if per_seed:
         from app.study import markdown, pool_seeds
-        study = pool_seeds(out)
+        try:
+            study = pool_seeds(out)
+        except ValueError as e:   # the seeds ran; only pooling them failed: say why, keep the exit code
+            print(f"study: seeds not pooled: {e}", file=sys.stderr)
         if study is not None and not args.quiet:
             print("\n" + markdown(study), file=sys.stderr)
     if args.quiet:

@@ -12,7 +12,6 @@ checks that they evaluated the same tasks, and writes `study.json`:
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -31,10 +30,6 @@ def seed_runs(out: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
 def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     """Pool the finished seeds under `out` into `out/study.json` (see the module docstring); None when
     fewer than two seeds have finished."""
@@ -43,6 +38,7 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     from train.transfer import pooled_transfer
 
     from .pipeline import rl_pairs
+    from .rundata import Run
 
     runs = seed_runs(out)
     if len(runs) < 2:
@@ -54,11 +50,7 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
         raise ValueError(f"{out}: the seed runs do not share one list of SFT arms")
     pairs = rl_pairs(arms)
     ckpts = ["base"] + [f"sft-{a}" for a in arms] + [rl for _, rl in pairs.values()]
-    loaded = []
-    for _, d in runs:
-        scores = read_json(d / "scores.json")
-        rows = {c: _rows(d / "evals" / f"{c}.jsonl") for c in ckpts}
-        loaded.append((scores, rows))
+    loaded = [(run.scores, {c: run.eval_rows(c) for c in ckpts}) for run in (Run(d) for _, d in runs)]
     langs = list(loaded[0][0]["base"])
     pooled_scores: dict = {}
     for c in ckpts:
@@ -78,17 +70,12 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     return study
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
-def _signed(x: float) -> str:
-    return f"{100 * x:+.1f}"
-
-
 def markdown(study: dict) -> str:
     """Three tables: pass@1 per checkpoint and language, RL gain per arm and language (with each seed's
-    gain), and the paired differences of gains between arms."""
+    gain), and the paired differences of gains between arms. Numbers as the report shows them
+    (`app.tables.pct`: percentage points)."""
+    from .tables import pct
+
     scores, transfer = study["scores"], study["transfer"]
     langs = list(next(iter(scores.values())))
     n = next(iter(next(iter(scores.values())).values()))["n"]
@@ -97,9 +84,7 @@ def markdown(study: dict) -> str:
            "(95% CI: bootstrap over tasks of each task's pass averaged over the seeds):", "",
            "| checkpoint | " + " | ".join(langs) + " |", "|---" * (len(langs) + 1) + "|"]
     for c, per in scores.items():
-        cells = [f"{_pct(per[la]['pass@1'])} [{_pct(per[la]['ci95'][0])}, {_pct(per[la]['ci95'][1])}]"
-                 for la in langs]
-        out.append(f"| {c} | " + " | ".join(cells) + " |")
+        out.append(f"| {c} | " + " | ".join(pct(per[la]["pass@1"], per[la]["ci95"]) for la in langs) + " |")
     arms = [a for a in transfer if a not in ("_compare", "seeds")]
     out += ["", "RL gain in points (RL checkpoint − its SFT checkpoint, paired over tasks), mean of the seeds "
             "[95% CI]; below it each seed's gain:", "",
@@ -108,21 +93,16 @@ def markdown(study: dict) -> str:
         cells = []
         for la in langs + ["targets"]:
             c = transfer[a].get(la)
-            if c is None:
-                cells.append("–")
-                continue
-            seeds_txt = " / ".join(_signed(v) for v in c["per_seed"])
-            cells.append(f"**{_signed(c['gain'])}** [{_signed(c['ci95'][0])}, {_signed(c['ci95'][1])}]<br>{seeds_txt}")
+            cells.append("–" if c is None else f"**{pct(c['gain'], c['ci95'], signed=True)}**<br>"
+                         + " / ".join(pct(v, signed=True) for v in c["per_seed"]))
         out.append(f"| {a} | " + " | ".join(cells) + " |")
     compare = transfer.get("_compare", {})
     if compare:
         out += ["", "Paired differences of RL gains between arms (points, [95% CI], p):", "",
                 "| arms | " + " | ".join(langs) + " | targets (mean) |", "|---" * (len(langs) + 2) + "|"]
         for pair, per in compare.items():
-            cells = []
-            for la in langs + ["targets"]:
-                c = per.get(la)
-                cells.append("–" if c is None else
-                             f"{_signed(c['diff'])} [{_signed(c['ci95'][0])}, {_signed(c['ci95'][1])}] p={c['p_value']:.2f}")
+            cells = ["–" if per.get(la) is None else
+                     f"{pct(per[la]['diff'], per[la]['ci95'], signed=True)} p={per[la]['p_value']:.2f}"
+                     for la in langs + ["targets"]]
             out.append(f"| {pair} | " + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"

@@ -116,10 +116,8 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
     modes = ([("greedy", False)] if cfg.greedy else []) + ([("sampled", True)] if cfg.n_samples else [])
     for lang in cfg.langs:
         timings[lang] = {"generate_s": 0.0, "execute_s": 0.0}
-    if generate_fn is None:
-        from .generation import StopRule, generate
     from .config import auto_threads
-    from .generation import torch_threads
+    from .generation import StopRule, generate, torch_threads
 
     def execute(lang: str, items: list[tuple]) -> list[dict]:
         t0 = time.perf_counter()

@@ -8,8 +8,8 @@ cancels), and paired comparisons of the gains of two arms (difference-in-differe
 where "targets" is the mean over every language except `source` (the transfer summary), resampled by
 task jointly across those languages; "_compare" has one entry per two arms, the later arm (in the
 order of `pairs`) minus the earlier, e.g. "parallel - mono". `pairs` maps arm -> (sft checkpoint name,
-rl checkpoint name), or is a list of arm names meaning ("sft-<arm>", "rl-<arm>"). Per-task values come from the rows (greedy
-pass, else the mean of the samples: `train.evaluate.per_task_pass`).
+rl checkpoint name), or is a list of arm names meaning ("sft-<arm>", "rl-<arm>"). Per-task values
+come from the rows (greedy pass, else the mean of the samples: `train.evaluate.per_task_pass`).
 
 `pooled_transfer(runs, pairs, source)` is the same table over several training seeds of one study
 (each task's gain averaged over the seeds before the bootstrap; each cell lists its "per_seed"
@@ -91,13 +91,13 @@ def pooled_transfer(runs: Sequence[tuple[Mapping[str, dict], Mapping[str, Sequen
     table = _table(diffs, sides, source, n_boot, seed)
     singles = [_table(d, s, source, n_boot, seed) for d, s in per_run]
     for arm, entry in table.items():
-        for lang, cell in entry.items():
-            key = "diff" if arm == "_compare" else "gain"
-            if arm == "_compare":
-                for lg, c in cell.items():
-                    c["per_seed"] = [t[arm][lang][lg]["diff"] for t in singles]
-            else:
-                cell["per_seed"] = [t[arm][lang][key] for t in singles]
+        if arm == "_compare":
+            for pair, per_lang in entry.items():
+                for lang, cell in per_lang.items():
+                    cell["per_seed"] = [t[arm][pair][lang]["diff"] for t in singles]
+        else:
+            for lang, cell in entry.items():
+                cell["per_seed"] = [t[arm][lang]["gain"] for t in singles]
     table["seeds"] = len(runs)
     return table
 

@@ -83,16 +83,67 @@ def command(level: str, python: str, env: dict[str, str]) -> list[str]:
             "--disable-userns",
             "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp", "--tmpfs", "/var/tmp", "--tmpfs", "/dev/shm",
             "--dir", SCRATCH, "--dir", CACHE]
+    hidden = ["/tmp", "/var/tmp", "/dev/shm"]
     home = os.path.expanduser("~")
     if home not in ("/", "") and os.path.isdir(home):
         argv += ["--tmpfs", home]
-        # A checkout under the home folder (the usual place for a non-root user) must stay visible where
-        # the workers need it: the supervisor, servers and Node runner here, and @types/node in the venv.
-        from evals.languages.base import node_types_dir
-        for path in (str(HERE), node_types_dir()):
-            if (path + os.sep).startswith(home.rstrip(os.sep) + os.sep) and os.path.isdir(path):
-                argv += ["--ro-bind", path, path]
-    argv += ["--chdir", SCRATCH, "--clearenv"]
+        hidden.append(home)
+    argv += _rebind_hidden(hidden) + ["--chdir", SCRATCH, "--clearenv"]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     return argv + ["--"] + sup
+
+
+def _rebind_hidden(hidden: list[str]) -> list[str]:
+    """A checkout under a hidden folder (the home folder, the usual place for a non-root user, or /tmp
+    for a throwaway clone) must stay visible where the workers need it: the supervisor, servers and
+    Node runner here, and @types/node in the venv. They are bound read-only over the private tmpfs."""
+    from evals.languages.base import node_types_dir
+    roots = [os.path.realpath(h).rstrip(os.sep) + os.sep for h in hidden]
+    argv: list[str] = []
+    for path in (str(HERE), node_types_dir()):
+        real = os.path.realpath(path)
+        if not os.path.isdir(real):
+            continue
+        for dest in dict.fromkeys((path, real)):  # the path itself and, if it is a link, its target
+            if any((dest.rstrip(os.sep) + os.sep).startswith(r) for r in roots):
+                argv += ["--ro-bind", _readable_copy(real), dest]
+    return argv
+
+
+_copies: dict[str, str] = {}
+
+
+def _readable_copy(folder: str) -> str:
+    """`folder`, or a world-readable copy of it when the worker's unprivileged user could not reach it.
+
+    When we are root, bubblewrap itself runs as that user, so it must be able to read the folder it binds:
+    a clone in a private folder (`mktemp -d` and /root are mode 0700) is out of its reach. The copy (a few
+    MB at most) is made once per process and removed when the process exits."""
+    if os.geteuid() != 0 or _others_can_read(folder):
+        return folder
+    if folder not in _copies:
+        import atexit
+        import shutil
+        import tempfile
+        top = tempfile.mkdtemp(prefix="psft-sandbox-")
+        atexit.register(shutil.rmtree, top, True)
+        copy = os.path.join(top, "d")
+        shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        for d, _, files in os.walk(top):
+            os.chmod(d, 0o755)
+            for f in files:
+                os.chmod(os.path.join(d, f), 0o644 | (os.stat(os.path.join(d, f)).st_mode & 0o111))
+        _copies[folder] = copy
+    return _copies[folder]
+
+
+def _others_can_read(folder: str) -> bool:
+    """Whether a user with no special rights can list `folder`: every folder above it searchable by others."""
+    import stat
+    parts = folder.rstrip(os.sep).split(os.sep)
+    for i in range(1, len(parts) + 1):
+        mode = os.stat(os.sep.join(parts[:i]) or os.sep).st_mode
+        if not mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(folder).st_mode & stat.S_IROTH)

@@ -22,11 +22,7 @@ from evals.benchmarks import (
     parallel_set,
 )
 
-from .conftest import SHARED_DATA
-
-needs_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (MBXP tests need ../shared/data)")
-
+from .conftest import SHARED_DATA, needs_shared_data
 
 # ---------------------------------------------------------------- fixtures: problem 0 (has_close_elements)
 # Small, realistic HumanEval-X and MultiPL-E records (neither benchmark is in ../shared/data).
@@ -281,7 +277,7 @@ def _raw(name: str) -> list[dict]:
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_mbxp_folder_loads_every_line_of_every_language_file():
     problems = load_benchmark("mbxp", SHARED_DATA / "mbxp")
     for lang, name in MBXP_FILES.items():
@@ -294,7 +290,7 @@ def test_mbxp_folder_loads_every_line_of_every_language_file():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_mbxp_python_program_is_prompt_solution_test_and_check_call():
     (p,) = [p for p in load_benchmark("mbxp", SHARED_DATA / "mbxp", ["python"]) if p.id == "MBPP/2"]
     assert (p.number, p.lang, p.benchmark, p.entry_point) == (2, "python", "mbxp", "similar_elements")
@@ -310,7 +306,7 @@ def test_mbxp_python_program_is_prompt_solution_test_and_check_call():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_perl_has_no_reference_solutions_and_program_needs_a_completion():
     perl = load_benchmark("mbxp", SHARED_DATA / "mbxp", "pl")
     assert perl and all(p.lang == "perl" and not p.has_solution for p in perl)
@@ -320,7 +316,7 @@ def test_perl_has_no_reference_solutions_and_program_needs_a_completion():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_langs_filter_takes_aliases_and_a_single_file_loads_too():
     folder = load_benchmark("mbxp", SHARED_DATA / "mbxp", "py,rb")
     assert {p.lang for p in folder} == {"python", "ruby"}
@@ -329,7 +325,7 @@ def test_langs_filter_takes_aliases_and_a_single_file_loads_too():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_asking_for_a_language_the_data_lacks_is_an_error():
     with pytest.raises(BenchmarkError, match="klingon"):
         load_benchmark("mbxp", SHARED_DATA / "mbxp", ["klingon"])
@@ -338,7 +334,7 @@ def test_asking_for_a_language_the_data_lacks_is_an_error():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_multi_humaneval_loads_languages_without_runner_flagged_unavailable():
     problems = load_benchmark("multi-humaneval", SHARED_DATA / "multilingual_humaneval")
     langs = {p.lang for p in problems}
@@ -353,7 +349,7 @@ def test_multi_humaneval_loads_languages_without_runner_flagged_unavailable():
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_parallel_set_keeps_numbers_solved_in_every_language():
     langs = ["python", "javascript", "ruby"]
     aligned = parallel_set(load_benchmark("mbxp", SHARED_DATA / "mbxp", langs), langs, require_solution=True)

@@ -12,10 +12,7 @@ from evals.benchmarks import Problem, load_benchmark, parallel_set
 from evals.benchmarks.check import check_benchmark, run_solutions, summarize
 from evals.execution import Result, Status
 
-from .conftest import SHARED_DATA
-
-needs_data = pytest.mark.skipif(
-    not SHARED_DATA.is_dir(), reason=f"shared data not found at {SHARED_DATA} (MBXP tests need ../shared/data)")
+from .conftest import SHARED_DATA, needs_shared_data
 
 # Statuses that say the machinery, not the reference solution, went wrong.
 INFRASTRUCTURE = {Status.SANDBOX_ERROR, Status.TIMEOUT, Status.MEMORY, Status.UNAVAILABLE}
@@ -28,7 +25,7 @@ def _py(id_: str, solution: str | None, test: str = "\n\ndef check(f):\n    asse
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_mbxp_references_mostly_pass_and_failures_are_the_references_fault(executor):
     langs = ["python", "javascript", "ruby", "php"]
     aligned = parallel_set(load_benchmark("mbxp", SHARED_DATA / "mbxp", langs), langs, require_solution=True)
@@ -84,7 +81,7 @@ def _mbxp_lines(tmp_path: Path, n: int, break_one: bool) -> Path:
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_json_output_is_one_object_with_the_failing_ids(tmp_path, capsys):
     path = _mbxp_lines(tmp_path, 8, break_one=True)
     broken = json.loads(path.read_text().splitlines()[1])["task_id"]
@@ -99,7 +96,7 @@ def test_json_output_is_one_object_with_the_failing_ids(tmp_path, capsys):
 
 
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_table_output_names_languages_and_counts(tmp_path, capsys):
     path = _mbxp_lines(tmp_path, 4, break_one=False)
     assert main(["check-bench", "--bench", "mbxp", "--data", str(path), "--timeout", "20"]) == 0
@@ -136,7 +133,7 @@ def test_unknown_benchmark_is_a_usage_error(capsys):
 
 @pytest.mark.slow
 @pytest.mark.data
-@needs_data
+@needs_shared_data
 def test_full_mbxp_python_passes_at_least_as_many_as_plain_runners(capsys):
     code = main(["check-bench", "--bench", "mbxp", "--data", str(SHARED_DATA / "mbxp"), "--langs", "python",
                  "--json"])

@@ -48,6 +48,56 @@ def test_stop_wrapper_ends_rows_with_eos_after_the_rule():
             text += tok.decode([t])
 
 
+def test_loop_engine_answers_trl_generate_call_like_generate():
+    """The 'loop' engine gets trl's call (rows = prompts repeated num_generations times, left-padded) and
+    returns what `generate` would: the prompt, then the completion, EOS after a stopped row, none after
+    one that ran out. Greedy, it decodes the same tokens as the 'hf' engine."""
+    from transformers import GenerationConfig
+    tok = tiny_lm.tokenizer()
+    model = tiny_lm.model(tok)
+    ids = tok(["def f(x):"] * 3 + ["local function g(a, b)"] * 3, padding=True, padding_side="left",
+              return_tensors="pt")
+    width = ids["input_ids"].shape[1]
+    outs = {}
+    for engine in ("hf", "loop"):
+        wrap = _StopAtRule(model, tok, StopRule(("e",)), engine=engine, seed=0)
+        model.generate = wrap
+        try:
+            gc = GenerationConfig(do_sample=False, max_new_tokens=30, pad_token_id=tok.pad_token_id,
+                                  eos_token_id=tok.eos_token_id, top_k=0)
+            out = model.generate(**ids, generation_config=gc)
+        finally:
+            wrap.restore()
+        assert torch.equal(out[:, :width], ids["input_ids"]) and wrap.rows == 6
+        rows = []
+        for row in out[:, width:].tolist():
+            cut = row.index(tok.eos_token_id) if tok.eos_token_id in row else len(row)
+            rows.append(row[:cut])
+        outs[engine] = (rows, wrap.stopped)
+    assert outs["loop"] == outs["hf"]
+    # sampled: every row either stopped (the rule fired, then EOS) or ran to max_new_tokens without EOS
+    wrap = _StopAtRule(model, tok, StopRule(("e",)), engine="loop", seed=0)
+    model.generate = wrap
+    try:
+        gc = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, max_new_tokens=30,
+                              pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+        out = model.generate(**ids, generation_config=gc)
+    finally:
+        wrap.restore()
+    assert wrap.stopped >= 1
+    for row in out[:, width:width + 30].tolist():
+        if tok.eos_token_id not in row:   # ran out: the rule never fired before the last token
+            assert "e" not in tok.decode(row[:-1])
+
+
+def test_group_size_finds_trl_repeats():
+    from train.grpo import _group_size
+    assert _group_size([[1], [1], [2], [2]]) == 2
+    assert _group_size([[1], [1], [1]]) == 3
+    assert _group_size([[1], [2], [1], [2]]) == 1
+    assert _group_size([[1], [1], [2]]) == 1
+
+
 @pytest.mark.slow
 def test_grpo_steps_train_and_save_a_loadable_checkpoint(tmp_path, executor):
     from transformers import AutoModelForCausalLM, AutoTokenizer

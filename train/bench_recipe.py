@@ -31,7 +31,7 @@ from .bench_config import (
     BenchSFTConfig,
     LaunchConfig,
 )
-from .config import ConfigError, RuntimeConfig, coerce, from_dict, stable_hash, to_dict
+from .config import ConfigError, RuntimeConfig, coerce, from_dict, hashed_view, stable_hash, to_dict
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError
 
@@ -64,7 +64,7 @@ class BenchRecipe:
                 **{s: to_dict(getattr(self, s)) for s in SECTIONS}, "probe": dict(self.probe)}
 
     def hash(self, section: str) -> str:
-        return stable_hash(to_dict(getattr(self, section)))
+        return stable_hash(hashed_view(getattr(self, section)))
 
     def stage_hashes(self) -> dict[str, str]:
         """model -> data -> sft -> rl -> eval, each covering its upstream (threads and device excluded)."""
@@ -73,8 +73,8 @@ class BenchRecipe:
         h = {"model": stable_hash([self.model.name, self.model.train_dtype])}
         h["data"] = stable_hash([h["model"], data, self.hash("prompt")])
         h["sft"] = stable_hash([h["data"], self.hash("sft"), rt])
-        h["rl"] = stable_hash([h["sft"], {k: v for k, v in to_dict(self.rl).items() if k != "threads"}])
-        h["eval"] = stable_hash([h["model"], self.hash("prompt"), {k: v for k, v in to_dict(self.eval).items()
+        h["rl"] = stable_hash([h["sft"], {k: v for k, v in hashed_view(self.rl).items() if k != "threads"}])
+        h["eval"] = stable_hash([h["model"], self.hash("prompt"), {k: v for k, v in hashed_view(self.eval).items()
                                                                    if k != "threads"}])
         return h
 

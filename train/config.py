@@ -142,6 +142,19 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+def hashed_view(cfg: Any) -> dict[str, Any]:
+    """What a stage hash covers of a config dataclass: `to_dict(cfg)` without the fields marked
+    `metadata={"hash": "if_set"}` that hold their default. Fields added to a config after runs exist
+    are marked so: leaving them at the default keeps every existing run's stage hashes (and `--resume`)."""
+    if not dataclasses.is_dataclass(cfg):
+        return dict(cfg)
+    out = to_dict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("hash") == "if_set" and getattr(cfg, f.name) == f.default:
+            out.pop(f.name, None)
+    return out
+
+
 def stable_hash(obj: Any) -> str:
     """12 hex digits of sha256 over canonical JSON; equal for equal configs across processes and machines."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):

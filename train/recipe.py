@@ -33,7 +33,7 @@ except ModuleNotFoundError:   # Python 3.10: the same parser, from PyPI
 
 from evals.world import WorldConfig
 
-from .config import ConfigError, RuntimeConfig, coerce, from_dict, stable_hash, to_dict
+from .config import ConfigError, RuntimeConfig, coerce, from_dict, hashed_view, stable_hash, to_dict
 from .model import ModelConfig
 from .pretrain import PretrainConfig
 from .sft import SFTStageConfig
@@ -98,7 +98,7 @@ class Recipe:
 
     def hash(self, section: str) -> str:
         """Stable hash of one section's resolved values."""
-        return stable_hash(self.section(section))
+        return stable_hash(hashed_view(getattr(self, section)))
 
     def stage_hashes(self) -> dict[str, str]:
         """Stage -> hash of its section and every upstream section (see the module docstring)."""

@@ -136,6 +136,31 @@ def test_languages_generated_in_parallel_threads_give_the_same_rows(executor, to
     assert {r["completion"] for r in one if r["sample"] >= 0} - {r["completion"] for r in one if r["sample"] < 0}
 
 
+def test_attention_kernel_is_switched_for_the_evaluation_only(executor, tok, lm, tasks):
+    from train.evaluate import attention
+    assert lm.config._attn_implementation == "sdpa"
+    base = dict(n_tasks=0, threads=1, max_new_tokens=24, batch_size=4, langs=("python", "lua"))
+    seen = set()   # the kernel of every forward pass while generating
+    hook = lm.register_forward_pre_hook(lambda m, _args: seen.add(m.config._attn_implementation))
+    try:
+        eager, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(attention="eager", **base), executor, progress=False)
+    finally:
+        hook.remove()
+    assert seen == {"eager"} and lm.config._attn_implementation == "sdpa"   # the model's own kernel came back
+    sdpa, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(attention="sdpa", **base), executor, progress=False)
+    assert [r["completion"] for r in eager] == [r["completion"] for r in sdpa]
+    with attention(lm, "eager"):
+        assert lm.config._attn_implementation == "eager"
+        with attention(lm, ""):
+            assert lm.config._attn_implementation == "eager"
+    assert lm.config._attn_implementation == "sdpa"
+    with pytest.raises(ValueError, match="cannot switch its attention kernel"):
+        with attention(object(), "eager"):
+            pass
+    with pytest.raises(ValueError, match="EvalConfig.attention"):
+        EvalConfig(attention="flash")
+
+
 def test_eval_config_errors_name_the_field():
     with pytest.raises(ValueError, match="EvalConfig.langs"):
         EvalConfig(langs=("cobol",))

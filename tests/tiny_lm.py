@@ -103,6 +103,9 @@ class OracleLM:
         self.base.train(mode)
         return self
 
+    def set_attn_implementation(self, kernel: str):
+        self.base.set_attn_implementation(kernel)
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 

@@ -134,6 +134,10 @@ class BenchEvalConfig(EvalConfig):
     bf16: bool = field(default=False, metadata={
         "help": "bf16 autocast while generating: prefill 1.8x faster on this CPU, decoding at batch 32 1.3x slower "
                 "(measured with SmolLM2-135M); greedy may differ from fp32."})
+    attention: str = field(default="", metadata={
+        "hash": "if_set",
+        "help": "Attention kernel while generating: 'eager', 'sdpa', or '' for the model's own (the default here: "
+                "the world's 'eager' was measured on the world's 3.7M model only)."})
 
     def __post_init__(self):
         super().__post_init__()

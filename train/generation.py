@@ -202,7 +202,7 @@ def generate(model, tokenizer, prompts: Sequence[str], rules: StopRule | Sequenc
         with torch_threads(params.threads), torch.inference_mode(), autocast:
             for batch in batches:
                 rows = [r for i in batch for r in [rules[i]] * params.n]
-                run = _decode_loop if params.engine == "loop" else _decode_hf
+                run = decode_loop if params.engine == "loop" else _decode_hf
                 token_lists = run(model, [ids[i] for i in batch], rows, params, pieces, eos, pad, gen, stats)
                 texts = tokenizer.batch_decode(token_lists, skip_special_tokens=True)
                 for k, i in enumerate(batch):
@@ -251,9 +251,12 @@ def _pick(logits: torch.Tensor, params: SamplingParams, gen: torch.Generator) ->
     return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
 
-def _decode_loop(model, prompt_ids, rules, params, pieces, eos, pad, gen, stats) -> list[list[int]]:
-    """Prefill, then one forward per step over the unfinished rows only (finished rows leave the batch
-    and the KV cache). Returns the generated token ids of each row (prompt-major, n per prompt)."""
+def decode_loop(model, prompt_ids, rules, params, pieces, eos, pad, gen, stats) -> list[list[int]]:
+    """Token-level decoding under `generate` (also what `train.grpo` answers trl's `generate` call with):
+    `prompt_ids` are token ids, `rules` one StopRule per output row (`params.n` rows per prompt), `pieces`
+    the token strings (`token_pieces`), `eos` the ids that end a row, `gen` the torch.Generator that samples.
+    Prefill, then one forward per step over the unfinished rows only (finished rows leave the batch
+    and the KV cache). Returns the generated token ids of each row (prompt-major, n per prompt), EOS excluded."""
     from transformers import DynamicCache
     n = params.n
     device = gen.device

@@ -189,12 +189,12 @@ class _StopAtRule:
         return out
 
     def _loop(self, input_ids, attention_mask, generation_config, **_):
-        """trl's `generate` call through `train.generation._decode_loop`: rows are trl's prompts each repeated
+        """trl's `generate` call through `train.generation.decode_loop`: rows are trl's prompts each repeated
         `num_generations` times in a row; one prefill per distinct prompt. Returns [rows, prompt + new]
         ids like `generate`: EOS after a row that stopped (rule or EOS), none after one that ran out."""
         import torch
 
-        from .generation import GenStats, SamplingParams, _decode_loop
+        from .generation import GenStats, SamplingParams, decode_loop
         gc = generation_config
         device = input_ids.device
         if self.rng is None:
@@ -204,8 +204,8 @@ class _StopAtRule:
         params = SamplingParams(max_new_tokens=gc.max_new_tokens, temperature=gc.temperature if gc.do_sample else 0.0,
                                 top_p=gc.top_p if gc.do_sample and gc.top_p else 1.0, n=n, batch_size=len(prompts),
                                 threads=None)
-        tokens = _decode_loop(self.model, prompts[::n], [self.rule] * len(prompts), params, self.pieces,
-                              self.eos_all, self.pad, self.rng, GenStats())
+        tokens = decode_loop(self.model, prompts[::n], [self.rule] * len(prompts), params, self.pieces,
+                             self.eos_all, self.pad, self.rng, GenStats())
         width = input_ids.shape[1]
         longest = max(len(t) + (len(t) < gc.max_new_tokens) for t in tokens)   # + the EOS of a stopped row
         out = torch.full((len(prompts), width + longest), self.pad, dtype=input_ids.dtype, device=device)

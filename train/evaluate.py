@@ -64,8 +64,8 @@ class EvalConfig:
     attention: str = field(default="eager", metadata={
         "hash": "if_set",
         "help": "Attention kernel while generating: 'eager', 'sdpa', or '' for the model's own (the model's own "
-                "comes back afterwards). 'eager' decodes the study's model faster than 'sdpa' on CPU with the "
-                "same completions (artifacts/bench/eval.json); a kernel the model does not support is an error."})
+                "comes back afterwards). 'eager' evaluated a study checkpoint in 79.8 s against 86.9 s with 'sdpa' "
+                "on this CPU, with the same 6000 completions (README)."})
     overlap: bool = field(default=True, metadata={
         "help": "Execute one language's programs while the next language generates."})
     n_boot: int = field(default=2000, metadata={"help": "Bootstrap resamples for the confidence intervals."})

@@ -139,7 +139,7 @@ def test_languages_generated_in_parallel_threads_give_the_same_rows(executor, to
 def test_attention_kernel_is_switched_for_the_evaluation_only(executor, tok, lm, tasks):
     from train.evaluate import attention
     assert lm.config._attn_implementation == "sdpa"
-    base = dict(n_tasks=0, threads=1, max_new_tokens=24, batch_size=4, langs=("python", "lua"))
+    base = dict(n_tasks=0, threads=1, max_new_tokens=24, batch_size=4, langs=("python", "lua"), dtype="float32")
     seen = set()   # the kernel of every forward pass while generating
     hook = lm.register_forward_pre_hook(lambda m, _args: seen.add(m.config._attn_implementation))
     try:
@@ -159,6 +159,35 @@ def test_attention_kernel_is_switched_for_the_evaluation_only(executor, tok, lm,
             pass
     with pytest.raises(ValueError, match="EvalConfig.attention"):
         EvalConfig(attention="flash")
+
+
+def test_generation_dtype_casts_a_copy_and_leaves_the_model_alone(executor, tok, lm, tasks):
+    import torch
+
+    from train.evaluate import cast
+    before = {k: v.clone() for k, v in lm.state_dict().items()}
+    base = dict(n_tasks=0, threads=1, max_new_tokens=24, batch_size=4, langs=("python", "lua"))
+    seen = set()   # (model, weights' dtype) of every forward pass while generating (a deep copy keeps the hook)
+    hook = lm.register_forward_pre_hook(lambda m, _args: seen.add((m is lm, m.model.embed_tokens.weight.dtype)))
+    try:
+        bf16, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(dtype="bfloat16", **base), executor, progress=False)
+        assert seen == {(False, torch.bfloat16)}
+        seen.clear()
+        fp32, _ = evaluate_checkpoint(lm, tok, tasks, EvalConfig(dtype="float32", **base), executor, progress=False)
+        assert seen == {(True, torch.float32)}
+    finally:
+        hook.remove()
+    assert all(torch.equal(before[k], v) for k, v in lm.state_dict().items())   # untouched, still fp32
+    assert len(bf16) == len(fp32) == len(tasks) * 2
+    assert EvalConfig().dtype == "bfloat16"
+    for same in ("", "float32"):
+        with cast(lm, same) as m:
+            assert m is lm
+    with pytest.raises(ValueError, match="cannot be cast"):
+        with cast(object(), "bfloat16"):
+            pass
+    with pytest.raises(ValueError, match="EvalConfig.dtype"):
+        EvalConfig(dtype="float16")
 
 
 def test_eval_config_errors_name_the_field():

@@ -118,7 +118,7 @@ def leftovers(uids: set[int]) -> list[str]:
     for pid, uid, cmd in sandbox_processes(uids):
         if cmd.split(" ")[0].endswith("bwrap"):
             continue
-        kinds = ("supervisor.py", "node_runner.js", "perl_server.pl", "php_server.php")
+        kinds = ("supervisor.py", "node_runner.js", "perl_server.pl", "php_server.php", "ruby_server.rb")
         kind = next((k for k in kinds if k in cmd), None)
         if kind is not None and (uid, kind) not in seen:
             seen[(uid, kind)] = pid

@@ -106,6 +106,19 @@ class OracleLM:
     def set_attn_implementation(self, kernel: str):
         self.base.set_attn_implementation(kernel)
 
+    dtype = property(lambda self: self.base.dtype)
+
+    def __deepcopy__(self, memo):  # a copy with its own model; the references are shared, the thread state not
+        import copy
+        twin = copy.copy(self)
+        twin.base = copy.deepcopy(self.base, memo)
+        twin._state = type(self._state)()
+        return twin
+
+    def to(self, *args, **kwargs):
+        self.base = self.base.to(*args, **kwargs)
+        return self
+
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
 
@@ -123,8 +136,8 @@ class OracleLM:
                 self.rows = [r for r in self.rows if r[1] > self.step]
             assert len(self.rows) == input_ids.shape[0], "OracleLM lost track of the rows"
         logits = torch.full((input_ids.shape[0], 1, out.logits.shape[-1]), -1e4)
-        for i, (ref, _) in enumerate(self.rows):
-            logits[i, 0, ref[min(self.step, len(ref) - 1)]] = 1e4
+        want = torch.tensor([ref[min(self.step, len(ref) - 1)] for ref, _ in self.rows], dtype=torch.long)
+        logits[torch.arange(len(want)), 0, want] = 1e4   # one indexed write, not one per row (a real LM has none)
         out.logits = logits
         return out
 

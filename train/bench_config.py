@@ -138,6 +138,10 @@ class BenchEvalConfig(EvalConfig):
         "hash": "if_set",
         "help": "Attention kernel while generating: 'eager', 'sdpa', or '' for the model's own (the default here: "
                 "the world's 'eager' was measured on the world's 3.7M model only)."})
+    dtype: str = field(default="", metadata={
+        "hash": "if_set",
+        "help": "Weights' dtype while generating: 'bfloat16', 'float32', or '' for the model's own (the default "
+                "here: the world's 'bfloat16' was measured on the world's 3.7M model only)."})
 
     def __post_init__(self):
         super().__post_init__()

@@ -139,12 +139,14 @@ class Executor:
         if lang.build:
             steps.append({"phase": "build", "argv": _resolve(lang.argv(lang.build, mem)),
                           "timeout": limits.build_timeout_s, "rlimit_as": False})
-        run_argv = lang.argv(lang.run, mem)
+        run_argv = plain = lang.argv(lang.run, mem)
         if lang.adapt:
             run_argv = lang.adapt(run_argv, source)
         steps.append({"phase": "run", "argv": _resolve(run_argv), "timeout": limits.timeout_s,
                       "rlimit_as": True if lang.rlimit_as else "data", "pyfork": lang.mode == "pyfork"})
-        if lang.server and self.warm:  # one fork server per language and memory limit, in each worker
+        # One fork server per language and memory limit, in each worker. It runs with the plain flags, so a
+        # program that `adapt` gave other flags runs in a fresh process.
+        if lang.server and self.warm and run_argv == plain:
             steps[-1]["server"] = {"key": f"{lang.name}:{mem}", "argv": _resolve(lang.argv(lang.server, mem)),
                                    "env": dict(lang.env)}
         req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),

@@ -1,5 +1,7 @@
 """Ruby (MRI): `--disable-gems` skips RubyGems' start-up (~35 ms); a program that requires a gem gets
-RubyGems back, and one that uses `Set` (which RubyGems would have loaded) gets `-rset`."""
+RubyGems back, and one that uses `Set` (which RubyGems would have loaded) gets `-rset`. Even without
+RubyGems Ruby takes ~9 ms to start, so a fork server (`servers/ruby_server.rb`, same flags) starts it
+once and forks a child per program; programs that need other flags run in a fresh process."""
 import re
 
 from .base import Language
@@ -20,10 +22,11 @@ def adapt(argv: list[str], source: str) -> list[str]:
 
 LANG = Language(
     name="ruby", ext="rb", aliases=("rb",),
-    run=("ruby", "--disable-gems", "{src}"), version=("ruby", "--version"), debian=("ruby",),
+    run=("ruby", "--disable-gems", "{src}"), server=("ruby", "--disable-gems", "{servers}/ruby_server.rb"),
+    version=("ruby", "--version"), debian=("ruby",),
     syntax_patterns=(r"syntax error", r"\(SyntaxError\)"),
     failure_patterns=(r"\((StandardError|RuntimeError|Minitest::Assertion|Test::Unit::AssertionFailedError)\)",),
     memory_patterns=(r"\(NoMemoryError\)", r"failed to allocate memory"),
     adapt=adapt,
-    fast_flags_note="--disable-gems unless the program requires a gem",
+    fast_flags_note="fork server with --disable-gems, unless the program requires a gem or uses Set",
 )

@@ -39,7 +39,8 @@ class Language:
     mode: str = field(default="exec", metadata={"help": "exec | pyfork (fork server) | node (warm runner)."})
     server: tuple[str, ...] | None = field(default=None, metadata={
         "help": "argv of a fork server (a script in evals/execution/servers, `{servers}`) that starts the "
-                "interpreter once and forks a child per program; plain `run` is the fallback."})
+                "interpreter once and forks a child per program; plain `run` is the fallback, and runs a program "
+                "whose flags `adapt` changed."})
     rlimit_as: bool = field(default=True, metadata={"help": "Cap address space (false for JIT runtimes)."})
     env: tuple[tuple[str, str], ...] = ()
     syntax_patterns: tuple[str, ...] = ()

@@ -8,7 +8,9 @@ size) but emits the task's reference completion, so completions have realistic l
 trained model stops, and execute as passing programs (every test runs). It also reports:
 - the worst case: the bare random model, every row decoding to `max_new_tokens` (one language);
 - generation alone for threads 1 vs 2, batch sizes, the loop vs `model.generate` engines, bf16.
-Results (with the machine's load, since the cores may be shared) go to `artifacts/bench/eval.json`.
+The full evaluation runs twice: with the evaluation's defaults (bf16 weights while generating), then in
+float32 for comparison. Results (with the machine's load, since the cores may be shared) go to
+`artifacts/bench/eval.json`.
 """
 from __future__ import annotations
 

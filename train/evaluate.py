@@ -70,7 +70,7 @@ class EvalConfig:
     dtype: str = field(default="bfloat16", metadata={
         "help": "Weights' dtype while generating: 'bfloat16', 'float32', or '' for the model's own (a cast copy "
                 "generates; the model itself is untouched). On the study's 24 checkpoints bfloat16 evaluated in "
-                "47-58 s where float32 had taken 75-100 s; 5-9% of the completions differ, and pass@1 moved by "
+                "48-59 s where float32 had taken 75-100 s; 5-9% of the completions differ, and pass@1 moved by "
                 "-0.9 to +0.7 points per checkpoint and language, -0.04 on average (README, 'Evaluation speed')."})
     overlap: bool = field(default=True, metadata={
         "help": "Execute one language's programs while the next language generates."})

@@ -18,9 +18,11 @@ def test_explicit_thread_counts_are_kept():
 
 
 def _detached_spinners(n: int) -> list[int]:
-    """`n` busy processes that are not our descendants (their parent exits at once): other processes."""
+    """`n` busy processes that are not our descendants (their parent exits at once): other processes. Each
+    stops by itself after 30 s, should this test be killed before it kills them."""
+    spin = "import time\nend = time.time() + 30\nwhile time.time() < end: pass"
     code = ("import subprocess, sys\nfor _ in range(int(sys.argv[1])): print(subprocess.Popen([sys.executable, '-c', "
-            "'while True: pass'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)")
+            f"{spin!r}], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).pid)")
     out = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True, text=True, check=True, timeout=30)
     return [int(x) for x in out.stdout.split()]
 

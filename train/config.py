@@ -198,9 +198,8 @@ def auto_threads(threads: int = 0) -> int:
     """`threads` when set, else a choice for now: every core this process may use when no other process
     is running, else 1. Small models scale badly across threads that must share their cores with others
     (a GRPO step took 5 s with 1 thread and 90-140 s with 2 on a loaded 2-core machine), so a busy
-    machine gets one thread. "Running" is the median, over five samples ~0.05 s apart, of the runnable
-    threads of processes other than this one and its descendants (`runnable_elsewhere`): a run's own
-    sandbox workers and leftover threads are not "other processes"."""
+    machine gets one thread. "Running" is the kernel's count of runnable tasks (/proc/loadavg), sampled
+    a few times over ~0.2 s, minus this process's own."""
     if threads:
         return threads
     cores = len(os.sched_getaffinity(0))
@@ -208,50 +207,14 @@ def auto_threads(threads: int = 0) -> int:
         return 1
     samples = []
     for i in range(5):
-        n = runnable_elsewhere()
-        if n is None:
+        try:
+            with open("/proc/loadavg") as f:
+                samples.append(int(f.read().split()[3].split("/")[0]) - 1)
+        except (OSError, ValueError, IndexError):
             return 1
-        samples.append(n)
         if i < 4:
             time.sleep(0.05)
     return cores if sorted(samples)[len(samples) // 2] <= 0 else 1
-
-
-def runnable_elsewhere(root: int | None = None) -> int | None:
-    """Runnable threads (state R in /proc) of processes outside the tree rooted at `root` (this process by
-    default: neither it nor its descendants); None where /proc cannot be read. Written here: psutil would
-    be a dependency for reading the same two files."""
-    me = os.getpid() if root is None else root
-    parent: dict[int, int] = {}
-    running: dict[int, int] = {}
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return None
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                parent[pid] = int(f.read().rsplit(b")", 1)[1].split()[1])
-            tids = os.listdir(f"/proc/{pid}/task")
-        except (OSError, ValueError, IndexError):
-            continue   # gone meanwhile
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
-                    if f.read().rsplit(b")", 1)[1].split()[0] == b"R":
-                        running[pid] = running.get(pid, 0) + 1
-            except (OSError, IndexError):
-                continue
-
-    def ours(pid: int) -> bool:
-        for _ in range(64):   # ancestry is short; the bound guards against a cycle from a recycled pid
-            if pid == me:
-                return True
-            if pid <= 1 or pid not in parent:
-                return False
-            pid = parent[pid]
-        return False
-    return sum(n for pid, n in running.items() if not ours(pid))
 
 
 @contextmanager

@@ -49,6 +49,10 @@ class Language:
     adapt: Callable[[list[str], str], list[str]] | None = field(
         default=None, metadata={"help": "Adjusts the run argv to a program's source (e.g. flags)."})
     fast_flags_note: str = ""                # what we do to avoid start-up cost, for `psft langs`
+    seal: Callable[[str, str, str], str] | None = field(default=None, metadata={
+        "help": "seal(code, tests, prelude) -> program text that proves it ran its tests to the end "
+                "(see PROOF below); None: the language cannot prove it, and its programs are judged by exit "
+                "status alone."})
 
     @property
     def compiled(self) -> bool:
@@ -105,6 +109,22 @@ class Language:
             return Status.RUNTIME_ERROR, f"killed by signal {signal}"
         return Status.RUNTIME_ERROR, _first_line(tail[-400:]) or f"exit code {exit_code}"
 
+
+# PROOF: how a program shows that its tests ran to their end (an exit status alone is forged by any early
+# exit or exit hook). When a `Program` asks for a proof, the supervisor writes a fresh random token (32
+# lowercase hex digits, no newline) to PROOF_FILE in the program's working directory before any step
+# runs, and the host accepts `passed` only when the token appears in the program's stdout. A sealed
+# program (`Language.seal(code, tests, prelude)`) is laid out as
+#     proof prologue   reads PROOF_FILE and deletes it, before any other code of the program can run
+#                      (a missing file means "no proof asked": the program then runs as if unsealed);
+#     prelude          trusted helpers (e.g. the world's strict comparisons), captured before `code` runs;
+#     code             prompt + completion: untrusted;
+#     tests            the benchmark's or world's checks;
+#     proof epilogue   flushes stdout and writes "\n" + token + "\n" to it, only when reached as the
+#                      program's last statement (not when its function is called early from elsewhere).
+# So a program cannot learn the token from its source file, arguments, environment or descriptors; what
+# stays open (a program that searches its interpreter's memory) is listed in the README's sandbox section.
+PROOF_FILE = ".psft_proof"
 
 # The fork servers' scripts (see `Language.server`).
 SERVERS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "execution", "servers")

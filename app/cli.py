@@ -13,6 +13,7 @@ COMMANDS = [
     ("langs", "langs"),
     ("exec_program", "exec"),
     ("check_bench", "check-bench"),
+    ("score", "score"),
     ("run", "run"),
     ("study", "study"),
     ("model", "model"),

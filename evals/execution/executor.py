@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import queue
+import secrets
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from evals.languages import Language, UnknownLanguage, get_language
+from evals.languages import LANGUAGES, Language, UnknownLanguage, get_language
 from evals.languages.base import node_types_dir
 
 from . import sandbox
@@ -38,13 +39,21 @@ class Executor:
         self.level = sandbox.resolve_level(sandbox_level)
         self.warm = warm
         node = sandbox.which("node")
-        self._node_argv = ([node, f"--max-old-space-size={self.limits.memory_mb}", str(sandbox.NODE_RUNNER)]
-                           if warm and node and sandbox.NODE_RUNNER.exists() else None)
+        self._node_argv = ([sandbox.trusted_path(self.level, node), f"--max-old-space-size={self.limits.memory_mb}",
+                            str(sandbox.NODE_RUNNER)] if warm and node and sandbox.NODE_RUNNER.exists() else None)
+        # The fork servers' interpreters, as execute-only copies (made before any worker starts: a worker's
+        # sandbox binds the copies that exist when it starts).
+        self._server_exe = {}
+        if warm:
+            for lang in LANGUAGES.values():
+                exe = sandbox.which(lang.server[0]) if lang.server else None
+                if exe:
+                    self._server_exe[lang.name] = sandbox.trusted_path(self.level, exe)
         self._free: queue.Queue[Worker] = queue.Queue()
         for slot in range(self.n_workers):
             self._free.put(Worker(slot, self.level, self._node_argv,
                                   {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs",
-                                   "PSFT_TS_TYPE_ROOTS": node_types_dir()}))
+                                   "PSFT_TS_TYPE_ROOTS": node_types_dir()}, memory_mb=self.limits.memory_mb))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
         self._lock = threading.Lock()
         self._missing: dict[str, list[str]] = {}
@@ -113,6 +122,11 @@ class Executor:
             return Result(Status.UNAVAILABLE, detail=f"runtime not installed: {', '.join(missing)} "
                           f"(Debian: {' '.join(lang.debian)})", lang=lang.name)
         req = self._request(lang, program.source, limits)
+        token = secrets.token_hex(16) if program.proof else None
+        if token:
+            req["proof"] = token
+            if "warm" in req:
+                req["warm"]["proof"] = token
         worker = self._free.get()
         try:
             restarts = worker.restarts
@@ -131,7 +145,7 @@ class Executor:
                           detail="the program killed or hung its sandbox worker (worker restarted)")
         if "error" in resp:
             return Result(Status.SANDBOX_ERROR, detail=resp["error"], lang=lang.name)
-        return self._judge(lang, resp["steps"], limits)
+        return self._judge(lang, resp["steps"], limits, token)
 
     def _request(self, lang: Language, source: str, limits: Limits) -> dict:
         mem = limits.memory_mb
@@ -146,8 +160,9 @@ class Executor:
                       "rlimit_as": True if lang.rlimit_as else "data", "pyfork": lang.mode == "pyfork"})
         # One fork server per language and memory limit, in each worker. It runs with the plain flags, so a
         # program that `adapt` gave other flags runs in a fresh process.
-        if lang.server and self.warm and run_argv == plain:
-            steps[-1]["server"] = {"key": f"{lang.name}:{mem}", "argv": _resolve(lang.argv(lang.server, mem)),
+        if lang.server and self.warm and run_argv == plain and lang.name in self._server_exe:
+            argv = lang.argv(lang.server, mem)
+            steps[-1]["server"] = {"key": f"{lang.name}:{mem}", "argv": [self._server_exe[lang.name], *argv[1:]],
                                    "env": dict(lang.env)}
         req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),
                "env": dict(lang.env)}
@@ -156,7 +171,7 @@ class Executor:
                            "timeout_ms": int(limits.timeout_s * 1000), "output_bytes": limits.output_bytes}
         return req
 
-    def _judge(self, lang: Language, steps: Sequence[dict], limits: Limits) -> Result:
+    def _judge(self, lang: Language, steps: Sequence[dict], limits: Limits, token: str | None = None) -> Result:
         last = steps[-1]
         if "error" in last:
             return Result(Status.SANDBOX_ERROR, detail=last["error"], lang=lang.name)
@@ -166,9 +181,15 @@ class Executor:
         hit_memory = last.get("maxrss_kb", 0) >= 0.9 * limits.memory_mb * 1024
         status, detail = lang.classify(last["phase"], last["exit_code"], last.get("signal"), last["stderr"],
                                        last["timed_out"], hit_memory)
+        stdout = last["stdout"]
+        if token is not None and last["phase"] == "run":
+            proved = token in stdout
+            stdout = stdout.replace(f"\n{token}\n", "").replace(token, "")
+            if status is Status.PASSED and not proved:
+                status, detail = Status.FAILED, "ended before its tests finished (no completion proof)"
         build_s = steps[0]["duration_s"] if steps[0].get("phase") == "build" else 0.0
         return Result(status, exit_code=last["exit_code"], duration_s=last["duration_s"], build_s=build_s,
-                      stdout=last["stdout"], stderr=last["stderr"], signal=last.get("signal"),
+                      stdout=stdout, stderr=last["stderr"], signal=last.get("signal"),
                       detail=detail, phase=last["phase"], lang=lang.name)
 
 

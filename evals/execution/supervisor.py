@@ -14,11 +14,16 @@ For every program it:
   `setsid` escapes), so nothing survives a program;
 - for Python, forks itself instead of exec'ing an interpreter (a fork server: no start-up cost);
 - for JavaScript/TypeScript, first offers the program to a warm Node runner (`node_runner.js`) and runs
-  it in a fresh process when the runner declines or dies.
+  it in a fresh process when the runner declines or dies;
+- when the request asks for a proof, writes its token to PROOF_FILE in the program's directory (the
+  sealed program reads and deletes it before any of its own code runs; see evals/languages/base.py).
+Every exchange with a helper (fork server, Node runner) carries a fresh nonce; an answer with another
+nonce, or a line nobody asked for, stops that helper and is reported as an error, never as a verdict.
 
 Not for: deciding statuses (the host does that from exit codes and stderr), or isolation by itself:
 the namespaces, read-only filesystem and no-network come from the worker's bubblewrap command.
 """
+import binascii
 import io
 import json
 import linecache
@@ -37,15 +42,56 @@ os.dup2(2, 1)  # stray prints go to stderr, never into the protocol
 
 SCRATCH = os.environ.get("PSFT_SCRATCH", "/tmp/run")
 CACHE = "/tmp/cache"
+TRUSTED = "/tmp/.trusted"  # the execute-only interpreter copies (a read-only mount): never wiped
+PROOF_FILE = ".psft_proof"  # as evals/languages/base.py (this file imports nothing of the project)
 IN_PIDNS = os.environ.get("PSFT_PIDNS") == "1"
 NODE_ARGV = json.loads(os.environ.get("PSFT_NODE_RUNNER", "null"))
 BASE_ENV = json.loads(os.environ.get("PSFT_BASE_ENV", "{}"))
+HOMES = json.loads(os.environ.get("PSFT_HOMES", "[]"))  # the private tmpfs over the caller's home
 _counter = 0
 # The warm runner's first TypeScript request loads the compiler and parses lib files (seconds on a busy
 # machine); past this grace it is killed and the program re-run in a fresh process.
 WARM_GRACE_S = 30.0
-_node = None  # the warm Node runner: (pid, stdin fd, stdout file)
-_servers = {}  # fork servers by language: (pid, stdin fd, stdout file)
+# A warm run that has not answered within every step's limit plus this grace is a timeout (the runner's
+# type check cannot be interrupted, so the deadline covers build and run together).
+GRACE_S = 2.0
+_node = None  # the warm Node runner: (pid, stdin fd, _Lines)
+_servers = {}  # fork servers by language: (pid, stdin fd, _Lines)
+
+
+def _nonce():
+    return binascii.hexlify(os.urandom(12)).decode()
+
+
+class _Lines:
+    """Lines from a helper's output pipe, read with our own buffer so that `pending` sees every byte
+    nobody asked for (a buffered file object would hide what it read ahead)."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.buf = bytearray()
+
+    def readline(self, timeout):
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            ready, _, _ = select.select([self.fd], [], [], max(deadline - time.monotonic(), 0.0))
+            if not ready:
+                return b""
+            data = os.read(self.fd, 1 << 16)
+            if not data:
+                return b""
+            self.buf += data
+        i = self.buf.index(b"\n") + 1
+        line = bytes(self.buf[:i])
+        del self.buf[:i]
+        return line
+
+    def pending(self):
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        return bool(self.buf) or bool(ready)
+
+    def close(self):
+        os.close(self.fd)
 
 
 def _tail(buf, data, cap):
@@ -129,29 +175,52 @@ def _run_python_here(path, env):
     main.__file__ = path
     main.__builtins__ = __builtins__
     sys.modules["__main__"] = main
-    code = 0
-    try:
-        with open(path, "rb") as f:
-            source = f.read()
-        exec(compile(source, path, "exec"), main.__dict__)
-    except SystemExit as e:
-        if e.code is None:
-            code = 0
-        elif isinstance(e.code, int):
-            code = e.code
-        else:
-            print(e.code, file=sys.stderr)
-            code = 1
-    except BaseException as e:  # noqa: BLE001 - as the interpreter does: traceback, exit 1
-        tb = e.__traceback__.tb_next if e.__traceback__ else None  # hide this frame
-        traceback.print_exception(type(e), e, tb)
-        code = 1
+    code = _exit_code(lambda: exec(compile(_read(path), path, "exec"), main.__dict__))
+    # What Py_FinalizeEx does next, in its order: wait for non-daemon threads, then atexit callbacks
+    # (SystemExit in either sets the status), then flush the standard streams.
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        shutdown = getattr(threading, "_shutdown", None)
+        if shutdown is not None:
+            code = _exit_code(shutdown, code)
+    atexit = sys.modules.get("atexit")
+    if atexit is not None:
+        atexit._run_exitfuncs()  # prints (and ignores) errors of callbacks, as at interpreter exit
     try:
         sys.stdout.flush()
         sys.stderr.flush()
     except BaseException:  # noqa: BLE001
         code = code or 120
     os._exit(code & 0xFF)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _exit_code(run, code=0):
+    """Run `run()` as the interpreter runs a main module: SystemExit gives the status (a non-int code is
+    printed), any other exception goes to sys.excepthook (the program may have replaced it) and gives 1."""
+    try:
+        run()
+    except SystemExit as e:
+        if e.code is None:
+            return 0
+        if isinstance(e.code, int):
+            return e.code
+        print(e.code, file=sys.stderr)
+        return 1
+    except BaseException as e:  # noqa: BLE001 - as the interpreter does: the hook, exit 1
+        tb = e.__traceback__.tb_next if e.__traceback__ else None  # hide this frame
+        if tb is not None and tb.tb_frame.f_code.co_name == "<lambda>":
+            tb = tb.tb_next
+        try:
+            sys.excepthook(type(e), e, tb)
+        except BaseException:  # noqa: BLE001 - a broken hook: the default one, as CPython falls back
+            traceback.print_exception(type(e), e, tb)
+        return 1
+    return code
 
 
 def _warm_python():
@@ -323,6 +392,7 @@ def _run_in_server(step, workdir, limits):
     if helper is None:
         helper = _servers[key] = _helper_start(spec["argv"], dict(BASE_ENV, **spec.get("env", {})))
     hpid, w, r = helper
+    nonce = _nonce()
     io_dir = workdir + ".io"
     os.mkdir(io_dir, 0o700)
     fifos = [os.path.join(io_dir, n) for n in ("out", "err")]
@@ -334,12 +404,14 @@ def _run_in_server(step, workdir, limits):
     holds = [os.open(f, os.O_WRONLY | os.O_NONBLOCK) for f in fifos]
     pid = None
     try:
-        os.write(w, f"{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}\n".encode())
-        ready, _, _ = select.select([r], [], [], 10.0)
-        line = r.readline().decode() if ready else ""
-        if not line.startswith("pid "):
-            raise OSError(f"fork server {key} did not answer: {line.strip()!r}")
-        pid = int(line.split()[1])
+        if r.pending():
+            raise OSError(f"fork server {key} wrote a line nobody asked for")
+        os.write(w, f"{nonce}\t{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}\n".encode())
+        line = r.readline(10.0).decode()
+        parts = line.split()
+        if len(parts) != 3 or parts[:2] != ["pid", nonce]:
+            raise OSError(f"fork server {key} did not answer this request: {line.strip()[:80]!r}")
+        pid = int(parts[2])
         t_wait = time.monotonic() + 10.0
         while (st := _state(pid)) not in ("T", "t", "Z", None) and time.monotonic() < t_wait:
             time.sleep(0.0002)
@@ -365,22 +437,25 @@ def _run_in_server(step, workdir, limits):
     died = []
 
     def ended():
-        reply = r.readline().decode()
-        if reply.startswith("exit "):
-            parts = reply.split()
-            return int(parts[1]), _MaxRSS(int(parts[2]) if len(parts) > 2 else 0)
-        died.append(reply)  # the program killed its server: it counts as killed, like a killed parent
+        parts = r.readline(5.0).decode().split()
+        if len(parts) in (3, 4) and parts[:2] == ["exit", nonce]:
+            return int(parts[2]), _MaxRSS(int(parts[3]) if len(parts) > 3 else 0)
+        died.append(parts)  # the program killed its server (or a stray line): it counts as killed
         return 9, None
     status, rusage, exited_at, timed_out, bufs, sizes = _watch(step, limits, t0, pid, pidfd, out_r, err_r,
-                                                               r, ended)
+                                                               r.fd, ended)
     if status is None:  # timed out: the server reaps the killed child and reports it
-        ready, _, _ = select.select([r], [], [], 5.0)
-        status = (ended() or (9, None))[0] if ready else 9
-    if died or status is None:
+        status = ended()[0]
+    res = _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
+                       int(limits["output_bytes"]))
+    if died and died[0]:  # a line that is not this request's answer: the channel is not ours any more
         _helper_stop(helper)
         _servers.pop(key, None)
-    return _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
-                        int(limits["output_bytes"]))
+        return {"error": f"fork server {key}: answer without this request's nonce; server restarted"}
+    if died or r.pending():
+        _helper_stop(helper)
+        _servers.pop(key, None)
+    return res
 
 
 def _keep():
@@ -406,7 +481,7 @@ def _helper_start(argv, env):
             os._exit(127)
     os.close(r1)
     os.close(w2)
-    return pid, w1, os.fdopen(r2, "rb")
+    return pid, w1, _Lines(r2)
 
 
 def _helper_stop(helper):
@@ -430,28 +505,42 @@ def _node_stop():
         _node = None
 
 
-def _node_run(warm, timeout):
-    """Ask the warm runner; None means "run it in a fresh process instead"."""
+def _node_run(warm, steps):
+    """Ask the warm runner; None means "run it in a fresh process instead".
+
+    The answer must come within every step's limit (type check and run) plus GRACE_S; past that the
+    runner is stopped and the program has timed out (a fresh run would only repeat the wait)."""
     global _node
     if not NODE_ARGV:
         return None
+    if _node is not None and _node[2].pending():
+        _node_stop()  # a line nobody asked for: start a fresh runner
     if _node is None:
         _node = _helper_start(NODE_ARGV, dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}"))))
     pid, w, r = _node
+    nonce = _nonce()
+    budget = sum(float(st["timeout"]) for st in steps) + GRACE_S
+    t0 = time.monotonic()
     try:
-        os.write(w, (json.dumps(warm) + "\n").encode())
-        ready, _, _ = select.select([r], [], [], timeout + WARM_GRACE_S)
-        line = r.readline() if ready else b""
+        os.write(w, (json.dumps(dict(warm, id=nonce)) + "\n").encode())
+        line = r.readline(budget)
     except OSError:
         line = b""
-    if not line:  # crashed (e.g. heap exhausted) or hung: recycle it, and let a fresh process decide
+    if not line:
+        hung = _state(pid) not in (None, "Z")
         _node_stop()
-        return None
+        if hung and time.monotonic() - t0 >= budget:  # still running at the deadline: a timeout
+            return {"phase": steps[0]["phase"], "exit_code": None, "signal": None, "timed_out": True,
+                    "duration_s": round(time.monotonic() - t0, 4), "stdout": "", "stderr": "",
+                    "stdout_bytes": 0, "stderr_bytes": 0, "maxrss_kb": 0, "leftovers_killed": 0}
+        return None  # crashed (e.g. heap exhausted): let a fresh process decide
     try:
         resp = json.loads(line)
     except ValueError:
+        resp = None
+    if not isinstance(resp, dict) or resp.get("id") != nonce:
         _node_stop()
-        return None
+        return {"error": "node runner: answer without this request's nonce; runner restarted"}
     if resp.get("fallback"):
         return None
     return resp
@@ -470,11 +559,18 @@ def handle(req):
         for name, text in req["files"].items():
             with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
                 f.write(text)
+        if req.get("proof"):
+            fd = os.open(os.path.join(workdir, PROOF_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, str(req["proof"]).encode())
+            finally:
+                os.close(fd)
         warm = req.get("warm")
         if warm is not None:
-            resp = _node_run(warm, float(req["steps"][-1]["timeout"]))
+            resp = _node_run(warm, req["steps"])
             if resp is not None:
-                resp["warm"] = True
+                if "error" not in resp:
+                    resp["warm"] = True
                 return {"id": req["id"], "steps": [resp]}
         for step in req["steps"]:
             res = _run_step(step, workdir, req["limits"], env)
@@ -489,7 +585,7 @@ def handle(req):
 
 def _wipe_scratch():
     """Remove whatever a program left in the scratch spaces (the next program must not see it)."""
-    spaces = [SCRATCH] + (["/tmp", "/var/tmp", "/dev/shm"] if IN_PIDNS else [])
+    spaces = [SCRATCH] + ([CACHE, "/tmp", "/var/tmp", "/dev/shm"] + HOMES if IN_PIDNS else [])
     for space in spaces:
         try:
             names = os.listdir(space)
@@ -497,7 +593,7 @@ def _wipe_scratch():
             continue
         for name in names:
             path = os.path.join(space, name)
-            if path in (SCRATCH, CACHE):
+            if path in (SCRATCH, CACHE, TRUSTED):
                 continue
             try:
                 if os.path.isdir(path) and not os.path.islink(path):

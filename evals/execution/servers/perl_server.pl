@@ -1,8 +1,9 @@
 # The Perl fork server: loads the modules test programs use once, then forks one child per program.
 #
 # Started by the supervisor (supervisor.py) inside the worker's sandbox. Protocol, one line each way:
-#   in:  "<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
-#   out: "pid <child pid>", then "exit <wait status>" when the child has ended.
+#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
+#   out: "pid <nonce> <child pid>", then "exit <nonce> <wait status>" when the child has ended.
+# The supervisor accepts only answers that carry the request's nonce.
 # The child makes a new session, takes /dev/null and the two FIFOs as stdin/stdout/stderr, moves into
 # <dir>, then stops itself: the supervisor sets its resource limits (prlimit) and continues it. It then
 # runs <file> as `perl <file>` would: a compile or runtime error prints the message and exits 255.
@@ -18,7 +19,7 @@ BEGIN {
 $| = 1;
 while (my $line = <STDIN>) {
     chomp $line;
-    my ($dir, $file, $out, $err) = split /\t/, $line;
+    my ($nonce, $dir, $file, $out, $err) = split /\t/, $line;
     my $pid = fork();
     if (!defined $pid) { print "error fork: $!\n"; next; }
     if ($pid == 0) {
@@ -38,7 +39,7 @@ while (my $line = <STDIN>) {
         if ($@) { print STDERR $@; exit 255; }
         exit 0;
     }
-    print "pid $pid\n";
+    print "pid $nonce $pid\n";
     waitpid($pid, 0);
-    print "exit $?\n";
+    print "exit $nonce $?\n";
 }

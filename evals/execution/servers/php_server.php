@@ -3,8 +3,9 @@
 //
 // Started by the supervisor (supervisor.py) inside the worker's sandbox, with the same flags as a
 // plain run plus FFI. Protocol, one line each way:
-//   in:  "<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
-//   out: "pid <child pid>", then "exit <wait status> <max RSS in kB>" when the child has ended.
+//   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
+//   out: "pid <nonce> <child pid>", then "exit <nonce> <wait status> <max RSS in kB>" when the child has ended.
+// The supervisor accepts only answers that carry the request's nonce.
 // The child makes a new session, points file descriptors 0/1/2 at /dev/null and the two FIFOs with
 // libc's dup2 through FFI (PHP has no dup2, and reopening STDOUT would leave the STDOUT constant
 // closed for the program), moves into <dir>, then stops itself: the supervisor sets its resource
@@ -12,7 +13,7 @@
 // Variables here are prefixed so that a program's globals never meet ours.
 $__psft_libc = FFI::cdef("int dup2(int, int); int open(const char *, int, int); int close(int);", "libc.so.6");
 while (($__psft_line = fgets(STDIN)) !== false) {
-    [$__psft_dir, $__psft_file, $__psft_out, $__psft_err] = explode("\t", rtrim($__psft_line, "\n"));
+    [$__psft_nonce, $__psft_dir, $__psft_file, $__psft_out, $__psft_err] = explode("\t", rtrim($__psft_line, "\n"));
     $__psft_pid = pcntl_fork();
     if ($__psft_pid === -1) {
         fwrite(STDOUT, "error fork\n");
@@ -35,12 +36,12 @@ while (($__psft_line = fgets(STDIN)) !== false) {
         $_SERVER['argc'] = $argc = 1;
         $_SERVER['SCRIPT_FILENAME'] = $_SERVER['SCRIPT_NAME'] = $_SERVER['PHP_SELF'] = $__psft_file;
         posix_kill(posix_getpid(), SIGSTOP);
-        unset($__psft_line, $__psft_out, $__psft_err, $__psft_to, $__psft_fd, $__psft_flags, $__psft_pid,
+        unset($__psft_line, $__psft_nonce, $__psft_out, $__psft_err, $__psft_to, $__psft_fd, $__psft_flags, $__psft_pid,
               $__psft_libc, $__psft_dir, $__psft_file, $__psft_path, $__psft_status, $__psft_usage);
         include $_SERVER['SCRIPT_FILENAME'];
         exit(0);
     }
-    fwrite(STDOUT, "pid $__psft_pid\n");
+    fwrite(STDOUT, "pid $__psft_nonce $__psft_pid\n");
     pcntl_waitpid($__psft_pid, $__psft_status, 0, $__psft_usage);
-    fwrite(STDOUT, "exit $__psft_status " . ($__psft_usage['ru_maxrss'] ?? 0) . "\n");
+    fwrite(STDOUT, "exit $__psft_nonce $__psft_status " . ($__psft_usage['ru_maxrss'] ?? 0) . "\n");
 }

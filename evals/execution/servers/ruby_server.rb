@@ -2,8 +2,8 @@
 #
 # Started by the supervisor (supervisor.py) inside the worker's sandbox, with the same flags as a plain
 # run. Protocol, one line each way, as the Perl server's:
-#   in:  "<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
-#   out: "pid <child pid>", then "exit <wait status>" when the child has ended.
+#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
+#   out: "pid <nonce> <child pid>", then "exit <nonce> <wait status>" when the child has ended.
 # The child makes a new session, reopens stdin/stdout/stderr on /dev/null and the two FIFOs (Ruby's
 # reopen keeps descriptors 0/1/2, so subprocesses inherit them), moves into <dir>, then stops itself:
 # the supervisor sets its resource limits (prlimit) and continues it. It then loads <file> as
@@ -14,7 +14,7 @@
 # scripts); it saves Ruby's ~9 ms start per program.
 $stdout.sync = true
 while (line = $stdin.gets)
-  dir, file, out, err = line.chomp.split("\t")
+  nonce, dir, file, out, err = line.chomp.split("\t")
   pid = fork do
     Process.setsid
     $stdin.reopen("/dev/null")
@@ -39,7 +39,7 @@ while (line = $stdin.gets)
       raise
     end
   end
-  puts "pid #{pid}"
+  puts "pid #{nonce} #{pid}"
   Process.wait(pid)
-  puts "exit #{$?.to_i}"
+  puts "exit #{nonce} #{$?.to_i}"
 end

@@ -1,6 +1,8 @@
 """Perl, PHP and Ruby run in fork servers: a program must behave as under `perl FILE` / `php FILE` / `ruby FILE`."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from evals.execution import Program, Status
@@ -86,3 +88,34 @@ def test_ruby_runs_in_its_server_unless_a_program_needs_other_flags(executor):
     parent = 'print File.read("/proc/#{Process.ppid}/cmdline").include?("ruby_server.rb")'
     plain, with_set = executor.map([Program("ruby", parent), Program("ruby", parent + "; Set.new")])
     assert (plain.stdout, with_set.stdout) == ("true", "false"), (plain, with_set)  # `Set` gets `-rset`: a fresh ruby
+
+
+# The Python fork server (the supervisor forks itself) against `python3 -I -S main.py`: what the interpreter
+# does after the main module (non-daemon threads joined, then atexit callbacks, then flushing) and how it
+# reports an uncaught exception (sys.excepthook, which a program may replace).
+PYTHON_CASES = [
+    'import atexit\natexit.register(print, "bye")\nprint("hi")\n',
+    'import sys\nsys.excepthook = lambda t, e, tb: print("hooked", t.__name__, e, file=sys.stderr)\nraise ValueError("x")\n',
+    'import threading, time\nthreading.Thread(target=lambda: (time.sleep(0.2), print("late"))).start()\nprint("main")\n',
+    'import atexit, threading, time\natexit.register(print, "exit")\n'
+    'threading.Thread(target=lambda: (time.sleep(0.1), print("thread"))).start()\n',
+    'def f():\n    raise KeyError(1)\n\n\nf()\n',
+    'raise SystemExit("bye")\n',
+    'import sys\nprint("out")\nsys.exit(3)\n',
+    'import atexit\natexit.register(lambda: 1 / 0)\nprint("a")\n',
+]
+
+
+def test_python_fork_server_finishes_programs_as_python3_does(executor, tmp_path):
+    import subprocess
+
+    from evals.execution.sandbox import which
+    results = executor.map([Program("python", src) for src in PYTHON_CASES])
+    for src, r in zip(PYTHON_CASES, results):
+        (tmp_path / "main.py").write_text(src)
+        fresh = subprocess.run([which("python3"), "-I", "-S", "main.py"], cwd=tmp_path, capture_output=True,
+                               text=True, timeout=30)
+        def same(text, folder):  # the program's folder and object addresses differ from run to run
+            return re.sub(r"0x[0-9a-f]+", "0x", text.replace(folder, ""))
+        here = same(re.sub(r"/tmp/run/p\d+/", "", r.stderr), "\0")
+        assert (r.exit_code, r.stdout, here) == (fresh.returncode, fresh.stdout, same(fresh.stderr, f"{tmp_path}/")), src

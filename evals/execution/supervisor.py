@@ -171,6 +171,7 @@ def _run_python_here(path, env):
                                   errors="backslashreplace", line_buffering=True)
     sys.argv = [path]
     sys.path.insert(0, os.getcwd())
+    path = os.path.join(os.getcwd(), path)  # as python3 FILE: the main module's file name is absolute
     main = types.ModuleType("__main__")
     main.__file__ = path
     main.__builtins__ = __builtins__
@@ -215,6 +216,7 @@ def _exit_code(run, code=0):
         tb = e.__traceback__.tb_next if e.__traceback__ else None  # hide this frame
         if tb is not None and tb.tb_frame.f_code.co_name == "<lambda>":
             tb = tb.tb_next
+        e.__traceback__ = tb  # the hook prints the exception's own traceback
         try:
             sys.excepthook(type(e), e, tb)
         except BaseException:  # noqa: BLE001 - a broken hook: the default one, as CPython falls back

@@ -49,8 +49,9 @@ NODE_ARGV = json.loads(os.environ.get("PSFT_NODE_RUNNER", "null"))
 BASE_ENV = json.loads(os.environ.get("PSFT_BASE_ENV", "{}"))
 HOMES = json.loads(os.environ.get("PSFT_HOMES", "[]"))  # the private tmpfs over the caller's home
 _counter = 0
-# The warm runner's first TypeScript request loads the compiler and parses lib files (seconds on a busy
-# machine); past this grace it is killed and the program re-run in a fresh process.
+# A fresh runner is warmed up with a trivial program of the language first, outside every program's
+# limits (the first TypeScript request loads the compiler and parses lib files: seconds on a busy
+# machine); past this grace the runner is given up and the program runs in a fresh process.
 WARM_GRACE_S = 30.0
 # A warm run that has not answered within every step's limit plus this grace is a timeout (the runner's
 # type check cannot be interrupted, so the deadline covers build and run together).
@@ -507,6 +508,34 @@ def _node_stop():
         _node = None
 
 
+_node_ready = set()  # languages the current runner has run once (TypeScript loads its compiler then)
+
+
+def _node_warm_up(lang):
+    """Start the runner if needed and run a trivial program of `lang` in it, outside any program's
+    limits: its start-up (and the TypeScript compiler's loading) is the runner's, not a program's."""
+    global _node
+    if _node is None:
+        _node = _helper_start(NODE_ARGV, dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}"))))
+        _node_ready.clear()
+    pid, w, r = _node
+    nonce = _nonce()
+    ts = lang == "typescript"
+    req = {"id": nonce, "lang": lang, "source": "const psftWarm: number = 1;\n" if ts else "1;\n",
+           "filename": "main.ts" if ts else "main.js", "timeout_ms": 5000, "output_bytes": 1024}
+    try:
+        os.write(w, (json.dumps(req) + "\n").encode())
+        line = r.readline(WARM_GRACE_S)
+        ok = json.loads(line).get("id") == nonce if line else False
+    except (OSError, ValueError, AttributeError):
+        ok = False
+    if not ok:
+        _node_stop()
+        return False
+    _node_ready.add(lang)
+    return True
+
+
 def _node_run(warm, steps):
     """Ask the warm runner; None means "run it in a fresh process instead".
 
@@ -517,8 +546,9 @@ def _node_run(warm, steps):
         return None
     if _node is not None and _node[2].pending():
         _node_stop()  # a line nobody asked for: start a fresh runner
-    if _node is None:
-        _node = _helper_start(NODE_ARGV, dict(BASE_ENV, **json.loads(os.environ.get("PSFT_NODE_ENV", "{}"))))
+    if _node is None or (warm.get("lang") not in _node_ready):
+        if not _node_warm_up(warm.get("lang")):
+            return None
     pid, w, r = _node
     nonce = _nonce()
     budget = sum(float(st["timeout"]) for st in steps) + GRACE_S

@@ -573,3 +573,159 @@ def _check(programs, warm, fresh, lang):
     assert not exit_differs, f"exit codes differ: {exit_differs[:5]}"
     assert not keys_differ, f"stderr key lines differ: {keys_differ[:3]}"
     assert len(fallbacks) < 0.05 * n, f"{len(fallbacks)} fallbacks: {fallbacks[:10]}"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Escapes from the vm context and the proof of a sealed program. Each attack runs first; a wrong and a
+# right sealed program then run on the same runner, with a proof token each: the wrong one must not
+# print its token, the right one must (the runner is the host's only judge of a warm program).
+# ---------------------------------------------------------------------------------------------------
+
+from evals.languages import javascript as js_lang  # noqa: E402
+
+RIGHT = "function add(a, b) {\n  return a + b;\n}"
+WRONG = "function add(a, b) {\n  return a - b;\n}"
+TESTS = "const assert = require('assert');\nassert.strictEqual(add(1, 2), 3);\nassert.strictEqual(add(2, 2), 4);\n"
+# A program that reaches the runner's process says so, and makes the runner report every later failing
+# program as exiting 0 (what the escape that was found did); otherwise it learns nothing.
+FORGE = ("const fs = p.getBuiltinModule('fs'), B = p.getBuiltinModule('buffer').Buffer, w = fs.writeSync;"
+         " fs.writeSync = function (fd, data, ...rest) { if (fd === 1 && B.isBuffer(data)) {"
+         " data = B.from(B.from(data).toString().replace(/\"exit_code\": ?1,/, '\"exit_code\":0,')); rest = []; }"
+         " return w.call(this, fd, data, ...rest); }; console.log('ESCAPED');")
+REACH = ("function reach(x) { try { if (x === null || (typeof x !== 'object' && typeof x !== 'function')) return;"
+         " const F = typeof x === 'function' ? x.constructor : x.constructor.constructor;"
+         " if (F !== Function) { const p = F('return process')();"
+         " if (typeof p.getBuiltinModule === 'function') { " + FORGE + " } } } catch (e) {} }\n")
+
+
+def _token(i: int) -> str:
+    return f"{i:032x}"
+
+
+def _assert_judged_honestly(runner):
+    """A wrong sealed program gets no proof, a right one does, on this same runner."""
+    for code, proved in ((WRONG, False), (RIGHT, True)):
+        token = _token(runner.count + 1)
+        resp = runner.run(js_lang.seal(code, TESTS), proof=token)
+        assert resp["fallback"] is None, resp
+        assert (token in resp["stdout"]) is proved, resp
+        assert (resp["exit_code"] == 0) is proved, resp
+        assert "ESCAPED" not in resp["stdout"]
+
+
+ESCAPES = {
+    # the escape that was found: a stateful Symbol.hasInstance made the host call the "class" as a
+    # validation function, with the host's `{}` as `this`
+    "assert_throws_stateful_has_instance": REACH + (
+        "const assert = require('assert');\nlet n = 0;\nclass E extends Error {}\n"
+        "function V() { reach(this); return true; }\n"
+        "Object.setPrototypeOf(V, E); V.prototype = E.prototype;\n"
+        "Object.defineProperty(V, Symbol.hasInstance, { value: () => ++n === 1 });\n"
+        "assert.throws(() => { throw new E('x'); }, V);\n"),
+    "assert_validation_functions_get_this_realm": REACH + (
+        "const assert = require('assert');\n"
+        "function v(e) { reach(this); reach(e); return true; }\n"
+        "assert.throws(() => { throw new Error('x'); }, v);\n"
+        "try { assert.doesNotThrow(() => { throw new Error('x'); }, v); } catch (e) { reach(e); }\n"
+        "try { assert.throws(() => {}, v); } catch (e) { reach(e); }\n"),
+    "host_calls_getters_and_conversions": REACH + (
+        "const util = require('util');\n"
+        "const o = { toString() { reach(this); return 's'; }, valueOf() { reach(this); return 1; },"
+        " [Symbol.toPrimitive](h) { reach(this); reach(h); return 2; }, toJSON(k) { reach(this); reach(k); return 3; },"
+        " get g() { reach(this); return 4; } };\n"
+        "console.log('%s %d %i %f %j %o', o, o, o, o, o, o);\nutil.inspect(o, { getters: true });\n"
+        "util.isDeepStrictEqual(o, { g: 4 });\nclass K { static [Symbol.hasInstance](x) { reach(this); reach(x); return true; } }\n"
+        "util.inherits(function A() {}, K);\n"),
+    "prototype_pollution_sees_host_calls": REACH + (
+        "for (const P of [Object.prototype, Array.prototype, Function.prototype, Error.prototype]) {\n"
+        "  for (const k of ['then', 'constructor_', 'message_', 'toJSON', 'stack_', 'name_'])"
+        " Object.defineProperty(P, k, { get() { reach(this); return undefined; }, set(v) { reach(this); reach(v); }, configurable: true });\n"
+        "}\nconst assert = require('assert');\n"
+        "try { assert.deepStrictEqual([1, { a: 2 }], [1, { a: 3 }]); } catch (e) { reach(e); console.log(String(e.message).length > 0); }\n"
+        "try { require('util').format('%s', Symbol()); } catch (e) { reach(e); }\n"
+        "try { [].reduce(() => 0); } catch (e) { reach(e); }\n"),
+    "caller_of_a_callback_is_not_host_code": REACH + (
+        "function f() { const c = f.caller; if (c) reach(c); return 'x'; }\n"
+        "const o = { toString: f };\ntry { console.log('%s', o); } catch (e) { reach(e); }\n"),
+    "stack_frames_of_host_code": REACH + (
+        "function look(e) { try { e.stack; } catch (x) { reach(x); } reach(e); }\n"
+        "const o = { toString() { look(new Error('inner')); return 's'; } };\nconsole.log('%s', o);\n"
+        "try { require('assert').strictEqual(1, 2); } catch (e) { look(e); }\n"
+        "Error.captureStackTrace(o);\nreach(o);\n"),
+    "promise_jobs_outlive_the_program": (
+        "let i = 0;\nfunction later() { i++; if (i < 1e9) return Promise.resolve().then(later); }\n"
+        "Promise.resolve().then(() => { try { process.exit(0); } catch (e) {} later(); });\n"
+        "const thenable = { then(r) { console.log('THENABLE'); r(1); } };\nPromise.resolve(thenable);\n"
+        "process.exit(3);\n"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ESCAPES))
+def test_escape_attempts_reach_no_host_object_and_later_programs_are_judged_honestly(runner, name):
+    resp = runner.run(ESCAPES[name], timeout_ms=2000)
+    assert "ESCAPED" not in resp["stdout"], resp
+    if resp["fallback"] is None:
+        ref = fresh_node(ESCAPES[name])
+        assert resp["exit_code"] == ref["exit_code"], (resp, ref)
+    _assert_judged_honestly(runner)
+
+
+DECLINED_HOOKS = {
+    # node calls the error realm's Error.prepareStackTrace with structured call sites, from host code too
+    "set_prepare_stack_trace": "Error.prepareStackTrace = (e, sites) => sites;\nconsole.log(new Error('x'));\n",
+    "replace_global_error": "globalThis.Error = { prepareStackTrace: (e, s) => s };\nconsole.log(new TypeError('x'));\n",
+    "assign_global_error": "Error = function () {};\n",
+    "finalization_registry": "new FinalizationRegistry(() => {}).register({}, 1);\n",
+    "weak_callbacks_through_atomics": "Atomics.waitAsync(new Int32Array(new SharedArrayBuffer(4)), 0, 0);\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(DECLINED_HOOKS))
+def test_hooks_that_host_code_would_call_are_declined(runner, name):
+    resp = runner.run(DECLINED_HOOKS[name])
+    assert resp["fallback"], resp
+    _assert_judged_honestly(runner)
+
+
+def test_assert_throws_and_does_not_throw_decide_as_node_does(runner):
+    source = (
+        "const assert = require('assert');\n"
+        "assert.throws(() => { throw new TypeError('x'); }, TypeError);\n"
+        "assert.throws(() => { throw new TypeError('x'); }, (e) => e instanceof TypeError);\n"
+        "assert.throws(() => { throw new TypeError('x'); }, /x/);\n"
+        "assert.throws(() => { throw new TypeError('x'); }, { message: 'x' });\n"
+        "assert.doesNotThrow(() => 1, TypeError);\n"
+        "const show = (e) => console.log(e.name, e.message, e.expected === TypeError, e.operator);\n"
+        "try { assert.throws(() => {}, TypeError, 'msg'); } catch (e) { show(e); }\n"
+        "try { assert.throws(() => {}, TypeError); } catch (e) { show(e); }\n"
+        "try { assert.doesNotThrow(() => { throw new TypeError('boom'); }, TypeError); } catch (e) { show(e); }\n"
+        "try { assert.doesNotThrow(() => { throw new TypeError('boom'); }, RangeError); } catch (e) { console.log(e.message, e instanceof TypeError); }\n"
+        "try { assert.doesNotThrow(() => { throw new TypeError('boom'); }, 'why'); } catch (e) { console.log(e.message); }\n"
+        "try { assert.doesNotThrow(() => { throw new TypeError('boom'); }, () => true, 'why'); } catch (e) { console.log(e.message); }\n"
+        "assert.throws(() => {}, TypeError);\n"
+    )
+    resp = runner.run(source)
+    ref = fresh_node(source)
+    assert resp["fallback"] is None and resp["stdout"] == ref["stdout"], (resp, ref)
+    assert resp["exit_code"] == ref["exit_code"] == 1
+    assert key_lines(resp["stderr"]) == key_lines(ref["stderr"])
+
+
+def test_response_echoes_the_request_nonce_and_the_hand_over_is_one_shot(runner):
+    nonce = "a3f1c0ffee-" + str(time.time_ns())
+    probe = ("const d = Object.getOwnPropertyDescriptor(globalThis, '__psft_proof');\n"
+             "console.log(typeof __psft_proof, d === undefined, Object.keys(globalThis).includes('__psft_proof'));\n")
+    sealed = js_lang.seal("function add(a, b) { return a + b; }\n" + probe, TESTS)
+    req = {"id": nonce, "lang": "javascript", "source": sealed, "filename": "main.js", "timeout_ms": 5000,
+           "output_bytes": 16384, "proof": _token(7)}
+    runner.proc.stdin.write(json.dumps(req) + "\n")
+    runner.proc.stdin.flush()
+    resp = json.loads(runner.proc.stdout.readline())
+    assert resp["id"] == nonce
+    # the prologue took the token before the program ran: the program finds no hand-over left
+    assert resp["stdout"] == f"undefined true false\n\n{_token(7)}\n", resp
+    # a malformed token is not guessed at
+    assert runner.run(sealed, proof="not hex")["fallback"]
+    # without a token, a sealed program runs as if unsealed and prints nothing more
+    resp = runner.run(sealed)
+    assert resp["fallback"] is None and resp["exit_code"] == 0 and resp["stdout"] == "undefined true false\n"

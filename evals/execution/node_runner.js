@@ -12,9 +12,14 @@
  *
  * PROTOCOL (JSON lines; one response line per request line, in order; nothing else is written to stdout)
  *   request:  {"id": any, "lang": "javascript"|"typescript", "source": str, "filename": "main.js"|"main.ts",
- *              "timeout_ms": int, "output_bytes": int, "ts_type_errors": "fail"|"ignore" (optional)}
+ *              "timeout_ms": int, "output_bytes": int, "ts_type_errors": "fail"|"ignore" (optional),
+ *              "proof": 32 lowercase hex digits (optional: the proof token of a sealed program)}
  *   response: {"id", "fallback": null|str, "exit_code": int|null, "stdout", "stderr", "timed_out": bool,
  *              "phase": "build"|"run", "duration_s": float, "signal": null, "stdout_bytes", "stderr_bytes"}
+ *   `id` is echoed unchanged (the supervisor sends a fresh nonce per request and checks it).
+ *   `proof`: a sealed program (evals/languages/javascript.py) gets the token through a one-shot,
+ *   non-enumerable global that its prologue calls before any other code runs (see `prepare`); a fresh
+ *   process reads it from .psft_proof instead. A malformed token is declined.
  *   `fallback` non-null means "I did not run this faithfully: run it in a fresh process"; the other
  *   fields are then meaningless. `exit_code` is null when the program timed out (as for a killed process).
  *   stdout/stderr are the last `output_bytes` bytes of each stream (decoded as UTF-8 with replacement).
@@ -48,6 +53,8 @@
  *     at all (dynamic import() cannot be intercepted in a vm context without a flag);
  *   - uses Proxy or Symbol.for('nodejs.*') (util.inspect.custom & co): with either, host code would hand
  *     a host-realm object to the program (see ISOLATION);
+ *   - sets Error.prepareStackTrace or replaces the global Error (node would call the program's function
+ *     with structured call sites whenever host code formats a stack);
  *   - changes Object/Function/Array.prototype before its first require of assert or util (in a real
  *     process node's own lazily loaded modules would run against the changed prototypes);
  *   - leaves a rejected promise unhandled, overflows the stack, or does anything else unsure (a host error
@@ -80,9 +87,16 @@
  *   host's Function constructor, `process` or `require`; mutating assert/util/console/lodash or any
  *   built-in prototype only changes that program's context, which is dropped afterwards. lodash is
  *   compiled once and evaluated afresh inside every context that requires it. Host code never hands a
- *   host object to program code it calls back: validation functions of assert.throws get a `this` of
- *   the program's realm, and the two ways host code would pass host objects to program functions (Proxy
- *   traps, util.inspect.custom methods) are declined.
+ *   host object to program code it calls back, and never calls a program function it was given:
+ *   assert.throws/doesNotThrow decide in the context (each instanceof / Symbol.hasInstance and validation
+ *   function called once, there, with this realm's `this`) and give the host only bootstrap thunks and
+ *   stand-ins to word a failure. What host code still calls, it calls with the program's own receiver
+ *   and primitive arguments: getters, toString/valueOf/Symbol.toPrimitive/toJSON (util.format, inspect,
+ *   isDeepStrictEqual); host frames are strict, so `fn.caller` from a callback is null. The ways host code
+ *   would pass host objects to program functions (Proxy traps, util.inspect.custom methods, stylize,
+ *   Error.prepareStackTrace's call sites) and callbacks that could run after the program
+ *   (FinalizationRegistry, Atomics.waitAsync, timers, nextTick) are declined; promise jobs run in the
+ *   context's own microtask queue, which dies with it (tests/test_node_runner.py, "Escapes").
  *
  * USAGE
  *   node [--max-old-space-size=N] evals/execution/node_runner.js
@@ -123,6 +137,8 @@ const { Console } = require('console');
 
 const DONT_CONTEXTIFY = vm.constants && vm.constants.DONT_CONTEXTIFY;
 const CJS_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
+// The context global through which a sealed program's prologue gets its proof token (javascript.py).
+const PROOF_HANDOVER = '__psft_proof';
 const RUN_KEY = `__psft_run_${process.pid}_${Math.random().toString(36).slice(2)}`;
 const BOOT_FILE = 'psft:runner/bootstrap.js';
 const RUN_FILE = 'psft:runner/run.js';
@@ -258,7 +274,7 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
       [name](...args) {
         try {
           if (pre !== undefined) {
-            const early = pre(args);
+            const early = pre(args, mod, name);
             if (early !== undefined) return early.value;
           }
           return hostCall('call', mod, name, args);
@@ -341,19 +357,14 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
 
   // --- modules ------------------------------------------------------------------------------------
 
-  // Host code calls a validation function as fn.call({}, actual) with a host-realm `{}`, and tells
-  // Error classes from validation functions with the host's Error. Both are done here instead.
+  // assert.throws / assert.doesNotThrow: the whole decision (calling `fn`, `instanceof`, a validation
+  // function) is made here, each program hook called once, with receivers and arguments of this realm.
+  // The host sees only what it needs to word a failure: a thunk of this bootstrap that rethrows the
+  // caught value (or returns), and never a function of the program, so it cannot call one (with its own
+  // `{}` as `this`, say) or ask a stateful Symbol.hasInstance a second time and get another answer.
   const objectIsPrototypeOf = Object.prototype.isPrototypeOf;
   function isErrorClass(fn) {
     return fn === ErrorCtor || apply(objectIsPrototypeOf, ErrorCtor, [fn]);
-  }
-  function validatorFor(expected) {
-    const v = (actual) => {
-      if (expected.prototype !== undefined && actual instanceof expected) return true;
-      return apply(expected, {}, [actual]);
-    };
-    defineProperty(v, 'name', { value: expected.name, configurable: true });
-    return v;
   }
   function callCatching(fn) {
     try {
@@ -364,28 +375,62 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
     }
     return { threw: false, actual: undefined };
   }
-  function preThrows(args) {
-    const fn = args[0];
-    const expected = args[1];
-    if (typeof fn !== 'function' || typeof expected !== 'function') return undefined;
-    if (!isErrorClass(expected)) { args[1] = validatorFor(expected); return undefined; }
-    const r = callCatching(fn);
-    if (r.threw && !(r.actual instanceof expected)) decline('assert.throws got an error of another class');
+  function thrower(r) {
     const actual = r.actual;
-    args[0] = r.threw ? () => { throw actual; } : () => {};
-    return undefined;
+    return r.threw ? () => { throw actual; } : () => {};
   }
-  function preDoesNotThrow(args) {
+  // Forwards to the host with replaced arguments; the AssertionError it throws gets back the program's
+  // own `expected` (the host saw a stand-in).
+  function forwardWith(mod, name, hostArgs, standIn, expected) {
+    try {
+      return hostCall('call', mod, name, hostArgs);
+    } catch (e) {
+      if (e !== null && typeof e === 'object' && apply(wsHas, ownErrors, [e]) && e.expected === standIn) {
+        defineProperty(e, 'expected', { value: expected, writable: true, enumerable: true, configurable: true });
+      }
+      throw e;
+    }
+  }
+  function preThrows(args, mod, name) {
     const fn = args[0];
     const expected = args[1];
-    if (typeof fn !== 'function' || typeof expected !== 'function') return undefined;
-    if (!isErrorClass(expected)) { args[1] = validatorFor(expected); return undefined; }
+    if (typeof fn !== 'function') return undefined;  // the host only reports the bad argument
+    const r = callCatching(fn);
+    if (typeof expected !== 'function') {
+      args[0] = thrower(r);
+      return undefined;  // a RegExp, an object of properties, a message: no program function to call
+    }
+    if (r.threw) {
+      const actual = r.actual;
+      if (expected.prototype !== undefined && actual instanceof expected) return { value: undefined };
+      if (isErrorClass(expected)) return decline('assert.throws got an error of another class');
+      if (apply(expected, {}, [actual]) === true) return { value: undefined };
+      return decline('a validation function of assert.throws did not return true');
+    }
+    // "Missing expected exception (Name)": the host reads nothing of `expected` but its name.
+    const standIn = { name: expected.name };
+    const hostArgs = [thrower(r), standIn];
+    for (let i = 2; i < args.length; i++) hostArgs[i] = args[i];
+    return { value: forwardWith(mod, name, hostArgs, standIn, expected) };
+  }
+  function preDoesNotThrow(args, mod, name) {
+    const fn = args[0];
+    const expected = args[1];
+    if (typeof fn !== 'function') return undefined;
     const r = callCatching(fn);
     if (!r.threw) return { value: undefined };
+    if (typeof expected !== 'function') {
+      args[0] = thrower(r);
+      return undefined;
+    }
     const actual = r.actual;
-    if (!(actual instanceof expected)) throw actual;  // as node: the original error goes on
-    args[0] = () => { throw actual; };
-    return undefined;
+    let matches = expected.prototype !== undefined && actual instanceof expected;
+    if (!matches && !isErrorClass(expected)) matches = apply(expected, {}, [actual]) === true;
+    if (!matches) throw actual;  // as node: the original error goes on
+    // "Got unwanted exception": worded the same whatever matched, so the host gets no `expected`.
+    const hostArgs = [thrower(r), undefined];
+    for (let i = 2; i < args.length; i++) hostArgs[i] = args[i];
+    return { value: forwardWith(mod, name, hostArgs, undefined, expected) };
   }
   // A user `stylize` would be called with a host-realm `this`.
   function checkInspectOptions(options) {
@@ -714,6 +759,22 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
       enumerable: false, configurable: true,
     });
   }
+  // Error.prepareStackTrace: node calls the one of an error's own realm (read as globalThis.Error
+  // .prepareStackTrace) with structured call sites whenever a stack is formatted, by host code too (util
+  // .inspect of an error). Rather than trust what those call sites would give away (getThis, getFunction
+  // of the frames below), a program that sets it, or replaces the global Error, is declined.
+  let prepareStackTraceValue = getOwnPropertyDescriptor(ErrorCtor, 'prepareStackTrace');
+  prepareStackTraceValue = prepareStackTraceValue === undefined ? undefined : prepareStackTraceValue.value;
+  defineProperty(ErrorCtor, 'prepareStackTrace', {
+    get() { return prepareStackTraceValue; },
+    set() { decline('sets Error.prepareStackTrace'); },
+    enumerable: false, configurable: false,
+  });
+  defineProperty(G, 'Error', {
+    get() { return ErrorCtor; },
+    set() { decline('replaces the global Error'); },
+    enumerable: false, configurable: false,
+  });
   // Symbol.for('nodejs.util.inspect.custom') & co: host code calls such methods with host objects.
   const symbolFor = Symbol.for;
   defineProperty(Symbol, 'for', {
@@ -734,7 +795,22 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
 
   // --- the host's handle ------------------------------------------------------------------------------
 
-  function prepare(main) {
+  // PROOF (see evals/languages/base.py): a sealed program's prologue calls globalThis[PROOF_HANDOVER]
+  // first, before any other code of the program can run, and gets the proof token of this request, or
+  // null when none was asked. The function is not enumerable, answers once and deletes itself (the
+  // prologue in a fresh process reads .psft_proof instead, as there is no such global). It is offered
+  // only to a program that names it, so the globals of any other program are those of a fresh process.
+  function prepare(main, proofToken, offer) {
+    let token = typeof proofToken === 'string' ? proofToken : null;
+    if (offer) defineProperty(G, config.proofKey, {
+      value: function handover() {
+        delete G[config.proofKey];
+        const t = token;
+        token = null;
+        return t;
+      },
+      writable: true, enumerable: false, configurable: true,
+    });
     defineProperty(G, config.runKey, {
       value: function run() {
         delete G[config.runKey];
@@ -805,6 +881,7 @@ class Run {
       modules: MODULES,
       hostOnlyGlobals: HOST_ONLY_GLOBALS,
       runKey: RUN_KEY,
+      proofKey: PROOF_HANDOVER,
       filename: this.filename,
       dirname: cwd,
       argvJson: JSON.stringify([process.execPath, this.filename]),
@@ -1068,7 +1145,7 @@ function looksLikeModuleSyntax(source) {
 }
 
 // Runs `source` as main.js; calls done(response) once the run is over and its consequences known.
-function runJavaScript(source, timeoutMs, outputBytes, done) {
+function runJavaScript(source, timeoutMs, outputBytes, proof, done) {
   if (/^\s*#!/.test(source)) return done(fallback('starts with a hashbang line'));
   if (/\bimport\b/.test(source)) return done(fallback('mentions import (ES module or dynamic import)'));
   const run = takeRun();
@@ -1089,7 +1166,7 @@ function runJavaScript(source, timeoutMs, outputBytes, done) {
     }));
   }
 
-  run.api.prepare(main);
+  run.api.prepare(main, proof, source.includes(PROOF_HANDOVER));
   currentRun = run;
   run.active = true;
   let thrown;
@@ -1296,9 +1373,14 @@ function handle(req, done) {
   const timeoutMs = Number.isFinite(req.timeout_ms) ? req.timeout_ms : 10000;
   const outputBytes = Number.isFinite(req.output_bytes) ? req.output_bytes : 16384;
   if (typeof req.source !== 'string') return done(fallback('no source'));
+  // The proof token (PROOF in evals/languages/base.py): 32 lowercase hex digits, or absent.
+  if (req.proof !== undefined && req.proof !== null && !(typeof req.proof === 'string' && /^[0-9a-f]{32}$/.test(req.proof))) {
+    return done(fallback('malformed proof token'));
+  }
+  const proof = typeof req.proof === 'string' ? req.proof : null;
   if (lang === 'javascript' || lang === 'js') {
     if (req.filename !== undefined && req.filename !== 'main.js') return done(fallback('file name other than main.js'));
-    return runJavaScript(req.source, timeoutMs, outputBytes, done);
+    return runJavaScript(req.source, timeoutMs, outputBytes, proof, done);
   }
   if (lang === 'typescript' || lang === 'ts') {
     const filename = req.filename === undefined ? 'main.ts' : req.filename;
@@ -1318,7 +1400,7 @@ function handle(req, done) {
         phase: 'build', exit_code: built.status || 1, stdout: out.text(), stdout_bytes: out.total, duration_s: seconds(t0),
       }));
     }
-    return runJavaScript(built.js, timeoutMs, outputBytes, done);
+    return runJavaScript(built.js, timeoutMs, outputBytes, proof, done);
   }
   return done(fallback(`language ${lang}`));
 }

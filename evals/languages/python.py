@@ -1,12 +1,87 @@
-"""Python 3: run by a fork server (the supervisor forks itself: no interpreter start-up per program)."""
-from .base import Language
+"""Python 3: run by a fork server (the supervisor forks itself: no interpreter start-up per program).
+
+The seal (see PROOF in base.py): a one-line prologue (after any `from __future__` lines, which must stay
+first) reads and deletes the proof file and binds `__psft_end__`, a one-shot emitter whose token lives
+in a closure; the epilogue, the program's last line, calls it. It writes the token only when its caller
+is the very frame of the module that ran the prologue (a re-run of the module's code object, `exec` of
+forged code or a call from a function gets nothing), at the last line, with no trace function set; any
+call uses it up.
+"""
+import re
+
+from .base import PROOF_FILE, Language
+
+# The prologue's body, exec'd in a private namespace by a lambda on the program's first line: two frames
+# up is the program's module frame.
+_PROLOGUE = """\
+def _seal(top, last):
+    import os, sys
+    getframe, gettrace, write, stdout = sys._getframe, sys.gettrace, os.write, sys.stdout
+    try:
+        with open(%(file)r, "rb") as fh:
+            token = fh.read()
+        os.unlink(%(file)r)
+    except OSError:
+        token = None
+    box = [None if token is None else b"\\n" + token + b"\\n"]
+
+    def end():
+        msg, box[0] = box[0], None
+        caller = getframe(1)
+        if msg is None or caller is not top or caller.f_lineno != last or gettrace() is not None:
+            return
+        for out in (sys.stdout, stdout):
+            try:
+                out.flush()
+            except BaseException:
+                pass
+        write(1, msg)
+    return end
+import sys as _sys
+end = _seal(_sys._getframe(2), %(last)d)
+"""
+
+_FUTURE = re.compile(r"^from\s+__future__\s+import\b")
+
+
+def _head(lines: list[str]) -> int:
+    """How many leading lines must stay before the prologue: up to the last `from __future__` import
+    among the leading comments, blank lines and docstring (none when there is no such import)."""
+    end, quote = 0, None
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if quote:
+            quote = None if quote in s else quote
+        elif not s or s.startswith("#"):
+            continue
+        elif _FUTURE.match(line):
+            end = i + 1
+        elif s[:3] in ('"""', "'''") and end == 0:
+            quote = None if len(s) > 3 and s.count(s[:3]) >= 2 else s[:3]
+        else:
+            break
+    return end
+
+
+def seal(code: str, tests: str, prelude: str = "") -> str:
+    lines = code.split("\n")
+    k = _head(lines)
+    head = "".join(line + "\n" for line in lines[:k])
+    body = "\n".join(lines[k:])
+    middle = "".join(part if part.endswith("\n") else part + "\n" for part in (prelude, body, tests) if part)
+    last = head.count("\n") + 1 + middle.count("\n") + 1
+    src = _PROLOGUE % {"file": PROOF_FILE, "last": last}
+    prologue = f"__psft_end__ = (lambda d: (exec({src!r}, d), d['end'])[1])({{}})\n"
+    return head + prologue + middle + "__psft_end__()\n"
+
 
 LANG = Language(
     name="python", ext="py", aliases=("py", "python3"),
     run=("python3", "-I", "-S", "{src}"), version=("python3", "--version"), debian=("python3",),
     mode="pyfork",
     syntax_patterns=(r"(?m)^(SyntaxError|IndentationError|TabError)\b",),
-    failure_patterns=(r"(?m)^AssertionError\b",),
+    failure_patterns=(r"(?m)^AssertionError\b", r"(?m)^test case \d+ did not pass: "),
     memory_patterns=(r"(?m)^MemoryError\b",),
     fast_flags_note="fork server (no start-up); -I -S when exec'd",
+    seal=seal,
 )

@@ -12,8 +12,13 @@ The contract with the language model (train/ and probe/ rely on it):
     stop       = `stop(lang)`: strings at which generation can stop ("\\n}" for JavaScript, PHP and
                  Perl, "\\nend" for Ruby and Lua, a new unindented line in Python); `truncate(lang,
                  text)` cuts a raw generation after the function and is applied by `program`.
-    program    = prompt + truncate(completion) + harness; it exits 0 iff every test passes, else it
-                 fails with an assertion-like message that `evals.languages` classifies as FAILED.
+    program    = seal(prompt + truncate(completion), tests, prelude=helpers): `Language.seal` (PROOF in
+                 `evals/languages/base.py`) puts a proof prologue first and an epilogue last, which prints
+                 the proof token only when every test ran and passed; run it as `Program(lang, text,
+                 proof=True)`. The helpers (`helpers(lang)`, a strict `check`) are trusted and built before
+                 the completion runs; `harness(lang, ...)` is the tests. A failed test ends the program at
+                 once with "test case N did not pass: got ..., want ..." on stderr, which
+                 `evals.languages` classifies as FAILED.
 
 The body is one statement per stage (a loop per list stage in Lua), with a fresh variable per stage.
 Not for: the meaning of a primitive (`primitives.py`) or running programs (`evals.execution`).
@@ -22,6 +27,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from evals.languages import get_language
 
 from .grammar import Pipeline, Stage
 from .langs import check_lang
@@ -230,76 +237,321 @@ def solution(lang: str, pipe: Pipeline) -> str:
 
 # ---- harness ------------------------------------------------------------------------------------
 
+# The prelude of every world program: one strict `check(got, want, i)`, built before the completion can
+# run, from functions captured at that moment. It accepts exactly the expected type and value (an int
+# is not a str, a bool or a float; a list is a plain list of the language's own array type: no
+# subclass, blessed or tied array, table with a metatable, proxy or accessor) and never calls a method
+# of the program's values. A failed check writes "test case N did not pass: got G, want W" to stderr
+# and ends the process at once through a captured exit, so no overridden raise/die/error, exit hook or
+# finaliser can let the program go on to the seal's epilogue. The tests take `check` into a binding the
+# completion cannot reach or rebind (a default argument, a block parameter, a local declared after it,
+# a constant or a function PHP cannot redeclare) before the first call of the completion. In Perl the
+# prelude captures at compile time (before a completion's BEGIN blocks) and assigns at run time (after
+# them).
 _HELPERS = {
-    "python": '''
+    "python": """\
+def __psft_strict():
+    import os, sys
+    _type, _len, _repr, _range, _int, _str, _list = type, len, repr, range, int, str, list
+    _object_repr, _write, _exit, _out = object.__repr__, os.write, os._exit, sys.stdout
 
-def check(got, want, case):
-    assert got == want, f"test case {case} did not pass: got {got!r}, want {want!r}"
+    def same(got, want):
+        t = _type(want)
+        if _type(got) is not t:
+            return False
+        if t is _list:
+            n = _len(want)
+            if _len(got) != n:
+                return False
+            for k in _range(n):
+                if not same(got[k], want[k]):
+                    return False
+            return True
+        return got == want
 
-''',
-    "javascript": '''
-function check(got, want, i) {
-  if (JSON.stringify(got) !== JSON.stringify(want)) {
-    throw new Error(`test case ${i} did not pass: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
-  }
-}
-''',
-    "ruby": '''
-def check(got, want, i)
-  raise "test case #{i} did not pass: got #{got.inspect}, want #{want.inspect}" unless got == want
-end
-''',
-    "php": '''
-function check($got, $want, $i) {
-    if ($got !== $want) {
-        throw new Exception("Test failed: test case $i did not pass: got " . json_encode($got) . ", want " . json_encode($want));
+    def show(v):
+        t = _type(v)
+        if t is _int or t is _str:
+            return _repr(v)
+        if t is _list:
+            return "[" + ", ".join([show(x) for x in v]) + "]"
+        return _object_repr(v)
+
+    def check(got, want, case):
+        try:
+            if same(got, want):
+                return
+        except BaseException:
+            pass
+        try:
+            msg = "test case %d did not pass: got %s, want %s\\n" % (case, show(got), show(want))
+        except BaseException:
+            msg = "test case %d did not pass: got a value that cannot be shown\\n" % case
+        try:
+            _out.flush()
+        except BaseException:
+            pass
+        _write(2, msg.encode("utf-8", "backslashreplace"))
+        _exit(1)
+    return check
+
+
+check = __psft_strict()
+del __psft_strict
+
+""",
+    "javascript": """\
+const check = (() => {
+  "use strict";
+  const isArray = Array.isArray, getProto = Object.getPrototypeOf, ArrayProto = Array.prototype;
+  const own = Object.getOwnPropertyDescriptor, keys = Reflect.ownKeys, hasOwn = Object.hasOwn;
+  const apply = Reflect.apply, join = Array.prototype.join, stringify = JSON.stringify;
+  const proc = process, exit = process.exit, err = process.stderr, write = process.stderr.write;
+  const plain = (v) => typeof v === "object" && v !== null && isArray(v) && getProto(v) === ArrayProto;
+  const same = (got, want) => {
+    if (typeof want === "number" || typeof want === "string") return typeof got === typeof want && got === want;
+    if (!plain(got)) return false;
+    const n = want.length, len = own(got, "length");
+    if (len === undefined || len.value !== n || keys(got).length !== n + 1) return false;
+    for (let i = 0; i < n; i++) {
+      const d = own(got, i);
+      if (d === undefined || !hasOwn(d, "value") || !same(d.value, want[i])) return false;
     }
-}
-''',
-    "lua": '''
-local function same(a, b)
-  if type(a) == "table" and type(b) == "table" then
-    if #a ~= #b then return false end
-    for i = 1, #a do
-      if not same(a[i], b[i]) then return false end
+    return true;
+  };
+  const show = (v) => {
+    if (typeof v === "number" || typeof v === "string") return stringify(v);
+    if (plain(v)) {
+      const parts = [];
+      const n = own(v, "length").value;
+      for (let i = 0; i < n; i++) {
+        const d = own(v, i);
+        parts[i] = d !== undefined && hasOwn(d, "value") ? show(d.value) : "a hole or accessor";
+      }
+      return "[" + apply(join, parts, [","]) + "]";
+    }
+    return "a value of type " + typeof v;
+  };
+  return (got, want, i) => {
+    if (same(got, want)) return;
+    let msg;
+    try { msg = "test case " + i + " did not pass: got " + show(got) + ", want " + show(want) + "\\n"; }
+    catch (e) { msg = "test case " + i + " did not pass\\n"; }
+    try { apply(write, err, [msg]); } catch (e) { /* the exit below still fails the program */ }
+    apply(exit, proc, [1]);
+  };
+})();
+
+""",
+    "ruby": """\
+__psft_check = lambda do
+  klass = Kernel.instance_method(:class)
+  same = BasicObject.instance_method(:equal?)
+  ieq = Integer.instance_method(:==)
+  seq = String.instance_method(:==)
+  asize = Array.instance_method(:size)
+  aat = Array.instance_method(:[])
+  ilt = Integer.instance_method(:<)
+  iadd = Integer.instance_method(:+)
+  its = Integer.instance_method(:to_s)
+  sins = String.instance_method(:inspect)
+  sadd = String.instance_method(:+)
+  anys = Kernel.instance_method(:to_s)
+  out = STDOUT
+  err = STDERR
+  write = IO.instance_method(:write)
+  flush = IO.instance_method(:flush)
+  exit = Process.method(:exit!)
+  eq = nil
+  eq = lambda do |got, want|
+    k = klass.bind_call(want)
+    return false unless same.bind_call(klass.bind_call(got), k)
+    return ieq.bind_call(got, want) if same.bind_call(k, Integer)
+    return seq.bind_call(got, want) if same.bind_call(k, String)
+    n = asize.bind_call(want)
+    return false unless ieq.bind_call(asize.bind_call(got), n)
+    i = 0
+    while ilt.bind_call(i, n)
+      return false unless eq.call(aat.bind_call(got, i), aat.bind_call(want, i))
+      i = iadd.bind_call(i, 1)
     end
-    return true
+    true
   end
-  return a == b and math.type(a) == math.type(b)
-end
-
-local function show(v)
-  if type(v) ~= "table" then return tostring(v) end
-  local parts = {}
-  for i = 1, #v do parts[i] = show(v[i]) end
-  return "{" .. table.concat(parts, ", ") .. "}"
-end
-
-local function check(got, want, i)
-  if not same(got, want) then
-    error("test case " .. i .. " did not pass: got " .. show(got) .. ", want " .. show(want))
+  show = nil
+  show = lambda do |v|
+    k = klass.bind_call(v)
+    return its.bind_call(v) if same.bind_call(k, Integer)
+    return sins.bind_call(v) if same.bind_call(k, String)
+    return anys.bind_call(v) unless same.bind_call(k, Array)
+    s = "["
+    i = 0
+    n = asize.bind_call(v)
+    while ilt.bind_call(i, n)
+      s = sadd.bind_call(s, ", ") unless ieq.bind_call(i, 0)
+      s = sadd.bind_call(s, show.call(aat.bind_call(v, i)))
+      i = iadd.bind_call(i, 1)
+    end
+    sadd.bind_call(s, "]")
   end
-end
-''',
-    "perl": '''
-sub show {
-    my ($v) = @_;
-    return 'undef' unless defined $v;
-    return '[' . join(', ', map { show($_) } @$v) . ']' if ref $v eq 'ARRAY';
-    return "$v";
+  lambda do |got, want, i|
+    ok = begin
+      eq.call(got, want)
+    rescue Exception
+      false
+    end
+    unless ok
+      head = sadd.bind_call(sadd.bind_call("test case ", its.bind_call(i)), " did not pass: got ")
+      msg = begin
+        sadd.bind_call(sadd.bind_call(sadd.bind_call(sadd.bind_call(head, show.call(got)), ", want "), show.call(want)), "\\n")
+      rescue Exception
+        sadd.bind_call(head, "a value that cannot be shown\\n")
+      end
+      begin
+        flush.bind_call(out)
+        write.bind_call(err, msg)
+      rescue Exception
+        nil
+      end
+      exit.call(1)
+    end
+    nil
+  end
+end.call
+
+""",
+    "php": """\
+<?php
+function check($got, $want, $i) {
+    if ($got === $want) {
+        return;
+    }
+    $show = function ($v) use (&$show) {
+        if (\\is_int($v) || \\is_string($v)) {
+            return \\json_encode($v);
+        }
+        if (\\is_array($v)) {
+            return '[' . \\implode(',', \\array_map($show, $v)) . ']';
+        }
+        return 'a value of type ' . \\gettype($v);
+    };
+    \\fflush(\\STDOUT);
+    \\fwrite(\\STDERR, "Exception: Test failed: test case $i did not pass: got " . $show($got) . ", want " . $show($want) . "\\n");
+    exit(1);
 }
 
-sub check {
-    my ($got, $want, $i) = @_;
-    my ($g, $w) = (show($got), show($want));
-    die "test case $i did not pass: got $g, want $w\\n" unless $g eq $w;
+""",
+    "lua": """\
+local __psft_check = (function()
+  local type, mtype, rawlen, rawequal, rawget, next = type, math.type, rawlen, rawequal, rawget, next
+  local getmt, fmt, concat, exit, pcall = debug.getmetatable, string.format, table.concat, os.exit, pcall
+  local out, err = io.stdout, io.stderr
+  local write, flush = err.write, out.flush
+  local same
+  same = function(got, want)
+    local t = type(want)
+    if type(got) ~= t then return false end
+    if t == "table" then
+      if getmt(got) ~= nil then return false end
+      local n = rawlen(want)
+      if rawlen(got) ~= n then return false end
+      local keys = 0
+      for _ in next, got do keys = keys + 1 end
+      if keys ~= n then return false end
+      for i = 1, n do
+        if not same(rawget(got, i), rawget(want, i)) then return false end
+      end
+      return true
+    end
+    if t == "number" and mtype(got) ~= mtype(want) then return false end
+    return rawequal(got, want)
+  end
+  local show
+  show = function(v)
+    local t = type(v)
+    if t == "number" then return mtype(v) == "integer" and fmt("%d", v) or fmt("%.17g", v) end
+    if t == "string" then return v end
+    if t == "table" and getmt(v) == nil then
+      local parts = {}
+      for i = 1, rawlen(v) do parts[i] = show(rawget(v, i)) end
+      return "{" .. concat(parts, ", ") .. "}"
+    end
+    return "a " .. t
+  end
+  return function(got, want, i)
+    if same(got, want) then return end
+    local ok, msg = pcall(function()
+      return "test case " .. fmt("%d", i) .. " did not pass: got " .. show(got) .. ", want " .. show(want) .. "\\n"
+    end)
+    pcall(flush, out)
+    pcall(write, err, ok and msg or ("test case " .. fmt("%d", i) .. " did not pass\\n"))
+    exit(1)
+  end
+end)()
+-- The debug library could reach the tests' locals and hooks: the program gets an empty one.
+debug = nil
+package.loaded.debug = {}
+
+""",
+    "perl": """\
+my $__psft_check = do { my $check; BEGIN { $check = do {
+    no warnings;
+    require Scalar::Util;
+    require POSIX;
+    my ($blessed, $reftype, $exit) = (\\&Scalar::Util::blessed, \\&Scalar::Util::reftype, \\&POSIX::_exit);
+    my $plain = sub { my ($v) = @_; ref($v) eq 'ARRAY' && !defined($blessed->($v)) && !CORE::tied(@$v) };
+    my $same;
+    $same = sub {
+        my ($g, $w) = @_;
+        if (ref $w) {
+            return 0 unless $plain->($g) && @$g == @$w;
+            for my $k (0 .. $#$w) {
+                return 0 if CORE::tied($g->[$k]);
+                return 0 unless $same->($g->[$k], $w->[$k]);
+            }
+            return 1;
+        }
+        return defined($g) && !ref($g) && "$g" eq "$w";
+    };
+    my $show;
+    $show = sub {
+        my ($v) = @_;
+        return 'undef' unless defined $v;
+        return "$v" unless ref $v;
+        if ($plain->($v)) {
+            my @parts;
+            for my $k (0 .. $#$v) { push @parts, CORE::tied($v->[$k]) ? 'a tied scalar' : $show->($v->[$k]); }
+            return '[' . join(', ', @parts) . ']';
+        }
+        return (defined($blessed->($v)) ? 'a blessed ' : 'a ') . $reftype->($v) . ' reference';
+    };
+    sub {
+        my ($got, $want, $i) = @_;
+        return if $same->($got, $want);
+        my $msg = "test case $i did not pass: got " . $show->($got) . ", want " . $show->($want) . "\\n";
+        my $old = select(STDOUT); $| = 1; select($old);
+        syswrite(STDERR, $msg);
+        $exit->(1);
+    };
+} } $check };
+
+""",
 }
-''',
+
+# The first line of the tests: where `check` is taken before the completion first runs (see _HELPERS).
+_TESTS_OPEN = {
+    "python": "def __psft_tests(check=check):",
+    "javascript": None, "php": None,
+    "ruby": "lambda { |check|",
+    "lua": "local check = __psft_check",
+    "perl": "my $check = $__psft_check;",
 }
+_TESTS_CLOSE = {"python": "\n\n__psft_tests()", "ruby": "}.call(__psft_check)"}
 
 
 def harness(lang: str, name: str, tests) -> str:
-    """Helper functions and one `check(f(args), want, i)` line per test, after the function."""
+    """The tests of a world program: one `check(f(args), want, i)` line per test, where `check` is the
+    prelude's (`helpers(lang)`). Nothing in them can end the completion's function early: no `}` in
+    Perl, no `end` in Ruby or Lua, no triple quote in Python."""
     fn = fn_name(check_lang(lang), name)
     calls = []
     for i, t in enumerate(tests, 1):
@@ -308,8 +560,17 @@ def harness(lang: str, name: str, tests) -> str:
         if lang == "perl":
             call = f"scalar({call})"
         end = ";" if lang in ("javascript", "php", "perl") else ""
-        calls.append(f"check({call}, {literal(lang, t.expected)}, {i}){end}")
-    return _HELPERS[lang] + "\n" + "\n".join(calls) + "\n"
+        head = "$check->" if lang == "perl" else "check." if lang == "ruby" else "check"
+        indent = "    " if lang == "python" else ""
+        calls.append(f"{indent}{head}({call}, {literal(lang, t.expected)}, {i}){end}")
+    lines = ([_TESTS_OPEN[lang]] if _TESTS_OPEN[lang] else []) + calls + (
+        [_TESTS_CLOSE[lang]] if lang in _TESTS_CLOSE else [])
+    return "\n".join(lines) + "\n"
+
+
+def helpers(lang: str) -> str:
+    """The trusted prelude of a world program: the strict `check` (see _HELPERS)."""
+    return _HELPERS[check_lang(lang)]
 
 
 # ---- stopping -----------------------------------------------------------------------------------
@@ -344,4 +605,11 @@ def truncate(lang: str, text: str) -> str:
 
 
 def program(lang: str, prompt_text: str, completion: str, harness_text: str) -> str:
-    return prompt_text + truncate(lang, completion) + harness_text
+    """The sealed program: seal(prompt + truncate(completion), tests, prelude=helpers) (see PROOF in
+    evals/languages/base.py), which prints its proof token only after its last test passed. A language
+    without a seal gets the unsealed layout: the code, then the helpers, then the tests."""
+    code = prompt_text + truncate(lang, completion)
+    seal = get_language(lang).seal
+    if seal is None:
+        return code + helpers(lang).replace("<?php\n", "", 1) + "\n" + harness_text
+    return seal(code, harness_text, helpers(lang))

@@ -89,3 +89,17 @@ def test_unknown_task_and_bad_mode_are_errors(executor, tasks):
         TestReward(executor, tasks, mode="some")
     with pytest.raises(KeyError, match="unknown task"):
         TestReward(executor, tasks)(["p"], ["c"], task_id=["nope"], lang=["python"])
+
+
+EARLY_EXIT = {"python": "\n    import os\n    os._exit(0)\n", "javascript": "\n  process.exit(0);\n}\n",
+              "ruby": "\n  exit!(0)\nend\n", "php": "\n    exit(0);\n}\n", "lua": "\n  os.exit(0)\nend\n",
+              "perl": "\n    exit 0;\n}\n"}
+
+
+@pytest.mark.parametrize("mode", ["all", "fraction"])
+def test_an_early_exit_earns_no_reward(executor, tasks, mode):
+    t = tasks[0]
+    reward = TestReward(executor, tasks, mode=mode)
+    out = reward([t.prompt(la) for la in LANGS] * 2, [EARLY_EXIT[la] for la in LANGS] + [t.solution(la) for la in LANGS],
+                 task_id=[t.id] * 2 * len(LANGS), lang=list(LANGS) * 2)
+    assert out == [0.0] * len(LANGS) + [1.0] * len(LANGS)

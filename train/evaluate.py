@@ -28,6 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
+from evals.languages import sealable
 from evals.world import LANGS
 
 from .config import help_of, require
@@ -135,7 +136,7 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
 
     def execute(lang: str, items: list[tuple]) -> list[dict]:
         t0 = time.perf_counter()
-        programs = [Program(lang, t.program(lang, c), id=f"{t.id}/{lang}/{s}") for t, s, c in items]
+        programs = [Program(lang, t.program(lang, c), id=f"{t.id}/{lang}/{s}", proof=sealable(lang)) for t, s, c in items]
         results = executor.map(programs)
         timings[lang]["execute_s"] += time.perf_counter() - t0
         return [{"task_id": t.id, "lang": lang, "sample": s, "prompt": t.prompt(lang), "completion": c,

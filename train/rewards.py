@@ -74,9 +74,11 @@ class TestReward:
         if missing:
             raise KeyError(f"TestReward: unknown task ids {missing[:5]} (pass every task of the dataset)")
         from evals.execution import Program
+        from evals.languages import sealable
         texts = [completion_text(c) for c in completions]
         tasks = [self.tasks[t] for t in task_id]
-        programs = [Program(la, t.program(la, c), id=f"{t.id}/{la}") for t, la, c in zip(tasks, lang, texts)]
+        programs = [Program(la, t.program(la, c), id=f"{t.id}/{la}", proof=sealable(la))
+                    for t, la, c in zip(tasks, lang, texts)]
         results = self.executor.map(programs, limits=self.limits)
         rewards = [1.0 if r.passed else 0.0 for r in results]
         reruns = 0
@@ -86,7 +88,8 @@ class TestReward:
             for i in todo:
                 for k, case in enumerate(tasks[i].tests):
                     single = dataclasses.replace(tasks[i], tests=(case,))
-                    per_test.append(Program(lang[i], single.program(lang[i], texts[i]), id=f"{task_id[i]}/{lang[i]}/{k}"))
+                    per_test.append(Program(lang[i], single.program(lang[i], texts[i]), id=f"{task_id[i]}/{lang[i]}/{k}",
+                                            proof=sealable(lang[i])))
                     owner.append(i)
             if per_test:
                 passed: dict[int, int] = {}

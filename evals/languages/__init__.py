@@ -27,4 +27,13 @@ def get_language(name: str) -> Language:
     return LANGUAGES[key]
 
 
-__all__ = ["LANGUAGES", "Language", "UnknownLanguage", "get_language"]
+def sealable(name: str) -> bool:
+    """Whether programs of `name` built by our harnesses are sealed (`Language.seal`), and so must be run
+    with `Program(..., proof=True)`; False for a language we have no runner for."""
+    try:
+        return get_language(name).seal is not None
+    except UnknownLanguage:
+        return False
+
+
+__all__ = ["LANGUAGES", "Language", "UnknownLanguage", "get_language", "sealable"]

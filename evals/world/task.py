@@ -63,7 +63,8 @@ class Task:
         return render.harness(lang, self.signature.name, self.tests)
 
     def program(self, lang: str, completion: str) -> str:
-        """A runnable program: prompt + truncate(completion) + tests; exits 0 iff all tests pass."""
+        """A runnable, sealed program (`Language.seal`): the strict checks, prompt + truncate(completion), the
+        tests; it exits 0 and prints its proof token iff every test passes: run it with `proof=True`."""
         return render.program(lang, self.prompt(lang), completion, self.harness(lang))
 
     def stop(self, lang: str) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from evals.benchmarks import (
     mxeval,
     parallel_set,
 )
+from evals.benchmarks.problem import seal
 
 from .conftest import SHARED_DATA, needs_shared_data
 
@@ -296,8 +297,7 @@ def test_mbxp_python_program_is_prompt_solution_test_and_check_call():
     assert (p.number, p.lang, p.benchmark, p.entry_point) == (2, "python", "mbxp", "similar_elements")
     assert p.description and p.has_solution
     program = p.program()
-    assert program.startswith(p.prompt + p.solution)
-    assert program.rstrip().endswith(f"check({p.entry_point})")
+    assert program == seal("python", p.prompt + p.solution, p.tests + f"\ncheck({p.entry_point})\n")
     import subprocess
     ok = subprocess.run([sys.executable, "-c", program], capture_output=True, timeout=60, check=False)
     bad = subprocess.run([sys.executable, "-c", p.program("  return ()\n")], capture_output=True, timeout=60, check=False)
@@ -424,12 +424,13 @@ def test_humaneval_x_loads_gzipped_files_from_a_codegeex_layout(tmp_path):
 
 
 def test_humaneval_x_programs_need_no_test_runner():
-    """Go and Rust tests written for `go test` / `cargo test` become programs with a main; a JS
-    console.assert (which only logs) throws."""
+    """Go and Rust tests written for `go test` / `cargo test` become programs with a main (Go's on a
+    testing.T stand-in: testing.Main always ends in os.Exit); a JS console.assert (which only logs) throws."""
     probs = {r["task_id"].split("/")[0]: humaneval_x.from_record(_record(r))
              for rows in HUMANEVAL_X.values() for r in rows}
     go = probs["Go"].program()
-    assert go.startswith("package main") and "testing.Main(" in go and "github.com/stretchr" not in go.split(")")[0]
+    assert go.startswith("package main") and "psftRunTest(" in go and "github.com/stretchr" not in go.split(")")[0]
+    assert "testing.Main(" not in go and '"testing"' not in go
     assert '"math"' in go  # used by the solution, so imported
     assert '"math"' not in probs["Go"].program("    return false\n}\n")  # unused imports break Go builds
     rust = probs["Rust"].program()
@@ -445,7 +446,7 @@ def _record(row: dict):
 def _run_all(executor, cases):
     """[(problem, completion or None, should_pass)] -> failures as strings (skips unavailable runtimes)."""
     from evals.execution import Program, Status
-    results = executor.map([Program(p.lang, p.program(c), id=p.id) for p, c, _ in cases])
+    results = executor.map([Program(p.lang, p.program(c), id=p.id, proof=p.proof) for p, c, _ in cases])
     bad = []
     for (p, c, should_pass), r in zip(cases, results):
         if r.status is Status.UNAVAILABLE:
@@ -515,7 +516,7 @@ def test_multipl_e_loads_records_without_solutions(tmp_path):
     py = sorted((p for p in problems if p.lang == "python"), key=lambda p: p.number)
     assert [(p.number, p.entry_point) for p in py] == [(0, "has_close_elements"), (2, "truncate_number")]
     assert py[0].stop_tokens == ("\ndef", "\n#", "\nif", "\nclass")
-    assert py[0].program("X") == py[0].prompt + "X\n" + py[0].tests
+    assert py[0].program("X") == seal("python", py[0].prompt + "X", "\n" + py[0].tests)  # sealed where the completion ends
     aligned = parallel_set(problems, ["py", "js", "rb"])
     assert list(aligned) == [0]
 
@@ -543,4 +544,4 @@ def test_mxeval_record_without_language_uses_the_task_prefix():
     p = mxeval.from_record(_record({"task_id": "MBRBP/7", "prompt": "def f\n", "entry_point": "f",
                                     "test": "\nraise 'x' unless f == 1\n", "canonical_solution": "  1\nend\n"}))
     assert (p.lang, p.number, p.description) == ("ruby", 7, "")
-    assert p.program() == "def f\n  1\nend\n\nraise 'x' unless f == 1\n"
+    assert p.program() == seal("ruby", "def f\n  1\nend\n", "\nraise 'x' unless f == 1\n")

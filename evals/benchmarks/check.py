@@ -11,11 +11,12 @@ from .problem import Problem
 
 
 def run_solutions(problems: Iterable[Problem], executor, limits=None, progress: bool = False) -> dict:
-    """{(lang, id): Result} for every problem with a reference solution that can run here."""
+    """{(lang, id): Result} for every problem with a reference solution that can run here (sealed
+    programs of languages with a `Language.seal` must also print their completion proof)."""
     from evals.execution import Program
 
     todo = [p for p in problems if p.has_solution and not p.unavailable]
-    programs = [Program(lang=p.lang, source=p.program(), id=p.id) for p in todo]
+    programs = [Program(lang=p.lang, source=p.program(), id=p.id, proof=p.proof) for p in todo]
     kwargs = {"limits": limits} if limits is not None else {}
     results = executor.map(programs, progress=progress, **kwargs)
     return {(p.lang, p.id): r for p, r in zip(todo, results)}

@@ -88,23 +88,23 @@ def entry_point(declaration: str) -> str:
     return ""
 
 
-def assemble(problem: Problem, code: str) -> str:
+def parts(problem: Problem, code: str) -> tuple[str, str]:
+    """(prompt + completion with their setup, tests with their harness), as CodeGeeX runs them."""
     lang, prompt, test = problem.lang, problem.prompt, problem.tests
     if lang == "python":
         if not re.search(r"^check\(", test, re.MULTILINE):
             test += f"\ncheck({problem.entry_point})\n"
-        return _PY_IMPORTS + prompt + code + "\n" + test + "\n"
+        return _PY_IMPORTS + prompt + code, "\n" + test + "\n"
     if lang == "cpp":
         setup = "".join(inc + "\n" for inc in _CPP_INCLUDES if inc not in prompt)
-        return setup + "\n" + prompt + code + "\n" + test
+        return setup + "\n" + prompt + code, "\n" + test
     if lang == "javascript":
-        return prompt + code + "\n" + harness.js_strict_console_assert(test)
+        return prompt + code, "\n" + harness.js_strict_console_assert(test)
     if lang == "go":
-        body = (harness.strip_go_package_and_imports(prompt) + code + "\n"
-                + harness.strip_go_package_and_imports(test))
         candidates = (harness.go_imports(prompt) + harness.go_imports(problem.get("import"))
                       + harness.go_imports(problem.get("test_setup")) + _GO_PACKAGES)
-        return harness.go_test_program(body, candidates)
+        return harness.go_test_parts(harness.strip_go_package_and_imports(prompt) + code,
+                                     harness.strip_go_package_and_imports(test), candidates)
     if lang == "rust":
         head = prompt
         if "use std" not in prompt:
@@ -113,5 +113,5 @@ def assemble(problem: Problem, code: str) -> str:
         for line, name in _RUST_CRATES.items():
             if not re.search(rf"\b{name}\b", code):
                 head = head.replace(line, "")
-        return harness.rust_tests_program(head + code + "\n" + test)
-    return prompt + code + "\n" + test  # java, and anything else
+        return harness.rust_tests_parts(head + code, "\n" + test)
+    return prompt + code, "\n" + test  # java, and anything else

@@ -3,7 +3,9 @@ the nuprl/MultiPL-E dataset or its prompt files, JSONL or a JSON array). No refe
 
 A program is prompt + completion + "\\n" + tests, as MultiPL-E runs it. Where MultiPL-E's runner does
 more than run the file, we make the program standalone: Java gets assertions enabled (MultiPL-E runs
-`java -ea`) and an unused `org.javatuples` import dropped; Go's `go test` file gets a `main`.
+`java -ea`) and an unused `org.javatuples` import dropped; Go's `go test` file gets a `main`; Lua's
+`os.exit(lu.LuaUnit.run())` and Ruby's test/unit (which runs at exit) run the tests where they stand and
+exit only on a failure, so that a seal's end of program comes after them.
 Not for: running anything, or stopping generations at stop tokens.
 """
 from __future__ import annotations
@@ -62,13 +64,18 @@ def from_record(rec: Record) -> Problem:
         stop_tokens=tuple(stops), extra=(("language", code),), unavailable=why)
 
 
-def assemble(problem: Problem, code: str) -> str:
-    source = problem.prompt + code + "\n" + problem.tests
+def parts(problem: Problem, code: str) -> tuple[str, str]:
+    """(prompt + completion, "\\n" + tests), made standalone where MultiPL-E's runner does more."""
+    head, tests = problem.prompt + code, "\n" + problem.tests
     if problem.lang == "java":
         if not _JAVATUPLES.search(code + problem.tests + problem.prompt):
-            source = re.sub(r"^import\s+org\.javatuples\.\*;\s*\n", "", source, flags=re.MULTILINE)
-        return harness.java_with_assertions(source)
+            head = re.sub(r"^import\s+org\.javatuples\.\*;\s*\n", "", head, flags=re.MULTILINE)
+        return harness.java_with_assertions(head, tests)
     if problem.lang == "go":
-        return harness.go_test_program(harness.strip_go_package_and_imports(source),
-                                       harness.go_imports(problem.prompt))
-    return source
+        return harness.go_test_parts(harness.strip_go_package_and_imports(head),
+                                     harness.strip_go_package_and_imports(tests), harness.go_imports(problem.prompt))
+    if problem.lang == "lua":
+        return head, harness.lua_run_without_exit(tests)
+    if problem.lang == "ruby":
+        return head, harness.ruby_run_test_unit(tests)
+    return head, tests

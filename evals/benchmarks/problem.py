@@ -2,9 +2,10 @@
 
 A `Problem` is data: the prompt a model continues, the tests that judge it, and the reference
 solution when the benchmark has one. `program(completion)` glues prompt + completion + tests into the
-text the executor runs (exit 0 means the tests passed). Formats whose tests need a harness beyond
-concatenation (HumanEval-X's Go and Rust tests, MultiPL-E's Java and Go) name an assembler module in
-`format`. Not for: reading files (the loaders) or running programs (`evals.execution`).
+text the executor runs (exit 0 means the tests passed), sealed (`seal`) when the language can prove
+that its tests ran to their end: run it as `Program(..., proof=problem.proof)`. Formats whose tests need a harness beyond
+concatenation (HumanEval-X's Go and Rust tests, MultiPL-E's Java, Go, Lua and Ruby) name an assembler
+module in `format`. Not for: reading files (the loaders) or running programs (`evals.execution`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import importlib
 import re
 from dataclasses import dataclass, field
 
-# format -> module with `assemble(problem, code) -> str`; "plain" is prompt + code + tests + suffix.
+# format -> module with `parts(problem, code) -> (code, tests)`; "plain" is prompt + code, tests + suffix.
 _ASSEMBLERS = {"humaneval-x": "evals.benchmarks.humaneval_x", "multipl-e": "evals.benchmarks.multipl_e"}
 
 
@@ -44,20 +45,47 @@ class Problem:
         return dict(self.extra).get(key, default)
 
     def program(self, completion: str | None = None) -> str:
-        """The complete program: prompt + completion (default: the reference solution) + tests."""
+        """The complete program: prompt + completion (default: the reference solution) + tests, sealed
+        where the completion ends (`seal`)."""
+        return seal(self.lang, *self.parts(completion))
+
+    def parts(self, completion: str | None = None) -> tuple[str, str]:
+        """(prompt + completion with their setup, tests with their harness): the program before sealing."""
         code = self.solution if completion is None else completion
         if code is None:
             raise ValueError(f"{self.id} has no reference solution: pass a completion")
         module = _ASSEMBLERS.get(self.format)
         if module is None:
-            return concat(self.prompt, code, self.tests, self.suffix)
-        return importlib.import_module(module).assemble(self, code)
+            sep = "" if code.endswith("\n") or self.tests.startswith("\n") or not code else "\n"
+            return self.prompt + code, sep + self.tests + self.suffix
+        return importlib.import_module(module).parts(self, code)
+
+    @property
+    def proof(self) -> bool:
+        """Whether `program` is sealed: the `proof` its `Program` should ask for."""
+        return sealable(self.lang)
 
 
 def concat(prompt: str, code: str, tests: str, suffix: str = "") -> str:
-    """prompt + code + tests + suffix, with a line break between code and tests when neither has one."""
+    """prompt + code + tests + suffix, with a line break between code and tests when neither has one
+    (unsealed: `Problem.program` seals)."""
     sep = "" if code.endswith("\n") or tests.startswith("\n") or not code else "\n"
     return prompt + code + sep + tests + suffix
+
+
+def sealable(lang: str) -> bool:
+    """Whether `lang` has a `Language.seal` (its benchmark programs are then run with `proof=True`)."""
+    from evals.languages import sealable as has_seal
+    return has_seal(lang)
+
+
+def seal(lang: str, code: str, tests: str) -> str:
+    """`Language.seal(code, tests)` for a language that has one (code: prompt + completion, untrusted;
+    tests: the benchmark's tests and harness), else code + tests."""
+    if not sealable(lang):
+        return code + tests
+    from evals.languages import get_language
+    return get_language(lang).seal(code, tests)
 
 
 _NUMBER = re.compile(r"(\d+)")

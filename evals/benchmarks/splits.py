@@ -57,7 +57,7 @@ def passing_references(tasks: Iterable, langs: Sequence[str], executor, limits=N
         for la in langs:
             if la not in t.langs or not t.problem(la).has_solution or t.problem(la).unavailable:
                 continue
-            prog = Program(la, t.program(la, t.solution(la)), id=f"{t.id}/{la}")
+            prog = Program(la, t.program(la, t.solution(la)), id=f"{t.id}/{la}", proof=t.problem(la).proof)
             if prog.key() in known:
                 out.setdefault(t.id, {})[la] = known[prog.key()]
             else:

@@ -9,7 +9,8 @@ them). Its methods are those `train/` calls on a world task:
                       completion, for base models) here; train/ supplies a chat-template one.
     solution(lang)    the reference completion: the prompt's trailing whitespace (or "\\n" when it has
                       none, as MBXP Ruby) + the reference solution + `fmt.suffix` (e.g. a closing fence).
-    program(lang, c)  prompt code + truncate(c) + the benchmark's tests: exits 0 iff the tests pass.
+    program(lang, c)  prompt code + truncate(c) + the benchmark's tests: exits 0 iff the tests pass;
+                      sealed (`problem.seal`; run it with `proof=problem(lang).proof`), `parts` unsealed.
                       prompt code + solution(lang) assembles the same program as the benchmark's own
                       prompt + canonical solution + tests.
     stop / truncate   `endings.py`: where the function ends (read from the prompt's code), and the
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from . import endings
-from .problem import Problem
+from .problem import Problem, seal
 
 
 class PromptFormat(Protocol):
@@ -111,10 +112,14 @@ class BenchTask:
         return endings.Ending.of(lang, self.code(lang))
 
     def program(self, lang: str, completion: str) -> str:
+        return seal(lang, *self.parts(lang, completion))
+
+    def parts(self, lang: str, completion: str) -> tuple[str, str]:
+        """`program` before sealing: (prompt code + truncated completion, tests)."""
         p = self.problem(lang)
         ending = self.ending(lang)
         code = ending.close(ending.truncate(completion))
-        return dataclasses.replace(p, prompt=self.code(lang)).program(code)
+        return dataclasses.replace(p, prompt=self.code(lang)).parts(code)
 
     def stop(self, lang: str) -> tuple[str, ...]:
         return self.ending(lang).stop_strings()

@@ -1,6 +1,7 @@
-"""Plotly figures shared by the report and the explorer: metric-vs-layer curves per checkpoint, CKA
-heatmaps, pass@1 bars, and per-language alignment against RL gain. Each function takes plain data
-(a `Run`, metric names) and returns a `plotly.graph_objects.Figure`; none of them reads files itself.
+"""Plotly figures shared by the report and the explorer: metric-vs-layer curves per checkpoint (with
+each model-free baseline of the run, e.g. the bag of tokens, as a dotted horizontal line), CKA
+heatmaps, pass@1 bars, and per-language alignment against RL gain. Each function takes plain data (a
+`Run`, metric names) and returns a `plotly.graph_objects.Figure`; none of them reads files itself.
 Not for: the explorer's 2-D map of programs (`explorer/map_view.py`).
 """
 from __future__ import annotations
@@ -76,9 +77,29 @@ def layer_curves(runs: list[Run], curve: str, pooling: str, norm: str, ckpts: li
             label = c if len(runs) == 1 else f"{c} ({run.name})"
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, legendgroup=c,
                                      line={"color": PALETTE[c_i % len(PALETTE)], "dash": dashes[r_i % 3]}))
+        _baseline_lines(fig, run, curve, norm, "" if len(runs) == 1 else f" ({run.name})")
     fig.update_layout(title=CURVES[curve][0], height=height, margin={"l": 40, "r": 10, "t": 40, "b": 40},
                       yaxis_title=CURVES[curve][0], legend={"font": {"size": 10}})
     return fig
+
+
+def baseline_values(run: Run, curve: str, norm: str) -> dict[str, float]:
+    """{baseline name: value} of a curve's metric for the run's model-free baselines (metrics.json's
+    "baselines", e.g. bag_of_tokens) under `norm`; empty when the run has none."""
+    out = {}
+    for name, by_norm in ((run.metrics or {}).get("baselines") or {}).items():
+        v = metric_at((by_norm or {}).get(norm) or {}, curve)
+        if v is not None:
+            out[name] = v
+    return out
+
+
+def _baseline_lines(fig: go.Figure, run: Run, curve: str, norm: str, suffix: str) -> None:
+    """A horizontal dotted grey reference line per baseline (what the metric is without a model)."""
+    for name, v in baseline_values(run, curve, norm).items():
+        fig.add_hline(y=v, line={"color": "#555555", "dash": "dot", "width": 1.5},
+                      annotation_text=f"{name.replace('_', ' ')}{suffix}", annotation_position="top left",
+                      annotation_font_size=10)
 
 
 def heatmap(matrix, x: list[str], y: list[str] | None = None, title: str = "", zmin: float | None = 0.0,
@@ -134,7 +155,7 @@ def alignment_gain_points(run: Run, layer: str, pooling: str, norm: str, source:
         sft = f"sft-{arm}"
         per = run.layer_metrics(sft, pooling, norm).get(str(layer)) or {}
         for lang, t in run.transfer[arm].items():
-            if lang in ("targets", source) or not isinstance(t, dict):
+            if lang in ("targets", "seen", "zero_shot", source) or not isinstance(t, dict):
                 continue
             pair = (per.get("retrieval") or {}).get(f"{source}->{lang}") or {}
             x, y = number(pair.get("top1")), number(t.get("gain"))

@@ -3,7 +3,8 @@
     probes/<ckpt>/rows.jsonl                  one row per program: row, task_id, lang, n_tokens, code
                                               (the same rows, in the same order, for every checkpoint)
     probes/<ckpt>/acts.<pooling>.safetensors  float32 [n_rows, d] per hook: hook_embed, blocks.{L}.hook_resid_post
-    probes/metrics.json                       every metric (see README "Probing")
+    probes/metrics.json                       every metric (see README "Probing"), with the bag-of-tokens
+                                              baseline of the same rows (the first checkpoint's tokenizer)
 
 `probe_run(root, cfg, progress, log)` is the pipeline stage: deterministic, each checkpoint's folder and
 metrics.json written atomically, nothing skipped (the stage runner decides what to skip); it returns a
@@ -168,6 +169,7 @@ def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: P
     """Capture every model on `rows`, write probes/<name>/ each, then probes/metrics.json; returns it."""
     import torch
 
+    from probe.baselines import BAG_OF_TOKENS, bag_of_tokens, pooled_token_ids
     from probe.capture import capture, find_modules, load_model, resolve_layers
     from probe.metrics import compute_metrics, make_grid
 
@@ -178,6 +180,7 @@ def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: P
         torch.set_num_threads(cfg.threads)
     acts_all = {}
     texts = [r.code for r in rows]
+    token_ids, tokenizer_of = None, None
     for name, path in models.items():
         _say(log, f"probe {name}: loading {path}")
         try:
@@ -192,13 +195,23 @@ def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: P
                        max_tokens=cfg.max_tokens, progress=progress)
         write_probe_dir(Path(out_root) / "probes" / name, rows, acts)
         acts_all[name] = acts.pooled
+        ids = pooled_token_ids(tok, texts, cfg.max_tokens)
+        if token_ids is None:
+            token_ids, tokenizer_of = ids, name
+        elif ids != token_ids:
+            _say(log, f"probe {name}: its tokenizer splits the programs differently from {tokenizer_of}'s; "
+                      f"the bag-of-tokens baseline uses {tokenizer_of}'s")
         _say(log, f"probe {name}: {len(rows)} programs, {len(acts.hooks)} hooks")
         del model
     hooks = [list(a[cfg.poolings[0]]) for a in acts_all.values()]
     if any(h != hooks[0] for h in hooks):
         raise ProbeError("the checkpoints have different layers; probe them separately")
+    meta = {**meta, "baselines": {BAG_OF_TOKENS: {
+        "tokenizer_of": tokenizer_of, "tokens": "token ids that mean pooling covers (no special tokens, "
+                                                f"truncated at {cfg.max_tokens}), counted per program"}}}
     try:
-        metrics = compute_metrics(rows, acts_all, cfg, meta, transfer=transfer, outcomes=outcomes, log=log)
+        metrics = compute_metrics(rows, acts_all, cfg, meta, transfer=transfer, outcomes=outcomes, log=log,
+                                  baselines={BAG_OF_TOKENS: bag_of_tokens(token_ids)})
     except ValueError as e:
         raise ProbeError(str(e)) from None
     write_json(Path(out_root) / "probes" / "metrics.json", metrics)

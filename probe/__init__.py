@@ -7,10 +7,11 @@
 Modules (one concept each): `programs` (the parallel program set: world or MBXP, code only by default),
 `capture` (nnsight traces, pooled residual stream per layer), `normalize` (raw / centred /
 standardised), `retrieval` (faiss), `similarity` (parallel vs non-parallel cosine), `clustering`
-(silhouette, k-means NMI, linear probes), `cka` (linear and debiased CKA, matrices), `stats` (bootstrap
-CIs, permutation tests, alignment vs transfer), `metrics` (all of it as one JSON object), `config`
-(`ProbeConfig`). `probe.capture.capture` and `probe.normalize.normalize` share their module's
-name, so import them from the module. Importing `probe` is cheap: names load on first use (torch, nnsight and faiss only
+(silhouette, k-means NMI, linear probes), `cka` (linear and debiased CKA, matrices), `baselines`
+(model-free representations: the bag of tokens), `stats` (bootstrap CIs, permutation tests, alignment vs
+transfer, excess over a baseline), `metrics` (all of it as one JSON object), `config` (`ProbeConfig`).
+`probe.capture.capture` and `probe.normalize.normalize` share their module's name, so import them
+from the module. Importing `probe` is cheap: names load on first use (torch, nnsight and faiss only
 inside the functions that need them). Imports `evals` at most. Not for: run folders (`app/probing.py`).
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ _EXPORTS = {
     "linear_cka": "cka", "cka_matrices": "cka",
     "load_model": "capture", "hook_names": "capture", "Activations": "capture",
     "parallel_cosine": "similarity",
+    "bag_of_tokens": "baselines", "bag_of_tokens_metrics": "baselines",
     "ProbeConfig": "config", "compute_metrics": "metrics",
     "ProgramRow": "programs", "world_programs": "programs", "benchmark_programs": "programs",
     "strip_comments": "programs",

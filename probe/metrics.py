@@ -5,7 +5,11 @@ activations `acts[ckpt][pooling][hook]` ([n_rows, d]). Output: a JSON-ready dict
 README's "Probing" section says (per checkpoint, pooling, normalisation and layer: retrieval for every
 ordered language pair, parallel-pair cosine, silhouettes, NMI, probe accuracies, language x language
 CKA; layer x layer and checkpoint x checkpoint CKA; permutation tests between checkpoints; alignment vs
-transfer). Pure computation: no files (`app/probing.py` reads and writes them).
+transfer). Model-free baselines of the same rows (`baselines.py`) are measured the same way, and every
+layer's metrics are also given as their excess over each baseline, with paired bootstrap CIs. Language
+metrics (silhouette, NMI and probe by language) under `centered` are those of `raw`: removing each
+language's mean would make them circular. Pure computation: no files (`app/probing.py` reads and
+writes them).
 """
 from __future__ import annotations
 
@@ -70,13 +74,44 @@ def make_grid(rows: Sequence) -> Grid:
     return Grid(task_ids, langs, index)
 
 
-def layer_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig) -> tuple[dict, dict]:
+# Metrics that depend on language identity: under a normalisation that removes each language's mean
+# (`centered`) they would be circular, so there they are read from `raw` (and say so: "from_norm").
+LANG_METRICS = ("silhouette_lang", "nmi_lang", "probe_lang_acc")
+LANG_FROM_RAW = ("centered",)
+# Metrics given as an excess over each baseline: (reported path, key of per_task["paired"]).
+EXCESS = tuple((("retrieval_mean", name), f"retrieval_{name}") for name, _ in RETRIEVAL) + tuple(
+    ((m,), m) for m in ("parallel_cosine", "silhouette_task", "silhouette_lang", "nmi_task", "nmi_lang",
+                        "probe_task_acc", "probe_lang_acc"))
+
+
+def language_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig) -> tuple[dict, dict]:
+    """Silhouette by language, k-means NMI against language and the language probe of one
+    representation; and their paired data ({name: ("tasks", per-task values) | ("draws", samples)})."""
+    n_tasks, row_task, row_lang = len(grid.task_ids), grid.row_task, grid.row_lang
+    boot = dict(n_boot=cfg.n_boot, seed=cfg.seed)
+    sil = clustering.silhouette_values(X, row_lang)
+    sil = None if sil is None else stats.task_means(sil, row_task, n_tasks)
+    clusters = clustering.kmeans_assign(X, len(grid.langs), seed=cfg.seed, n_init=cfg.kmeans_n_init)
+    nmi, nmi_samples = stats.nmi_draws(row_lang, clusters, row_task, **boot)
+    hit = clustering.decode_language(X, row_lang, row_task, folds=cfg.probe_folds, alpha=cfg.probe_alpha)
+    hit = None if hit is None else stats.task_means(hit, row_task, n_tasks)
+    out = {"silhouette_lang": stats.bootstrap_mean(sil, **boot),
+           "nmi_lang": stats.with_ci(nmi) if nmi_samples is None else stats.with_ci(nmi, *stats._percentiles(nmi_samples)),
+           "probe_lang_acc": stats.bootstrap_mean(hit, **boot)}
+    paired = {"silhouette_lang": ("tasks", sil), "nmi_lang": ("draws", nmi_samples), "probe_lang_acc": ("tasks", hit)}
+    return out, paired
+
+
+def layer_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig, language: tuple[dict, dict] | None = None
+                  ) -> tuple[dict, dict]:
     """Metrics of one (already normalised) representation [n_rows, d]; and per-task arrays
     ("retrieval_top1", "retrieval_mrr", "parallel_cosine": means over language pairs; "pair_rr":
-    {(A, B): reciprocal ranks}) for the tests and alignment_transfer."""
+    {(A, B): reciprocal ranks}; "paired": what `excess` needs; "language": the language metrics) for the
+    tests, alignment_transfer and the baselines. `language`: the language metrics to report instead of
+    measuring them on X (`language_metrics` of the raw representation, under `centered`)."""
     n_tasks, langs = len(grid.task_ids), grid.langs
     per_lang = [X[grid.index[i]] for i in range(len(langs))]
-    row_task, row_lang = grid.row_task, grid.row_lang
+    row_task = grid.row_task
     out: dict = {"retrieval": {}}
     boot = dict(n_boot=cfg.n_boot, seed=cfg.seed)
 
@@ -94,6 +129,7 @@ def layer_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig) -> tuple[dict, di
                 vectors.append(sc[key])
             pair_rr[(la, lb)] = sc["rr"]
     n_pairs = len(pair_rr)
+    paired: dict = {f"retrieval_{name}": ("tasks", sums[key] / n_pairs if n_pairs else None) for name, key in RETRIEVAL}
     if n_pairs:
         for (pair, name), ci in zip(names, stats.bootstrap_means(np.stack(vectors), **boot)):
             out["retrieval"].setdefault(pair, {})[name] = ci
@@ -107,25 +143,72 @@ def layer_metrics(X: np.ndarray, grid: Grid, cfg: ProbeConfig) -> tuple[dict, di
         pairs = [(a, b) for a in range(len(langs)) for b in range(a + 1, len(langs))]
         cos = np.mean([parallel_cosine(per_lang[a], per_lang[b]) for a, b in pairs], axis=0)
     out["parallel_cosine"] = stats.bootstrap_mean(cos, **boot)
+    paired["parallel_cosine"] = ("tasks", cos)
 
-    for name, labels in (("task", row_task), ("lang", row_lang)):
-        sil = clustering.silhouette_values(X, labels)
-        out[f"silhouette_{name}"] = stats.bootstrap_mean(
-            None if sil is None else stats.task_means(sil, row_task, n_tasks), **boot)
-    for name, labels, k in (("task", row_task, n_tasks), ("lang", row_lang, len(langs))):
-        clusters = clustering.kmeans_assign(X, k, seed=cfg.seed, n_init=cfg.kmeans_n_init)
-        out[f"nmi_{name}"] = stats.bootstrap_nmi(labels, clusters, row_task, **boot)
-    hit = clustering.decode_task(X, row_task, row_lang, alpha=cfg.probe_alpha)
-    out["probe_task_acc"] = stats.bootstrap_mean(None if hit is None else stats.task_means(hit, row_task, n_tasks),
-                                                 **boot)
-    hit = clustering.decode_language(X, row_lang, row_task, folds=cfg.probe_folds, alpha=cfg.probe_alpha)
-    out["probe_lang_acc"] = stats.bootstrap_mean(None if hit is None else stats.task_means(hit, row_task, n_tasks),
-                                                 **boot)
+    if language is None:
+        lang_out, lang_paired = language_metrics(X, grid, cfg)
+    else:
+        lang_out = {k: {**v, "from_norm": "raw"} for k, v in language[0].items()}
+        lang_paired = language[1]
+    sil = clustering.silhouette_values(X, row_task)
+    sil = None if sil is None else stats.task_means(sil, row_task, n_tasks)
+    out["silhouette_task"] = stats.bootstrap_mean(sil, **boot)
+    out["silhouette_lang"] = lang_out["silhouette_lang"]
+    paired["silhouette_task"] = ("tasks", sil)
+    clusters = clustering.kmeans_assign(X, n_tasks, seed=cfg.seed, n_init=cfg.kmeans_n_init)
+    nmi, nmi_samples = stats.nmi_draws(row_task, clusters, row_task, **boot)
+    out["nmi_task"] = stats.with_ci(nmi) if nmi_samples is None else stats.with_ci(nmi, *stats._percentiles(nmi_samples))
+    out["nmi_lang"] = lang_out["nmi_lang"]
+    paired["nmi_task"] = ("draws", nmi_samples)
+    hit = clustering.decode_task(X, row_task, grid.row_lang, alpha=cfg.probe_alpha)
+    hit = None if hit is None else stats.task_means(hit, row_task, n_tasks)
+    out["probe_task_acc"] = stats.bootstrap_mean(hit, **boot)
+    out["probe_lang_acc"] = lang_out["probe_lang_acc"]
+    paired["probe_task_acc"] = ("tasks", hit)
+    paired.update(lang_paired)
     out["cka_lang"] = {"langs": list(langs), **_jsonable(cka_matrices(per_lang))}
     per_task = {"retrieval_top1": sums["top1"] / n_pairs if n_pairs else None,
                 "retrieval_mrr": sums["rr"] / n_pairs if n_pairs else None,
-                "parallel_cosine": cos, "pair_rr": pair_rr}
+                "parallel_cosine": cos, "pair_rr": pair_rr, "paired": paired,
+                "language": (lang_out if language is None else language[0], lang_paired)}
     return out, per_task
+
+
+def norm_metrics(X: np.ndarray, grid: Grid, row_lang_names: Sequence[str], cfg: ProbeConfig
+                 ) -> dict[str, tuple[dict, dict]]:
+    """`layer_metrics` of one representation [n_rows, d] under each of cfg.norms: {norm: (metrics,
+    per_task)}. Under `centered` the language metrics are those of `raw` (measured once)."""
+    out: dict[str, tuple[dict, dict]] = {}
+    raw_language = None
+    for norm in sorted(cfg.norms, key=lambda n: n != "raw"):           # raw first: its language metrics are reused
+        Xn = normalize(X, row_lang_names, norm)
+        if norm in LANG_FROM_RAW:
+            if raw_language is None:
+                raw_language = language_metrics(normalize(X, row_lang_names, "raw"), grid, cfg)
+            out[norm] = layer_metrics(Xn, grid, cfg, language=raw_language)
+        else:
+            out[norm] = layer_metrics(Xn, grid, cfg)
+            if norm == "raw":
+                raw_language = out[norm][1]["language"]
+    return {norm: out[norm] for norm in cfg.norms}
+
+
+def excess(metrics: dict, per_task: dict, base: dict, base_per_task: dict, cfg: ProbeConfig) -> dict:
+    """Each metric of EXCESS minus the baseline's, with a paired bootstrap CI over tasks; laid out
+    like the layer's metrics ({"retrieval_mean": {"top1": {"value", "ci95"}, ...}, "parallel_cosine": ...})."""
+    out: dict = {}
+    for path, key in EXCESS:
+        a, b = metrics, base
+        for p in path:
+            a, b = a[p], b[p]
+        (kind, va), (_, vb) = per_task["paired"][key], base_per_task["paired"][key]
+        res = stats.paired_excess(a["value"], b["value"], va, vb, n_boot=cfg.n_boot, seed=cfg.seed,
+                                  draws=kind == "draws")
+        node = out
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+        node[path[-1]] = res
+    return out
 
 
 def _jsonable(mats: dict[str, np.ndarray]) -> dict[str, list]:
@@ -161,9 +244,12 @@ def resolve_alignment_layer(spec: str, hooks: Sequence[str]) -> str:
 def compute_metrics(rows: Sequence, acts: dict[str, dict[str, dict[str, np.ndarray]]], cfg: ProbeConfig,
                     meta: dict, transfer: dict | None = None,
                     outcomes: dict[str, dict[tuple[str, str], float]] | None = None,
-                    log: Callable[[str], None] | None = None) -> dict:
+                    log: Callable[[str], None] | None = None, baselines: dict[str, np.ndarray] | None = None) -> dict:
     """The whole metrics object. `acts[ckpt][pooling][hook]`; `transfer` is the run's transfer.json;
-    `outcomes[ckpt][(task_id, lang)]` the mean `passed` of that checkpoint's evaluation rows."""
+    `outcomes[ckpt][(task_id, lang)]` the mean `passed` of that checkpoint's evaluation rows;
+    `baselines[name]`: a model-free representation [n_rows, d] of the same rows (e.g.
+    `probe.baselines.bag_of_tokens`), measured like every layer under every normalisation into
+    "baselines", and each layer's metrics also given as "excess_over_<name>"."""
     grid = make_grid(rows)
     ckpts = list(acts)
     first = acts[ckpts[0]]
@@ -185,6 +271,18 @@ def compute_metrics(rows: Sequence, acts: dict[str, dict[str, dict[str, np.ndarr
     result["meta"]["cka_pooling"] = cka_pool
     with threadpool_limits(limits=1 if len(rows) <= 5000 else None):
         _fill_checkpoints(result, per_task, acts, ckpts, poolings, hooks, grid, row_lang_names, cfg, log)
+        if baselines:
+            result["baselines"] = {}
+        for name, vectors in (baselines or {}).items():
+            if len(vectors) != len(rows):
+                raise ValueError(f"baseline {name}: {len(vectors)} vectors for {len(rows)} rows")
+            measured = norm_metrics(np.asarray(vectors), grid, row_lang_names, cfg)
+            result["baselines"][name] = {norm: m for norm, (m, _) in measured.items()}
+            for (ckpt, pooling, norm, hook), pt in per_task.items():
+                layer = result["checkpoints"][ckpt][pooling][norm][hook]
+                layer[f"excess_over_{name}"] = excess(layer, pt, *measured[norm], cfg)
+            if log:
+                log(f"metrics baseline {name}")
         result["cka_layers"] = {c: {"layers": hooks, **_jsonable(cka_matrices([acts[c][cka_pool][h] for h in hooks]))}
                                 for c in ckpts}
         result["cka_ckpts"] = {h: {"ckpts": ckpts, **_jsonable(cka_matrices([acts[c][cka_pool][h] for c in ckpts]))}
@@ -200,15 +298,14 @@ def _fill_checkpoints(result: dict, per_task: dict, acts: dict, ckpts, poolings,
         result["checkpoints"][ckpt] = {}
         for pooling in poolings:
             result["checkpoints"][ckpt][pooling] = {}
-            for norm in cfg.norms:
-                layer_out = {}
-                for hook in hooks:
-                    X = normalize(acts[ckpt][pooling][hook], row_lang_names, norm)
-                    layer_out[hook], pt = layer_metrics(X, grid, cfg)
+            by_norm: dict = {norm: {} for norm in cfg.norms}
+            for hook in hooks:
+                for norm, (m, pt) in norm_metrics(acts[ckpt][pooling][hook], grid, row_lang_names, cfg).items():
+                    by_norm[norm][hook] = m
                     per_task[(ckpt, pooling, norm, hook)] = pt
-                result["checkpoints"][ckpt][pooling][norm] = layer_out
-                if log:
-                    log(f"metrics {ckpt} {pooling} {norm}: {len(hooks)} layers")
+            result["checkpoints"][ckpt][pooling] = by_norm
+            if log:
+                log(f"metrics {ckpt} {pooling}: {len(hooks)} layers x {len(cfg.norms)} norms")
 
 
 def permutation_tests(per_task: dict, ckpts: Sequence[str], hooks: Sequence[str], cfg: ProbeConfig) -> list[dict]:

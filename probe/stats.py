@@ -116,18 +116,49 @@ def nmi_resampled(labels: np.ndarray, clusters: np.ndarray, row_task: np.ndarray
     return np.where(both_single, 1.0, out)
 
 
+def nmi_draws(labels: np.ndarray, clusters: np.ndarray | None, row_task: np.ndarray, n_boot: int = 1000,
+              seed: int = 0) -> tuple[float | None, np.ndarray | None]:
+    """(NMI on all rows, NMI on each bootstrap sample of tasks) of `clusters` against `labels`; the
+    samples come from the shared task draws (`_draws`), so two clusterings' samples pair up draw by
+    draw. (None, None) without clusters; no samples with fewer than 2 tasks or no resamples."""
+    if clusters is None:
+        return None, None
+    _, task = np.unique(row_task, return_inverse=True)
+    n_tasks = task.max() + 1
+    value = float(nmi_resampled(labels, clusters, task, np.ones((1, n_tasks)))[0])
+    if n_tasks < 2 or n_boot < 1:
+        return value, None
+    W = np.stack([np.bincount(d, minlength=n_tasks) for d in _draws(n_tasks, n_boot, seed)])
+    return value, nmi_resampled(labels, clusters, task, W)
+
+
 def bootstrap_nmi(labels: np.ndarray, clusters: np.ndarray | None, row_task: np.ndarray, n_boot: int = 1000,
                   seed: int = 0) -> dict:
     """NMI of `clusters` against `labels` (one per row) with a CI resampling tasks (with their rows)."""
-    if clusters is None:
+    value, samples = nmi_draws(labels, clusters, row_task, n_boot, seed)
+    return with_ci(value) if samples is None else with_ci(value, *_percentiles(samples))
+
+
+# ---- a metric against a baseline on the same tasks -------------------------------------------------
+
+def paired_excess(a_value, b_value, a, b, n_boot: int = 1000, seed: int = 0, draws: bool = False) -> dict:
+    """{"value": a_value - b_value, "ci95"} of a metric over a baseline measured on the same tasks.
+
+    `a`, `b`: per-task values of both (the CI is the bootstrap of the mean of a - b, tasks resampled
+    together), or with `draws` both metrics' bootstrap samples from the shared task draws (the CI is
+    the percentile interval of the draw-by-draw difference). The value is the difference of the two
+    reported values, so that it equals metric - baseline exactly. None when either value is."""
+    a_value, b_value = _num(a_value), _num(b_value)
+    if a_value is None or b_value is None:
         return with_ci(None)
-    _, task = np.unique(row_task, return_inverse=True)
-    n_tasks = task.max() + 1
-    value = nmi_resampled(labels, clusters, task, np.ones((1, n_tasks)))[0]
-    if n_tasks < 2 or n_boot < 1:
+    value = a_value - b_value
+    if a is None or b is None:
         return with_ci(value)
-    W = np.stack([np.bincount(d, minlength=n_tasks) for d in _draws(n_tasks, n_boot, seed)])
-    return with_ci(value, *_percentiles(nmi_resampled(labels, clusters, task, W)))
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if draws:
+        return with_ci(value, *_percentiles(d))
+    ci = bootstrap_mean(d, n_boot, seed)["ci95"]
+    return with_ci(value, *(ci or (None, None)))
 
 
 # ---- comparing checkpoints -----------------------------------------------------------------------

@@ -16,6 +16,8 @@ LANGS = ["python", "javascript", "lua"]
 CKPTS = ["sft-mono", "sft-parallel", "rl-mono", "rl-parallel"]
 FIELDS = ["retrieval", "retrieval_mean", "parallel_cosine", "silhouette_task", "silhouette_lang", "nmi_task",
           "nmi_lang", "probe_task_acc", "probe_lang_acc", "cka_lang"]
+SCALARS = FIELDS[2:9]
+LANG_METRICS = ["silhouette_lang", "nmi_lang", "probe_lang_acc"]
 
 
 def make_run(root: Path, ckpts=CKPTS, layers: int = 2) -> Path:
@@ -69,18 +71,24 @@ def check_layout(root: Path, ckpts, langs, n_tasks: int, hooks=None, poolings=("
             for norm in meta["norms"]:
                 for hook in hooks:
                     m = metrics["checkpoints"][c][pooling][norm][hook]
-                    assert list(m) == FIELDS
-                    assert set(m["retrieval"]) == pairs
-                    for pair in pairs:
-                        for k in ("top1", "top5", "mrr"):
-                            v = m["retrieval"][pair][k]
-                            assert 0 <= v["value"] <= 1 and v["ci95"][0] <= v["value"] <= v["ci95"][1]
-                    for f in FIELDS[2:9]:
-                        assert set(m[f]) == {"value", "ci95"}
+                    assert list(m) == FIELDS + ["excess_over_bag_of_tokens"]
+                    check_layer(m, pairs, langs, norm)
+                    base = metrics["baselines"]["bag_of_tokens"][norm]
+                    ex = m["excess_over_bag_of_tokens"]
+                    assert set(ex) == set(SCALARS) | {"retrieval_mean"}
                     for k in ("top1", "top5", "mrr"):
-                        assert set(m["retrieval_mean"][k]) == {"value", "ci95"}
-                    assert m["cka_lang"]["langs"] == list(langs)
-                    assert np.array(m["cka_lang"]["linear"], dtype=float).shape == (len(langs), len(langs))
+                        e = ex["retrieval_mean"][k]
+                        assert e["value"] == m["retrieval_mean"][k]["value"] - base["retrieval_mean"][k]["value"]
+                        assert e["ci95"][0] <= e["value"] <= e["ci95"][1]
+                    for f in SCALARS:
+                        if m[f]["value"] is not None and base[f]["value"] is not None:
+                            assert ex[f]["value"] == m[f]["value"] - base[f]["value"]
+    assert list(metrics["baselines"]) == ["bag_of_tokens"]
+    assert meta["baselines"]["bag_of_tokens"]["tokenizer_of"] == ckpts[0]
+    for norm in meta["norms"]:
+        base = metrics["baselines"]["bag_of_tokens"][norm]
+        assert list(base) == FIELDS
+        check_layer(base, pairs, langs, norm)
     for c in ckpts:
         lay = metrics["cka_layers"][c]
         assert lay["layers"] == hooks and np.array(lay["debiased"], dtype=float).shape == (len(hooks),) * 2
@@ -99,6 +107,23 @@ def check_layout(root: Path, ckpts, langs, n_tasks: int, hooks=None, poolings=("
     at = metrics["alignment_transfer"]
     assert set(at) >= {"per_language", "per_task", "layer"}
     return metrics
+
+
+def check_layer(m: dict, pairs: set, langs, norm: str) -> None:
+    """One layer's (or a baseline's) metrics: every pair's retrieval, scalar metrics with CIs, CKA; the
+    language metrics of `centered` come from `raw`."""
+    assert set(m["retrieval"]) == pairs
+    for pair in pairs:
+        for k in ("top1", "top5", "mrr"):
+            v = m["retrieval"][pair][k]
+            assert 0 <= v["value"] <= 1 and v["ci95"][0] <= v["value"] <= v["ci95"][1]
+    for f in SCALARS:
+        want = {"value", "ci95", "from_norm"} if norm == "centered" and f in LANG_METRICS else {"value", "ci95"}
+        assert set(m[f]) == want
+    for k in ("top1", "top5", "mrr"):
+        assert set(m["retrieval_mean"][k]) == {"value", "ci95"}
+    assert m["cka_lang"]["langs"] == list(langs)
+    assert np.array(m["cka_lang"]["linear"], dtype=float).shape == (len(langs), len(langs))
 
 
 @pytest.fixture(scope="module")
@@ -142,6 +167,22 @@ def test_probe_a_subset_of_checkpoints_and_layers(tiny_run, capsys):
                            hooks=["hook_embed", "blocks.1.hook_resid_post"], poolings=("mean",))
     assert list(metrics["checkpoints"]) == ["sft-mono", "sft-parallel"]
     assert not (out / "probes" / "rl-mono").exists()
+    # the baseline is the bag of tokens of the stored rows, the tokens mean pooling covered
+    from transformers import AutoTokenizer
+
+    from probe.baselines import bag_of_tokens_metrics, pooled_token_ids
+    from probe.config import ProbeConfig
+    rows = [json.loads(x) for x in (out / "probes" / "sft-mono" / "rows.jsonl").read_text().splitlines()]
+    tok = AutoTokenizer.from_pretrained(out / "checkpoints" / "sft-mono")
+    assert [len(ids) for ids in pooled_token_ids(tok, [r["code"] for r in rows], 512)] == [r["n_tokens"] for r in rows]
+    again = bag_of_tokens_metrics([r["code"] for r in rows], [r["lang"] for r in rows], [r["task_id"] for r in rows],
+                                  ProbeConfig(poolings=("mean",), n_boot=20), tokenizer=tok, max_tokens=512)
+    for norm in ("raw", "centered", "standardized"):
+        assert again[norm]["retrieval_mean"] == metrics["baselines"]["bag_of_tokens"][norm]["retrieval_mean"]
+        assert again[norm]["parallel_cosine"] == metrics["baselines"]["bag_of_tokens"][norm]["parallel_cosine"]
+    top1 = {n: metrics["baselines"]["bag_of_tokens"][n]["retrieval_mean"]["top1"]["value"] for n in ("raw", "centered")}
+    assert top1["centered"] > 1 / 5                             # translations share tokens: above chance
+    print("bag-of-tokens top-1 on the tiny run (5 tasks, python/lua):", top1)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -71,3 +71,42 @@ def test_importing_the_metrics_is_cheap():
             "print(sorted(m for m in ('torch', 'nnsight', 'faiss', 'sklearn', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_ties_are_counted_not_broken_by_index_order():
+    same = np.ones((4, 3))
+    sc = retrieval_scores(same, same)                     # every key ties with the gold key
+    assert np.allclose(sc["top1"], 0.25) and np.allclose(sc["top5"], 1.0)
+    assert np.allclose(sc["rr"], (1 + 1 / 2 + 1 / 3 + 1 / 4) / 4)
+    assert retrieval_accuracy(same, same) == 0.25
+    K = np.array([[1.0, 0, 0], [1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]])   # keys 0 and 1 identical
+    sc = retrieval_scores(K, K)
+    assert sc["top1"].tolist() == [0.5, 0.5, 1.0, 1.0] and sc["rr"].tolist() == [0.75, 0.75, 1.0, 1.0]
+    assert gold_ranks(K, K).tolist() == [1, 1, 1, 1]      # a tie takes the best place
+    zero = np.zeros((5, 3))                               # an empty program: cosine 0 with every key
+    assert np.allclose(retrieval_scores(zero, np.eye(5, 3))["top1"], 0.2)
+
+
+def test_tied_scores_are_the_expectation_over_random_orders_and_ignore_key_order():
+    rng = np.random.default_rng(7)
+    n = 30
+    Q = rng.integers(0, 2, (n, 3)).astype(np.float64)       # few distinct directions: many ties
+    K = Q.copy()
+    K[::3] = rng.integers(0, 2, (10, 3))
+    sc = retrieval_scores(Q, K)
+    Qn = Q / np.maximum(np.linalg.norm(Q, axis=1, keepdims=True), 1e-12)
+    Kn = K / np.maximum(np.linalg.norm(K, axis=1, keepdims=True), 1e-12)
+    S = np.round(Qn @ Kn.T, 9)
+    hits, rr = np.zeros(n), np.zeros(n)
+    draws = 4000
+    for _ in range(draws):                                # sort by similarity, a random order among ties
+        order = np.lexsort((rng.random((n, n)), -S), axis=1)
+        rank = np.argmax(order == np.arange(n)[:, None], axis=1) + 1
+        hits += rank == 1
+        rr += 1 / rank
+    assert np.allclose(sc["top1"], hits / draws, atol=0.04) and np.allclose(sc["rr"], rr / draws, atol=0.03)
+    assert 0 < sc["top1"].mean() < 1 and np.any((sc["top1"] > 0) & (sc["top1"] < 1))
+    perm = rng.permutation(n)
+    again = retrieval_scores(Q[perm], K[perm])
+    for k in sc:
+        assert np.allclose(again[k], sc[k][perm])

@@ -49,7 +49,7 @@ def test_translations_that_share_tokens_are_retrieved_and_ones_that_share_none_a
     n = 40
     rng = np.random.default_rng(0)
     task_ids, langs = grid_rows(n)
-    own = {t: list(rng.integers(100, 400, 3)) for t in set(task_ids)}      # tokens a task keeps in every language
+    own = {t: list(rng.integers(100, 400, 3)) for t in sorted(set(task_ids))}   # tokens a task keeps in every language
     shared = [own[t] + [1000 + LANGS.index(lang)] * 4 + list(rng.integers(2000, 2100, 4))
               for t, lang in zip(task_ids, langs)]
     m = bag_of_tokens_metrics(shared, langs, task_ids, CFG)

@@ -28,8 +28,10 @@ from .stages import Stage, StageRunner
 ORACLE_LANGS = ("lua",)
 ORACLE_BASE_ARM = "parallel"
 HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")
+# Bump when transfer.json's content changes, so that `--resume` rewrites the tables of finished runs.
+TABLES_VERSION = 2
 # Bump when the report's content changes, so that `--resume` rewrites the reports of finished runs.
-REPORT_VERSION = 1
+REPORT_VERSION = 2
 
 
 def rl_pairs(arms) -> dict[str, tuple[str, str]]:
@@ -41,6 +43,11 @@ def rl_pairs(arms) -> dict[str, tuple[str, str]]:
     for lang in ORACLE_LANGS:
         pairs[f"oracle-{lang}"] = (oracle_base, f"oracle-{lang}")
     return pairs
+
+
+def rl_langs(pairs, source: str) -> dict[str, str]:
+    """RL arm -> the language its RL ran in: `oracle-<lang>` in <lang>, every other arm in `source`."""
+    return {arm: arm.split("-", 1)[1] if arm.startswith("oracle-") else source for arm in pairs}
 
 
 class RunExists(Exception):
@@ -270,9 +277,11 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
         write_json(root / "scores.json", scores)
         rows = {n: [json.loads(x) for x in (root / "evals" / f"{n}.jsonl").read_text().splitlines()]
                 for n in ckpts}
-        write_json(root / "transfer.json", transfer_table(scores, rows, rl_ckpts, source=recipe.rl.lang,
-                                                          seed=recipe.eval.seed))
-    runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts}, tables_stage,
+        write_json(root / "transfer.json", transfer_table(
+            scores, rows, rl_ckpts, source=recipe.rl.lang, seed=recipe.eval.seed, seen_langs=recipe.sft.seen_langs,
+            rl_langs=rl_langs(rl_ckpts, recipe.rl.lang), analysis=recipe.analysis))
+    runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts, "analysis": recipe.hash("analysis"),
+                            "v": TABLES_VERSION}, tables_stage,
                  after=[f"eval-{n}" for n in ckpts]))
 
     report_after = ["tables"]

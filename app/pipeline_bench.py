@@ -343,7 +343,7 @@ def _tables(root: Path, ckpts: list[str], arms: list[str], recipe) -> None:
         r = {n: [x for x in rows[n] if x["split"] == bench] for n in ckpts}
         by_bench_scores[bench] = s
         by_bench_transfer[bench] = transfer_table(s, r, pairs, source=recipe.rl.lang, n_boot=recipe.eval.n_boot,
-                                                  seed=recipe.eval.seed)
+                                                  seed=recipe.eval.seed, seen_langs=recipe.sft.seen_langs)
     primary = recipe.eval.benchmarks[0]
     write_json(root / "scores_by_benchmark.json", by_bench_scores)
     write_json(root / "transfer_by_benchmark.json", by_bench_transfer)

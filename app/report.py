@@ -1,5 +1,7 @@
 """The checkpoint-comparison report: one self-contained HTML file (plotly's JavaScript embedded once, no
-script from the network) with the pass@1 table and its CIs, the transfer table, alignment curves per
+script from the network) with the pass@1 table and its CIs, the transfer tables (the confirmatory
+contrasts declared in the recipe, with Holm's p-values, then the exploratory RL gains per language and
+per group of languages, seen and zero-shot, and the arms' differences), alignment curves per
 layer (retrieval top-1, cross-language CKA, silhouette) per checkpoint, language × language CKA
 heatmaps, the probe stage's hypothesis tests, and the config. `vs` adds a second run (another seed or
 recipe) beside the first: both tables, their difference, overlaid curves and the config differences.
@@ -21,7 +23,16 @@ import plotly.offline
 from . import charts
 from .rundata import Run, layer_label, open_run
 from .runfs import write_text
-from .tables import alignment_transfer_frame, compare_frame, pass_frame, pass_values, tests_frame, transfer_frame
+from .tables import (
+    alignment_transfer_frame,
+    compare_frame,
+    family_frame,
+    groups_note,
+    pass_frame,
+    pass_values,
+    tests_frame,
+    transfer_frame,
+)
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; padding: 0 1em; }
@@ -90,16 +101,38 @@ def _pass_section(runs: list[Run]) -> str:
 
 def _transfer_section(runs: list[Run]) -> str:
     parts = ['<h2 id="transfer">Transfer: RL gain per language</h2>',
-             '<p class="note">gain = pass@1(rl-&lt;arm&gt;) − pass@1(sft-&lt;arm&gt;) in points, paired bootstrap 95% CI; '
-             '"targets" averages every language but the source.</p>']
+             '<p class="note">gain = pass@1(rl-&lt;arm&gt;) − pass@1(sft-&lt;arm&gt;) in points, 95% CI paired over '
+             'tasks (over seeds and tasks when seeds are pooled). Group columns average their languages.</p>']
     for r in runs:
         if len(runs) > 1:
             parts.append(f"<h3>{html.escape(r.name)}</h3>")
-        parts.append(_table(transfer_frame(r.transfer) if r.transfer else None, "no transfer table yet"))
+        if not r.transfer:
+            parts.append(_table(None, "no transfer table yet"))
+            continue
+        family = r.transfer.get("_family") or {}
+        fam = family_frame(family)
+        if not fam.empty:
+            parts.append(f"<h4>Confirmatory contrasts (declared before the run; Holm over {len(family['members'])}, "
+                         f"on the {html.escape(str(family.get('group', '')).replace('_', '-'))} targets)</h4>"
+                         + _table(fam))
+        parts.append('<h4>RL gain per arm (exploratory: no correction)</h4>'
+                     f'<p class="note">{html.escape(groups_note(r.transfer))} '
+                     f'Interval unit: {html.escape(_interval_unit(r.transfer))}.</p>')
+        parts.append(_table(transfer_frame(r.transfer)))
         comp = compare_frame(r.transfer)
         if not comp.empty:
-            parts.append("<h4>Arms compared (difference of gains, paired)</h4>" + _table(comp))
+            parts.append("<h4>Arms compared (difference of gains, paired; exploratory, unadjusted p, except the "
+                         "cells marked confirmatory)</h4>" + _table(comp))
     return "\n".join(parts)
+
+
+def _interval_unit(transfer: dict) -> str:
+    units = {c.get("interval_unit") for a, e in transfer.items() if not a.startswith("_") and isinstance(e, dict)
+             for c in e.values() if isinstance(c, dict)} - {None}
+    if not units:
+        return "tasks (paired bootstrap)"
+    return " / ".join(sorted(units)) + (" (one run: the interval covers the tasks only, not the training seeds)"
+                                        if units == {"tasks"} else "")
 
 
 def _alignment_section(runs: list[Run]) -> str:

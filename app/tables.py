@@ -1,6 +1,7 @@
 """The study's tables as pandas DataFrames, shared by the report and the explorer: pass@1 per checkpoint
-and language with its 95% CI, the transfer table (RL gain per arm and language), arm comparisons, and
-the probe stage's hypothesis tests. Values are formatted strings (percentage points) so both front ends
+and language with its 95% CI, the transfer table (RL gain per arm, language and group of languages:
+targets, seen, zero-shot), the confirmatory family (Holm) and the exploratory arm comparisons, and the
+probe stage's hypothesis tests. Values are formatted strings (percentage points) so both front ends
 show the same text. Not for: computing any statistic (`evals.scoring`, `train.transfer`, `probe/`).
 """
 from __future__ import annotations
@@ -54,47 +55,99 @@ def pass_values(scores: dict, langs: list[str]) -> pd.DataFrame:
                         index=ckpts, dtype=float)
 
 
+GROUPS = ("targets", "seen", "zero_shot")
+GROUP_LABELS = {"targets": "targets (mean)", "seen": "seen (mean)", "zero_shot": "zero-shot (mean)"}
+
+
 def arms(transfer: dict) -> list[str]:
-    return [a for a in transfer if not a.startswith("_")]
+    return [a for a, v in transfer.items() if not a.startswith("_") and isinstance(v, dict)]
+
+
+def p_text(cell: dict, key: str = "p_value") -> str:
+    """A cell's p-value as text: "0.012", "3.1e-05", or "< 0.0005" when no resample lay beyond the
+    observed (the stored value is then the bound 1/B)."""
+    from train.transfer import format_p
+    p = _num(cell.get(key))
+    bound = bool(cell.get("p_holm_bound" if key == "p_holm" else "p_bound"))
+    return format_p(p, bound)
+
+
+def groups_note(transfer: dict) -> str:
+    """Which languages each group holds: "targets" every language but the arm's RL language, "seen" those
+    in some SFT arm, "zero-shot" those in none."""
+    info = transfer.get("_languages") or {}
+    parts = ['"targets": every language but the arm\'s own RL language (an oracle\'s include the source)']
+    if info.get("seen") is not None:
+        parts.append(f'"seen": targets in some SFT arm ({", ".join(info["seen"])})')
+        parts.append(f'"zero-shot": targets in no SFT arm ({", ".join(info.get("zero_shot") or []) or "none"})')
+    return "; ".join(parts) + "."
+
+
+def _lang_cols(entries, langs) -> list[str]:
+    cols = langs or sorted({k for e in entries for k in e if k not in GROUPS}, key=lang_sort_key)
+    return [*cols, *(g for g in GROUPS if any(g in e for e in entries))]
 
 
 def transfer_frame(transfer: dict, langs: list[str] | None = None) -> pd.DataFrame:
-    """Rows: RL arms; columns: languages (+ "targets", the mean over non-source languages); cells:
-    gain in points [95% paired-bootstrap CI]."""
+    """Rows: RL arms; columns: languages, then the groups (targets, seen, zero-shot: means over their
+    languages); cells: gain in points [95% CI] (paired over tasks; over seeds and tasks when pooled)."""
     rows = arms(transfer)
-    cols = langs or sorted({k for a in rows for k in transfer[a] if k != "targets"}, key=lang_sort_key)
-    if any("targets" in transfer[a] for a in rows):
-        cols = [*cols, "targets"]
-    data = {c: [pct((transfer[a].get(c) or {}).get("gain"), (transfer[a].get(c) or {}).get("ci95"), signed=True)
-                for a in rows] for c in cols}
+    cols = _lang_cols([transfer[a] for a in rows], langs)
+    data = {GROUP_LABELS.get(c, c): [pct((transfer[a].get(c) or {}).get("gain"), (transfer[a].get(c) or {}).get("ci95"),
+                                         signed=True) for a in rows] for c in cols}
     df = pd.DataFrame(data, index=rows)
     df.index.name = "arm"
     return df
 
 
 def gain_values(transfer: dict, langs: list[str]) -> pd.DataFrame:
-    """Numeric RL gain (pass@1 difference), rows arms, columns languages (+ targets when present)."""
+    """Numeric RL gain (pass@1 difference), rows arms, columns languages (+ the groups when present)."""
     rows = arms(transfer)
-    cols = [*langs, "targets"] if any("targets" in transfer[a] for a in rows) else list(langs)
+    cols = _lang_cols([transfer[a] for a in rows], list(langs))
     return pd.DataFrame({c: [_num((transfer[a].get(c) or {}).get("gain")) for a in rows] for c in cols},
                         index=rows, dtype=float)
 
 
 def compare_frame(transfer: dict) -> pd.DataFrame:
-    """Paired differences of two arms' gains ("<a> - <b>"), with CI and p-value, per language."""
+    """Paired differences of two arms' gains ("<a> - <b>"), with CI and unadjusted p-value, per language
+    and group; a confirmatory cell adds its Holm-adjusted p-value."""
     comp = transfer.get("_compare") or {}
     if not comp:
         return pd.DataFrame()
-    langs = sorted({k for v in comp.values() for k in v if k != "targets"}, key=lang_sort_key)
-    cols = [*langs, "targets"] if any("targets" in v for v in comp.values()) else langs
+    cols = _lang_cols(list(comp.values()), None)
 
     def cell(d):
         if not d:
             return "–"
-        return f"{pct(d.get('diff'), d.get('ci95'), signed=True)} p={fmt(d.get('p_value'), 3)}"
-    df = pd.DataFrame({c: [cell(comp[k].get(c)) for k in comp] for c in cols}, index=list(comp))
+        text = f"{pct(d.get('diff'), d.get('ci95'), signed=True)} p={p_text(d)}"
+        if d.get("role") == "confirmatory":
+            text += f" · Holm p={p_text(d, 'p_holm')} (confirmatory)"
+        return text
+    df = pd.DataFrame({GROUP_LABELS.get(c, c): [cell(comp[k].get(c)) for k in comp] for c in cols}, index=list(comp))
     df.index.name = "arms"
     return df
+
+
+def family_rows(family: dict | None) -> list[dict]:
+    """The confirmatory family, one row per declared contrast: difference [CI], p, Holm p, verdict."""
+    family = family or {}
+    out = []
+    for m in family.get("members") or []:
+        a, _, b = m["contrast"].partition(" - ")
+        verdict = (f"{a} {'>' if (m.get('diff') or 0) > 0 else '<'} {b} (Holm)" if m.get("significant")
+                   else "no detectable difference")
+        out.append({"contrast": m["contrast"], "difference": pct(m.get("diff"), m.get("ci95"), signed=True),
+                    "p": p_text(m), "p (Holm)": p_text(m, "p_holm"), "verdict": verdict,
+                    "interval": m.get("interval_unit") or "–"})
+    for c in family.get("missing") or []:
+        out.append({"contrast": c, "difference": "–", "p": "–", "p (Holm)": "–",
+                    "verdict": "not run (an arm is missing)", "interval": "–"})
+    return out
+
+
+def family_frame(family: dict | None) -> pd.DataFrame:
+    rows = family_rows(family)
+    return pd.DataFrame(rows).set_index("contrast") if rows else pd.DataFrame()
 
 
 def tests_frame(tests: list[dict] | None) -> pd.DataFrame:

@@ -350,11 +350,13 @@ def alignment_transfer(per_task: dict, grid: Grid, ckpts: Sequence[str], hooks: 
 
     per_language: for each arm, Spearman across target languages between the SFT checkpoint's alignment
     (MRR of translation retrieval with the source language, both directions) and the arm's RL gain in
-    that language (transfer.json); "all" pools every arm's points.
+    that language (transfer.json), with an exact permutation p-value and no CI at so few languages
+    (`stats.spearman`). There is no pooled "all": the arms share the same languages, so their points are
+    not independent. Each point carries its kind ("seen" or "zero_shot") when transfer.json says.
     per_task: among (task, target language) units the SFT checkpoint fails (mean pass < 0.5), do the
     ones RL fixed (RL checkpoint's mean pass >= 0.5) have higher alignment? Alignment is ranked within
-    each language first, so that languages' different levels do not drive the test. Mann-Whitney U;
-    effect = AUC (0.5: no relation)."""
+    each language first, so that languages' different levels do not drive the test. Effect = AUC (0.5:
+    no relation); its CI and p-value resample tasks (a task's units in every language move together)."""
     from scipy.stats import rankdata
     layer = resolve_alignment_layer(cfg.alignment_layer, hooks)
     src = cfg.source_lang
@@ -366,8 +368,9 @@ def alignment_transfer(per_task: dict, grid: Grid, ckpts: Sequence[str], hooks: 
         out["note"] = f"the probe set has no {src} or no other language"
         return out
     boot = dict(n_boot=cfg.n_boot, seed=cfg.seed)
-    pooled_x: list[float] = []
-    pooled_y: list[float] = []
+    info = (transfer or {}).get("_languages") or {}
+    zero_shot = set(info.get("zero_shot") or ())
+    kind = (lambda lang: "zero_shot" if lang in zero_shot else "seen") if info.get("seen") is not None else None
     arms = [c.removeprefix("sft-") for c in ckpts if c.startswith("sft-")]
     for arm in arms:
         pt = per_task[(f"sft-{arm}", cfg.alignment_pooling, cfg.alignment_norm, layer)]
@@ -377,14 +380,13 @@ def alignment_transfer(per_task: dict, grid: Grid, ckpts: Sequence[str], hooks: 
                 gain = (transfer[arm].get(lang) or {}).get("gain")
                 al = _alignment(pt, src, lang)
                 if gain is not None and al is not None:
-                    points.append({"lang": lang, "alignment": float(al.mean()), "gain": float(gain)})
+                    points.append({"lang": lang, "alignment": float(al.mean()), "gain": float(gain),
+                                   **({"kind": kind(lang)} if kind else {})})
             x, y = [p["alignment"] for p in points], [p["gain"] for p in points]
-            pooled_x += x
-            pooled_y += y
             out["per_language"][arm] = {**stats.spearman(x, y, **boot), "points": points}
         rl = f"rl-{arm}"
         if outcomes and f"sft-{arm}" in outcomes and rl in outcomes:
-            scores, fixed = [], []
+            scores, fixed, tasks = [], [], []
             for lang in targets:
                 al = _alignment(pt, src, lang)
                 if al is None:
@@ -397,9 +399,10 @@ def alignment_transfer(per_task: dict, grid: Grid, ckpts: Sequence[str], hooks: 
                         continue
                     scores.append(ranks[t])
                     fixed.append(after >= 0.5)
-            res = stats.rank_test(scores, fixed, **boot)
+                    tasks.append(task_id)
+            res = stats.rank_test(scores, fixed, clusters=tasks, **boot)
             out["per_task"][arm] = {"effect": res["auc"], "effect_name": "AUC", "ci95": res["ci95"],
-                                    "p_value": res["p_value"], "n": res["n"], "n_fixed": res["n_positive"]}
-    if out["per_language"]:
-        out["per_language"]["all"] = stats.spearman(pooled_x, pooled_y, **boot)
+                                    "p_value": res["p_value"], "n": res["n"], "n_fixed": res["n_positive"],
+                                    "n_tasks": res["n_clusters"],
+                                    **{k: res[k] for k in ("p_bound", "p_method", "ci_note") if k in res}}
     return out

@@ -63,11 +63,14 @@ def write_synthetic_run(root: Path, n_tasks: int = 12, n_layers: int = 3, d: int
         (root / "evals").mkdir(parents=True, exist_ok=True)
         (root / "evals" / f"{c}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     _write(root / "scores.json", scores)
-    transfer = {}
-    for arm in ARMS:
-        if f"sft-{arm}" in scores and f"rl-{arm}" in scores:
-            transfer[arm] = {lang: {"gain": scores[f"rl-{arm}"][lang]["pass@1"] - scores[f"sft-{arm}"][lang]["pass@1"],
-                                    "ci95": [-0.1, 0.1], "p_value": 0.5, "n": n_tasks} for lang in langs}
+    # The transfer table as the pipeline computes it, from these rows.
+    from train.transfer import transfer_table
+    rows_by = {c: [json.loads(x) for x in (root / "evals" / f"{c}.jsonl").read_text().splitlines()] for c in ckpts}
+    pairs = {arm: (f"sft-{arm}", f"rl-{arm}") for arm in ARMS if f"sft-{arm}" in scores and f"rl-{arm}" in scores}
+    if "oracle-lua" in scores and "sft-parallel" in scores:
+        pairs["oracle-lua"] = ("sft-parallel", "oracle-lua")
+    transfer = transfer_table(scores, rows_by, pairs, n_boot=200, seen_langs=("python", "javascript", "ruby", "php"),
+                              rl_langs={"oracle-lua": "lua"}) if pairs else {}
     _write(root / "transfer.json", transfer)
     if probes:
         _write_probes(root, rng, tasks, n_layers, d, ckpts, langs, seed, poolings)

@@ -65,7 +65,7 @@ def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
     names = [t["name"] for t in fig["data"]]
     assert names[0] == "same task" and set(LANGS) <= set(names)
     assert list(table(at, *LANGS, index="checkpoint")[0].index)[:2] == ["base", "sft-mono"]   # pass@1
-    assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel"]    # RL gain
+    assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel", "oracle-lua"]   # RL gain
     assert at.number_input(key="program").value is None
 
 

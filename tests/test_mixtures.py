@@ -12,7 +12,7 @@ from train.mixtures import arm_languages_seen, build_arms
 from train.sft import SFTStageConfig
 from train.tokenizer import TokenizerConfig, build_tokenizer
 
-BUDGET = 8000
+BUDGET = 3000   # supervised (completion) tokens
 
 
 @pytest.fixture(scope="module")
@@ -35,29 +35,36 @@ def arms(world, tok, cfg):
     return build_arms(world, tok, cfg, seed=0)
 
 
-def _recount(tok, ds) -> int:
-    """Tokens as trl trains on them: <|bos|> + prompt, then completion + <|eos|>."""
-    p = tok(list(ds["prompt"])).input_ids
+def _recount(tok, ds, prompts: bool = False) -> int:
+    """Tokens as trl trains on them: completion + <|eos|> (the supervised ones), after <|bos|> + prompt
+    when `prompts`."""
     c = tok([x + tok.eos_token for x in ds["completion"]], add_special_tokens=False).input_ids
+    p = tok(list(ds["prompt"])).input_ids if prompts else []
     return sum(map(len, p)) + sum(map(len, c))
 
 
-def test_parallel_arm_has_same_token_budget(arms, tok):
+def test_arms_get_equal_supervision_by_default(arms, tok, cfg):
     datasets, manifest = arms
     assert set(datasets) == {"mono", "multi", "parallel"}
+    assert cfg.budget_counts == "completion" and manifest["budget_counts"] == "completion"
     counts = {arm: _recount(tok, ds) for arm, ds in datasets.items()}
     for arm, n in counts.items():
-        assert n == manifest["arms"][arm]["tokens"], arm              # the manifest counts what is trained on
-        assert BUDGET <= n <= BUDGET * 1.02, (arm, n)
-    assert max(counts.values()) / min(counts.values()) <= 1.02
+        assert n == manifest["arms"][arm]["tokens"] == manifest["arms"][arm]["completion_tokens"], arm
+        assert BUDGET <= n <= BUDGET * 1.03, (arm, n)
+    assert max(counts.values()) / min(counts.values()) <= 1.03
 
 
-def test_budget_can_count_completion_tokens_only(world, tok):
-    datasets, manifest = build_arms(world, tok, SFTStageConfig(budget_tokens=3000, budget_counts="completion"))
+def test_budget_can_count_prompt_and_completion_tokens(world, tok):
+    cfg = SFTStageConfig(budget_tokens=8000, budget_counts="prompt+completion")
+    datasets, manifest = build_arms(world, tok, cfg)
+    supervised = {}
     for arm, ds in datasets.items():
-        comp = sum(len(x) for x in tok([c + tok.eos_token for c in ds["completion"]],
-                                       add_special_tokens=False).input_ids)
-        assert 3000 <= comp <= 3000 * 1.03 and manifest["arms"][arm]["tokens"] == comp, arm
+        n = _recount(tok, ds, prompts=True)
+        assert 8000 <= n <= 8000 * 1.02 and manifest["arms"][arm]["tokens"] == n, arm
+        supervised[arm] = manifest["arms"][arm]["completion_tokens"]
+        assert supervised[arm] == _recount(tok, ds)
+    # equal sequence budgets, unequal supervision: mono's prompts are longer for their completions
+    assert max(supervised.values()) / min(supervised.values()) > 1.05
 
 
 def test_heldout_languages_are_absent_from_every_arm(arms, cfg):

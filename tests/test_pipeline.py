@@ -34,6 +34,12 @@ def test_micro_run_writes_the_run_folder_contract(micro_run):
             assert 0.0 <= s["pass@1"] <= 1.0 and len(s["ci95"]) == 2 and s["n"] > 0
     transfer = json.loads((micro_run / "transfer.json").read_text())
     assert {"mono", "multi", "parallel"} <= {k.removeprefix("rl-") for k in transfer} | set(transfer)
+    assert "lua" not in transfer["oracle-lua"]["targets"]["langs"] and "python" in transfer["oracle-lua"]["targets"]["langs"]
+    assert transfer["parallel"]["zero_shot"]["langs"] == ["lua", "perl"]
+    assert [m["contrast"] for m in transfer["_family"]["members"]] == ["parallel - multi", "parallel - mono"]
+    mixtures = json.loads((micro_run / "data" / "sft_mixtures.json").read_text())
+    assert mixtures["budget_counts"] == "completion"                  # equal budgets of supervised tokens
+    assert all(a["tokens"] == a["completion_tokens"] for a in mixtures["arms"].values())
     events = [json.loads(x) for x in (micro_run / "events.jsonl").read_text().splitlines()]
     assert any(e["event"] == "run_end" for e in events)
 

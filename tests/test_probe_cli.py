@@ -140,8 +140,8 @@ def test_probe_writes_the_layout_on_a_run_of_tiny_checkpoints(tiny_run, capsys):
     metrics = check_layout(tiny_run, CKPTS, LANGS, 8)
     assert metrics["meta"]["layers"] == ["hook_embed", "blocks.0.hook_resid_post", "blocks.1.hook_resid_post"]
     at = metrics["alignment_transfer"]
-    assert set(at["per_language"]) == {"mono", "parallel", "all"}
-    assert at["per_language"]["all"]["n"] == 4                      # 2 arms x 2 target languages
+    assert set(at["per_language"]) == {"mono", "parallel"}          # no "all": the arms share their languages
+    assert at["per_language"]["mono"]["n"] == 2 and at["per_language"]["mono"]["ci95"] is None   # too few for a CI
     assert set(at["per_task"]) == {"mono", "parallel"}
     # stored activations are what a fresh capture of the stored rows gives
     from safetensors.numpy import load_file
@@ -231,7 +231,7 @@ def test_probe_a_real_micro_run(tmp_path_factory, capsys):
     metrics = check_layout(run, [c for c in metrics_order(ckpts)], list(LANGS), 6)
     assert {"sft-parallel vs sft-mono", "sft-parallel vs sft-multi", "rl-parallel vs rl-mono"} <= \
         {t["name"] for t in metrics["tests"]}
-    assert set(metrics["alignment_transfer"]["per_language"]) >= {"mono", "multi", "parallel", "all"}
+    assert set(metrics["alignment_transfer"]["per_language"]) == {"mono", "multi", "parallel"}
 
 
 def metrics_order(ckpts):

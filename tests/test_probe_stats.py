@@ -90,9 +90,30 @@ def test_spearman_matches_scipy_and_handles_degenerate_input():
     r = stats.spearman(x, y, n_boot=500)
     ref = spearmanr(x, y)
     assert r["rho"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue) and r["n"] == 12
+    assert r["p_method"].startswith("asymptotic")                     # beyond 10 pairs: scipy's p
     assert r["ci95"][0] <= r["rho"] <= r["ci95"][1]
     assert stats.spearman([1, 2, 3], [5, 5, 5])["rho"] is None        # constant: undefined, not a crash
     assert stats.spearman([1, 2], [1, 2])["rho"] is None
+
+
+def test_spearman_at_five_languages_has_an_exact_p_and_no_bootstrap_ci():
+    r = stats.spearman([1, 2, 3, 4, 5], [1, 2, 3, 5, 4])               # rho 0.9: scipy's asymptotic p is 0.037
+    assert r["rho"] == pytest.approx(0.9) and r["p_value"] == pytest.approx(10 / 120)
+    assert r["p_method"] == "exact permutation" and r["ci95"] is None and "too few" in r["ci_note"]
+    assert stats.spearman([1, 2, 3, 4, 5], [2, 4, 6, 8, 11])["p_value"] == pytest.approx(2 / 120)   # rho 1
+
+
+def test_exact_spearman_p_matches_scipys_permutation_test_with_ties():
+    from scipy.stats import permutation_test, rankdata
+    x, y = [1, 2, 2, 3, 5, 5, 7], [3, 1, 4, 4, 5, 9, 2]
+    xr, yr = rankdata(x), rankdata(y)
+    ref = permutation_test((xr,), lambda a, axis=-1: (a * yr).sum(axis), permutation_type="pairings",
+                           n_resamples=np.inf, vectorized=True)
+    assert stats.spearman(x, y)["p_value"] == pytest.approx(ref.pvalue)
+    rng = np.random.default_rng(1)
+    x = rng.random(10)
+    r = stats.spearman(x, x + rng.random(10), n_boot=200)               # 10! pairings, counted not listed
+    assert r["p_method"] == "exact permutation" and r["ci95"] is not None
 
 
 def test_rank_test_effect_is_the_auc():
@@ -102,5 +123,23 @@ def test_rank_test_effect_is_the_auc():
     scores = rng.random(60) + 0.5 * outcome
     r = stats.rank_test(scores, outcome, n_boot=300)
     assert r["auc"] == pytest.approx(roc_auc_score(outcome, scores))
-    assert r["p_value"] < 0.05 and r["n_positive"] == outcome.sum()
+    assert r["p_value"] < 0.05 and r["n_positive"] == outcome.sum() and r["n_clusters"] == 60
     assert stats.rank_test([0.1, 0.2], [False, False])["auc"] is None
+
+
+def test_rank_test_resamples_tasks_not_their_repeated_units():
+    rng = np.random.default_rng(7)
+    outcome = rng.random(80) < 0.4
+    scores = rng.random(80) + 0.3 * outcome
+    once = stats.rank_test(scores, outcome, n_boot=1000)
+    # the same 80 tasks, each entered 5 times (as a task in 5 languages would be)
+    five = np.repeat(scores, 5), np.repeat(outcome, 5)
+    naive = stats.rank_test(*five, n_boot=1000)
+    clustered = stats.rank_test(*five, clusters=np.repeat(np.arange(80), 5), n_boot=1000)
+    width = lambda r: r["ci95"][1] - r["ci95"][0]  # noqa: E731
+    assert clustered["auc"] == pytest.approx(once["auc"]) and clustered["n_clusters"] == 80
+    assert width(naive) < 0.6 * width(once)                             # units as independent: too narrow
+    assert width(clustered) == pytest.approx(width(once), rel=0.2)
+    assert clustered["p_value"] > naive["p_value"] or naive.get("p_bound")
+    few = stats.rank_test(*five, clusters=np.repeat(np.arange(80) % 6, 5))
+    assert few["ci95"] is None and few["p_value"] is None and "too few" in few["ci_note"]

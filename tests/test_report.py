@@ -43,6 +43,10 @@ def test_report_is_self_contained_and_has_every_section(runs):
         assert f"<th>{ckpt}</th>" in html
     assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", html)               # pass@1 with its CI
     assert "<th>mono</th>" in html and "<th>parallel</th>" in html                # transfer rows
+    # the declared family first, then the exploratory tables with the seen / zero-shot split
+    assert "Confirmatory contrasts" in html and "<th>parallel - multi</th>" in html and "p (Holm)" in html
+    assert "exploratory" in html and "<th>zero-shot (mean)</th>" in html and "<th>seen (mean)</th>" in html
+    assert "the interval covers the tasks only" in html
     for title in ("retrieval top-1", "mean cross-language CKA", "silhouette by task"):
         assert title in html, title
     assert html.count(r"layer 1 \u00b7 debiased") == len(CKPTS)             # a lang x lang heatmap each

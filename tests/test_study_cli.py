@@ -39,9 +39,19 @@ def test_study_pools_finished_seeds_and_prints_tables(study):
     gain = out["transfer"]["parallel"]["python"]
     expect = [p["rl-parallel"]["python"]["pass@1"] - p["sft-parallel"]["python"]["pass@1"] for p in per_seed]
     assert gain["per_seed"] == pytest.approx(expect) and gain["gain"] == pytest.approx(sum(expect) / 3)
-    assert gain["ci95"][0] <= gain["gain"] <= gain["ci95"][1]
+    assert gain["ci95"][0] <= gain["gain"] <= gain["ci95"][1] and gain["interval_unit"] == "seeds+tasks"
+    assert gain["role"] == "exploratory"
     assert "oracle-lua" in out["transfer"] and "parallel - mono" in out["transfer"]["_compare"]
+    assert out["transfer"]["oracle-lua"]["targets"]["langs"] == ["python", "javascript", "ruby", "php", "perl"]
+    assert out["transfer"]["parallel"]["zero_shot"]["langs"] == ["lua", "perl"]
+    assert out["transfer"]["parallel"]["seen"]["langs"] == ["javascript", "ruby", "php"]
+    family = out["transfer"]["_family"]
+    assert [m["contrast"] for m in family["members"]] == ["parallel - multi", "parallel - mono"]
+    assert out["transfer"]["_compare"]["parallel - mono"]["zero_shot"]["role"] == "confirmatory"
+    assert cell["method"].startswith("wilson") and cell["ci95"][0] <= cell["pass@1"] <= cell["ci95"][1]
     assert "| rl-parallel |" in r.stdout and "| parallel - mono |" in r.stdout and "mean of seeds 0, 1, 2" in r.stdout
+    assert "Confirmatory contrasts" in r.stdout and "Holm over 2" in r.stdout and "zero-shot (mean)" in r.stdout
+    assert "Exploratory" in r.stdout and "**" not in r.stdout
 
 
 def test_study_refuses_what_it_cannot_pool(study, tmp_path):
@@ -54,3 +64,11 @@ def test_study_refuses_what_it_cannot_pool(study, tmp_path):
     r = psft("study", str(study))
     assert r.returncode == 2 and "different tasks" in r.stderr and not (study / "study.json").exists()
     assert r.stderr.count("\n") == 1
+
+
+def test_study_refuses_seeds_that_declared_different_families(study):
+    cfg = json.loads((study / "seed-2" / "config.json").read_text())
+    cfg["analysis"] = {"confirmatory": ["parallel - mono"]}
+    (study / "seed-2" / "config.json").write_text(json.dumps(cfg))
+    r = psft("study", str(study))
+    assert r.returncode == 2 and "different [analysis]" in r.stderr and r.stderr.count("\n") == 1

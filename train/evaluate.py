@@ -6,7 +6,9 @@ checkpoint and every language, so checkpoints and languages can be compared task
 - `rows`: one dict per task x language x sample: task_id, lang, sample (-1 = greedy, 0.. = sampled),
   prompt, completion (already cut by the world's stop rule), status, passed, detail;
 - `scores`: `{lang: {"pass@1", "ci95", "n", "greedy", "status", "pass@k"?}}` where "pass@1" is greedy
-  when `cfg.greedy` (else the sampled estimate), "ci95" a percentile bootstrap over tasks, and
+  when `cfg.greedy` (else the sampled estimate), "ci95" the Wilson interval of the
+  proportion when every task's value is a pass or a fail (greedy; "ci_method": "wilson"), else a
+  percentile bootstrap over tasks ("ci_method": "bootstrap"), and
   "pass@k" (when `cfg.n_samples > 0`) `{"pass@k": .., "ci95@k": [..]}` for every k in `cfg.ks`.
 By default completions come from the model through `train.generation.generate`, several languages at
 once (`cfg.gen_threads` Python threads sharing the model), and each finished batch starts executing
@@ -241,7 +243,7 @@ def per_task_pass(rows: Sequence[dict], lang: str) -> dict[str, float]:
 
 def score_rows(rows: Sequence[dict], cfg: EvalConfig) -> dict:
     """Scores from rows (also usable on rows loaded from a file)."""
-    from evals.scoring import bootstrap_ci, pass_at_k_table
+    from evals.scoring import bootstrap_ci, pass_at_k_table, wilson_interval
     scores = {}
     for lang in cfg.langs:
         mine = [r for r in rows if r["lang"] == lang]
@@ -263,7 +265,10 @@ def score_rows(rows: Sequence[dict], cfg: EvalConfig) -> dict:
         v = list(values.values())
         entry["greedy"] = any(r["sample"] < 0 for r in mine)
         entry["pass@1"] = sum(v) / len(v)
-        entry["ci95"] = list(bootstrap_ci(v, n_boot=cfg.n_boot, seed=cfg.seed))
+        if all(x in (0.0, 1.0) for x in v):     # one proportion (greedy passes): Wilson, never [0, 0]
+            entry["ci95"], entry["ci_method"] = list(wilson_interval(int(sum(v)), len(v))), "wilson"
+        else:
+            entry["ci95"], entry["ci_method"] = list(bootstrap_ci(v, n_boot=cfg.n_boot, seed=cfg.seed)), "bootstrap"
         entry["n"] = len(v)
         scores[lang] = entry
     return scores

@@ -8,8 +8,11 @@
 All arms draw tasks from the world's `train` split in one seeded order, so the arms overlap as much
 as their definitions allow. An arm is filled until its token count reaches `budget_tokens`; it
 overshoots by at most one example (one task group for `parallel`), well under 1% at the default sizes.
-Tokens are counted with the model's tokenizer exactly as trl trains on them: `<|bos|>` + prompt +
-completion + `<|eos|>` (or the completion + `<|eos|>` alone with `budget_counts="completion"`).
+Tokens are counted with the model's tokenizer exactly as trl trains on them. By default the budget
+counts supervised tokens, the completion + `<|eos|>` (`budget_counts="completion"`: the loss is on
+completions, so equal budgets mean equal supervision); `budget_counts="prompt+completion"` counts the
+whole sequence, `<|bos|>` + prompt + completion + `<|eos|>`, and then the arms' supervision differs with
+their prompt lengths. The manifest (`data/sft_mixtures.json`) records the rule and both counts per arm.
 Languages of no arm (`SFTStageConfig.heldout_langs`, Lua and Perl by default) never appear in SFT
 data, so transfer to them is zero-shot. Not for: training (`sft.py`).
 """

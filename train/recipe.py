@@ -5,7 +5,8 @@
 
 A recipe file has top-level `name`, `description`, `seeds` and the tables `[world]` (an
 `evals.world.WorldConfig`), `[runtime]`, `[tokenizer]`, `[model]`, `[pretrain]`, `[sft]`, `[rl]`,
-`[eval]`; a missing key takes the config's default. `[rl]` and `[eval]` become `train.grpo.GRPOStageConfig`
+`[eval]` and `[analysis]` (a `train.transfer.AnalysisConfig`: the confirmatory contrasts, declared before the
+run); a missing key takes the config's default. `[rl]` and `[eval]` become `train.grpo.GRPOStageConfig`
 and `train.evaluate.EvalConfig` when those modules define them (imported lazily, at load time), else
 they stay plain dicts. An unknown key, a wrong type or a value the config rejects raises one
 `RecipeError` naming the key: `[sft].lr: expected float, got str 'fast'`.
@@ -38,10 +39,12 @@ from .model import ModelConfig
 from .pretrain import PretrainConfig
 from .sft import SFTStageConfig
 from .tokenizer import TokenizerConfig
+from .transfer import AnalysisConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
 BUILTIN = ("micro", "toy", "study")
 STAGES = ("world", "tokenizer", "pretrain", "sft", "rl", "eval")
+TYPED = (*STAGES, "runtime", "model", "analysis")   # sections built into a config class
 
 
 class RecipeError(ValueError):
@@ -58,7 +61,7 @@ _LAZY = {"rl": ("train.grpo", "GRPOStageConfig"), "eval": ("train.evaluate", "Ev
 
 def _section_class(name: str) -> type | None:
     fixed = {"world": WorldConfig, "runtime": RuntimeConfig, "tokenizer": TokenizerConfig, "model": ModelConfig,
-             "pretrain": PretrainConfig, "sft": SFTStageConfig}
+             "pretrain": PretrainConfig, "sft": SFTStageConfig, "analysis": AnalysisConfig}
     if name in fixed:
         return fixed[name]
     module, cls = _LAZY[name]
@@ -82,6 +85,9 @@ class Recipe:
     sft: SFTStageConfig = field(default_factory=SFTStageConfig, metadata={"help": "SFT arms and training."})
     rl: Any = field(default_factory=dict, metadata={"help": "RL stage config (GRPOStageConfig, or a dict)."})
     eval: Any = field(default_factory=dict, metadata={"help": "Evaluation config (EvalConfig, or a dict)."})
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig, metadata={
+        "help": "The primary (confirmatory) family of the transfer table, declared before the run; every other "
+                "comparison is reported as exploratory."})
     probe: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Probe stage settings, kept as a table: `app` checks them against probe's ProbeConfig "
                 "(train does not import probe)."})
@@ -94,7 +100,7 @@ class Recipe:
         """The resolved recipe, JSON-ready (for the run's config.json)."""
         return {"name": self.name, "description": self.description, "seeds": list(self.seeds),
                 **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval",
-                                         "probe")}}
+                                         "analysis", "probe")}}
 
     def hash(self, section: str) -> str:
         """Stable hash of one section's resolved values."""
@@ -159,7 +165,7 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
     for key, value in data.items():
         if key not in names:
             raise RecipeError(key, f"unknown key; known: {', '.join(names)}")
-        cls = _section_class(key) if key in STAGES or key in ("runtime", "model") else None
+        cls = _section_class(key) if key in TYPED else None
         if key in ("name", "description", "seeds"):
             try:
                 kwargs[key] = coerce(value, hints[key], key)
@@ -199,7 +205,7 @@ def _flatten(overrides: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in overrides.items():
         full = f"{prefix}{key}"
-        if isinstance(value, dict) and full.count(".") == 0 and full in STAGES + ("runtime", "model"):
+        if isinstance(value, dict) and full.count(".") == 0 and full in TYPED:
             flat.update(_flatten(value, full + "."))
         else:
             flat[full] = value
@@ -228,7 +234,7 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
 def _is_str_field(parts: list[str]) -> bool:
     if len(parts) == 1:
         return parts[0] in ("name", "description")
-    cls = _section_class(parts[0]) if parts[0] in STAGES + ("runtime", "model") else None
+    cls = _section_class(parts[0]) if parts[0] in TYPED else None
     if cls is None:
         return True
     tp = typing.get_type_hints(cls).get(parts[1])

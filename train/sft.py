@@ -50,10 +50,15 @@ class SFTStageConfig:
         "help": "Languages of the multi arm (different tasks per language)."})
     parallel_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
         "help": "Languages of the parallel arm (the same tasks in every language)."})
-    budget_tokens: int = field(default=100_000, metadata={
-        "help": "Tokens of every arm (equal across arms to within one example)."})
-    budget_counts: Literal["prompt+completion", "completion"] = field(default="prompt+completion", metadata={
-        "help": "What the budget counts: all trained-on sequence tokens, or completion (loss) tokens only."})
+    budget_tokens: int = field(default=42_000, metadata={
+        "help": "Tokens of every arm (equal across arms to within one example), counted as `budget_counts` says. "
+                "42k supervised tokens is what a 100k prompt+completion budget gave the multi and parallel arms "
+                "of the toy world (40-44% of a sequence is completion)."})
+    budget_counts: Literal["prompt+completion", "completion"] = field(default="completion", metadata={
+        "help": "What the budget counts: completion tokens only (the supervised ones: the loss is on completions, "
+                "so equal budgets mean equal supervision), or every trained-on sequence token. With "
+                "prompt+completion the arms' supervision differed (toy: mono 40,213, multi 43,807, parallel "
+                "44,411 completion tokens at a 100k budget)."})
     lr: float = field(default=3e-4, metadata={"help": "Peak learning rate (AdamW)."})
     epochs: float = field(default=1.0, metadata={"help": "Passes over the arm's data (ignored when max_steps > 0)."})
     max_steps: int = field(default=0, metadata={"help": "Optimizer steps; 0 derives them from epochs."})

@@ -1,6 +1,7 @@
 """`psft study DIR`: pool the finished seeds of a multi-seed run (DIR/seed-<s>/) into DIR/study.json and
-print its tables as markdown: pass@1 per checkpoint, RL gain per arm with each seed's gain, and the
-paired differences between arms (see app/study.py for the statistics)."""
+print its tables as markdown: pass@1 per checkpoint, the confirmatory contrasts declared in the recipe's
+[analysis] (Holm), RL gain per arm with each seed's gain, and the paired differences between arms, the
+last two exploratory; intervals cover seeds and tasks (see app/study.py and train/transfer.py)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,8 @@ def add_parser(sub):
     p = sub.add_parser("study", help="pool the seeds of a multi-seed run into study.json and print its tables",
                        description=__doc__)
     p.add_argument("run", type=Path, help="the run folder that holds seed-<s>/ folders (e.g. artifacts/runs/study)")
-    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples of cells from a single run (default 2000); "
+                                                                  "pooled cells use the seed x task model")
     return p
 
 

@@ -126,6 +126,21 @@ class Language:
 # stays open (a program that searches its interpreter's memory) is listed in the README's sandbox section.
 PROOF_FILE = ".psft_proof"
 
+
+def lines_of(*parts: str) -> str:
+    """The non-empty parts joined, each ending with a line break."""
+    return "".join(p if p.endswith("\n") else p + "\n" for p in parts if p)
+
+
+def one_line_prologue_layout(code: str, tests: str, prelude: str, keep: int) -> tuple[str, str, int]:
+    """For a seal whose prologue is one line placed after the first `keep` lines of `code` (lines that
+    must stay first, e.g. `from __future__` imports or magic comments) and whose epilogue is the last
+    line: (those first lines, prelude + the rest of code + tests, the epilogue's line number)."""
+    lines = code.split("\n")
+    head = "".join(line + "\n" for line in lines[:keep])
+    middle = lines_of(prelude, "\n".join(lines[keep:]), tests)
+    return head, middle, head.count("\n") + 1 + middle.count("\n") + 1
+
 # The fork servers' scripts (see `Language.server`).
 SERVERS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "execution", "servers")
 

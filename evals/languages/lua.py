@@ -7,7 +7,7 @@ chunk `load`ed under the same name) at the last line, from the main coroutine, w
 below it as the first line had (a re-entered main chunk has more). It uses `debug.getinfo` as captured
 on the first line.
 """
-from .base import PROOF_FILE, Language
+from .base import PROOF_FILE, Language, one_line_prologue_layout
 
 _PROLOGUE = (
     "local __psft_end = (function() "
@@ -25,8 +25,7 @@ _PROLOGUE = (
 
 
 def seal(code: str, tests: str, prelude: str = "") -> str:
-    middle = "".join(p if p.endswith("\n") else p + "\n" for p in (prelude, code, tests) if p)
-    last = 1 + middle.count("\n") + 1
+    _, middle, last = one_line_prologue_layout(code, tests, prelude, 0)
     return _PROLOGUE % {"file": PROOF_FILE, "last": last} + "\n" + middle + "__psft_end()\n"
 
 

@@ -14,7 +14,7 @@ that a `# line` in the code may have changed.
 """
 import re
 
-from .base import PROOF_FILE, Language
+from .base import PROOF_FILE, Language, lines_of
 
 # One line. `caller` inside the anonymous subs: frame 0 is their call site, frames 1.. are above it.
 _PROLOGUE = (
@@ -40,7 +40,7 @@ _SHEBANG = re.compile(r"\A#![^\n]*\n")
 def seal(code: str, tests: str, prelude: str = "") -> str:
     m = _SHEBANG.match(code)
     head, code = (m.group(0), code[m.end():]) if m else ("", code)
-    before = "".join(p if p.endswith("\n") else p + "\n" for p in (prelude, code) if p)
+    before = lines_of(prelude, code)
     first = head.count("\n") + 1 + before.count("\n") + 1   # the line after the `# line` directive
     tests = tests if not tests or tests.endswith("\n") else tests + "\n"
     last = first + tests.count("\n")

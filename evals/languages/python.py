@@ -9,7 +9,7 @@ call uses it up.
 """
 import re
 
-from .base import PROOF_FILE, Language
+from .base import PROOF_FILE, Language, one_line_prologue_layout
 
 # The prologue's body, exec'd in a private namespace by a lambda on the program's first line: two frames
 # up is the program's module frame.
@@ -64,12 +64,7 @@ def _head(lines: list[str]) -> int:
 
 
 def seal(code: str, tests: str, prelude: str = "") -> str:
-    lines = code.split("\n")
-    k = _head(lines)
-    head = "".join(line + "\n" for line in lines[:k])
-    body = "\n".join(lines[k:])
-    middle = "".join(part if part.endswith("\n") else part + "\n" for part in (prelude, body, tests) if part)
-    last = head.count("\n") + 1 + middle.count("\n") + 1
+    head, middle, last = one_line_prologue_layout(code, tests, prelude, _head(code.split("\n")))
     src = _PROLOGUE % {"file": PROOF_FILE, "last": last}
     prologue = f"__psft_end__ = (lambda d: (exec({src!r}, d), d['end'])[1])({{}})\n"
     return head + prologue + middle + "__psft_end__()\n"

@@ -15,7 +15,7 @@ change its answer.
 """
 import re
 
-from .base import PROOF_FILE, Language
+from .base import PROOF_FILE, Language, one_line_prologue_layout
 
 # Libraries that load without RubyGems; any other `require` runs with RubyGems (slower start-up).
 GEM_FREE = {"set", "json", "date", "time", "bigdecimal", "digest", "securerandom", "stringio", "pp"}
@@ -101,12 +101,7 @@ def _head(lines: list[str]) -> int:
 
 
 def seal(code: str, tests: str, prelude: str = "") -> str:
-    lines = code.split("\n")
-    k = _head(lines)
-    head = "".join(line + "\n" for line in lines[:k])
-    body = "\n".join(lines[k:])
-    middle = "".join(p if p.endswith("\n") else p + "\n" for p in (prelude, body, tests) if p)
-    last = head.count("\n") + 1 + middle.count("\n") + 1
+    head, middle, last = one_line_prologue_layout(code, tests, prelude, _head(code.split("\n")))
     stmts = [line.strip() for line in _PROLOGUE.strip().splitlines()]
     text = "; ".join(stmts).replace("LAST", str(last)).replace("FILE", repr(PROOF_FILE))
     return head + "BEGIN { " + text + " }\n" + middle + "__psft_end.call\n"

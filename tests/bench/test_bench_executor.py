@@ -73,13 +73,15 @@ def plain_run(lang: str, source: str, interpreter: str | None = None) -> bool:
         return r.returncode == 0
 
 
-def mbxp_programs(shared_data: Path, lang: str) -> list[Program]:
+def mbxp_programs(shared_data: Path, lang: str) -> list[tuple[Program, str]]:
+    """(our sealed program, asking for the proof; the unsealed text an mxeval-style runner runs)."""
     from evals.benchmarks import load_benchmark
     problems = load_benchmark("mbxp", shared_data / "mbxp", langs=[lang])
     if lang == "perl":  # MBXP Perl has tests but no solutions: the prompt alone is a (failing) program
-        progs = [Program(lang, p.program(""), id=p.id) for p in problems]
+        chosen = [(p, "") for p in problems]
     else:
-        progs = [Program(lang, p.program(), id=p.id) for p in problems if p.has_solution]
+        chosen = [(p, None) for p in problems if p.has_solution]
+    progs = [(Program(lang, p.program(c), id=p.id, proof=p.proof), "".join(p.parts(c))) for p, c in chosen]
     return progs[: SAMPLE.get(lang, len(progs))]
 
 
@@ -88,7 +90,8 @@ def mbxp_programs(shared_data: Path, lang: str) -> list[Program]:
 def test_executor_throughput(lang, shared_data):
     if get_language(lang).missing():
         pytest.skip(f"{lang} not installed")
-    progs = mbxp_programs(shared_data, lang)
+    pairs = mbxp_programs(shared_data, lang)
+    progs = [prog for prog, _ in pairs]
     with Executor(workers=2, limits=Limits(timeout_s=TIMEOUT), sandbox_level="bwrap") as ex:
         ex.map(progs[:4])  # start the workers (and warm runners) before timing
         t0 = time.perf_counter()
@@ -98,7 +101,7 @@ def test_executor_throughput(lang, shared_data):
     def baseline(interpreter=None):
         t0 = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:
-            passed = list(pool.map(lambda p: plain_run(lang, p.source, interpreter), progs))
+            passed = list(pool.map(lambda pair: plain_run(lang, pair[1], interpreter), pairs))
         return passed, time.perf_counter() - t0
     # mxeval's `python3`: the interpreter of the environment it runs in (not a pyenv shim)
     base, base_s = baseline(sys.executable if lang == "python" else None)

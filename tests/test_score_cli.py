@@ -210,6 +210,7 @@ SLOW = {"task_id": "MBPP/12", "completion": "    import time\n    time.sleep(30)
     ([GOOD, {"completion": "x"}], [], "c.jsonl:3: missing field 'task_id'"),
     ([GOOD, {"task_id": "MBPP/13"}], [], "c.jsonl:3: missing field 'completion'"),
     ([GOOD, {"task_id": "MBPP/13", "completion": 3}], [], "c.jsonl:3: field 'completion' should be a string"),
+    ([GOOD, {"task_id": "MBPP/13", "completion": None}], [], "c.jsonl:3: field 'completion' should be a string, got null"),
     ([GOOD, {"task_id": "MBPP/99999", "completion": "x"}], [], "c.jsonl:3: unknown mbxp task 'MBPP/99999'"),
     ([GOOD, {"task_id": "MBPP/13", "completion": "x", "lang": "klingon"}], [],
      "c.jsonl:3: unknown language 'klingon'"),

@@ -133,6 +133,10 @@ def read_completions(path: Path, problems, bench: str, langs: list[str] | None) 
     rows: list[Row] = []
     try:
         for rec in read_file(path):
+            for key in ("task_id", "completion"):  # null is not a program (loaders read null as "")
+                if key in rec.data and not isinstance(rec.data[key], str):
+                    raise CliError(f"{rec.origin}: field {key!r} should be a string, got "
+                                   f"{'null' if rec.data[key] is None else type(rec.data[key]).__name__}")
             task_id = rec.text("task_id")
             completion = rec.text("completion")
             given = rec.field("lang", required=False)

@@ -181,19 +181,20 @@ RUST_ATTACKS = {
 }
 
 
-def _run_rust(tmp_path: Path, source: str, name: str, proof: bool = True) -> tuple[int, bool]:
-    """(exit status, whether the token was printed), with the proof file written before the build as the
-    supervisor does."""
+def _run_rust(tmp_path: Path, source: str, name: str, proof: bool = True) -> tuple[int | None, bool]:
+    """(exit status, whether the token was printed), with the proof file written after the build as the
+    supervisor does (None, False when the build fails)."""
     rustc = _rustc()
     work = tmp_path / name
     work.mkdir()
     (work / "main.rs").write_text(source)
     token = secrets.token_hex(16)
-    if proof:
-        (work / PROOF_FILE).write_text(token)
     build = [rustc, *get_language("rust").build[1:-1], "main.rs"]
     b = subprocess.run(build, cwd=work, capture_output=True, text=True, timeout=300, check=False)
-    assert b.returncode == 0, b.stderr[-2000:]
+    if b.returncode != 0:
+        return None, False
+    if proof:
+        (work / PROOF_FILE).write_text(token)
     r = subprocess.run(["./main"], cwd=work, capture_output=True, text=True, timeout=60, check=False,
                        env={"PATH": os.environ.get("PATH", "")})
     return r.returncode, token in r.stdout
@@ -247,11 +248,19 @@ def test_multi_humaneval_go_program_passes_sealed_only_with_a_right_completion(e
 
 
 @needs_rustc
-@pytest.mark.xfail(strict=True, reason="open: the supervisor writes the proof file before the build step, so "
-                   "rustc's include_str! (and, for some tokens, a C++ #include) reads it at compile time; "
-                   "writing it after the build closes this")
 def test_rust_include_str_of_the_proof_file_at_build_time_does_not_prove(tmp_path):
     completion = ("    a - b\n}\n#[used]\n#[link_section = \".init_array\"]\nstatic EARLY: extern \"C\" fn() = early;\n"
                   "extern \"C\" fn early() {\n    println!(\"\\n{}\", include_str!(\".psft_proof\"));\n"
                   "    std::process::exit(0);\n}\n")
     assert _run_rust(tmp_path, get_language("rust").seal(RUST_CODE + completion, RUST_TESTS), "sealed")[1] is False
+
+
+def test_the_proof_file_is_not_there_while_the_program_is_built(one_worker):
+    """A compiler reads what is in the directory: the token is written after the build, before the run."""
+    include = ('    return a - b;\n}\nstatic const char *leak =\n#include ".psft_proof"\n;\n'
+               "static int early = (printf(\"\\n%s\\n\", leak), fflush(stdout), std::_Exit(0), 0);\n")
+    r = one_worker.run(Program("cpp", _sealed("cpp", include), proof=True))
+    assert r.status is Status.SYNTAX_ERROR and ".psft_proof" in r.stderr, (r.status, r.stderr[-300:])
+    wrong, right = one_worker.map([Program("cpp", _sealed("cpp", WRONG["cpp"]), proof=True),
+                                   Program("cpp", _sealed("cpp", RIGHT["cpp"]), proof=True)])
+    assert (wrong.status, right.status) == (Status.FAILED, Status.PASSED), (wrong, right)

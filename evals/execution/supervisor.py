@@ -15,8 +15,9 @@ For every program it:
 - for Python, forks itself instead of exec'ing an interpreter (a fork server: no start-up cost);
 - for JavaScript/TypeScript, first offers the program to a warm Node runner (`node_runner.js`) and runs
   it in a fresh process when the runner declines or dies;
-- when the request asks for a proof, writes its token to PROOF_FILE in the program's directory (the
-  sealed program reads and deletes it before any of its own code runs; see evals/languages/base.py).
+- when the request asks for a proof, writes its token to PROOF_FILE in the program's directory after
+  the build and before the run (the sealed program reads and deletes it before any of its own code
+  runs; see evals/languages/base.py).
 Every exchange with a helper (fork server, Node runner) carries a fresh nonce; an answer with another
 nonce, or a line nobody asked for, stops that helper and is reported as an error, never as a verdict.
 
@@ -591,12 +592,6 @@ def handle(req):
         for name, text in req["files"].items():
             with open(os.path.join(workdir, name), "w", encoding="utf-8") as f:
                 f.write(text)
-        if req.get("proof"):
-            fd = os.open(os.path.join(workdir, PROOF_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, str(req["proof"]).encode())
-            finally:
-                os.close(fd)
         warm = req.get("warm")
         if warm is not None:
             resp = _node_run(warm, req["steps"])
@@ -605,6 +600,8 @@ def handle(req):
                     resp["warm"] = True
                 return {"id": req["id"], "steps": [resp]}
         for step in req["steps"]:
+            if step["phase"] == "run" and req.get("proof"):
+                _write_proof(workdir, str(req["proof"]))
             res = _run_step(step, workdir, req["limits"], env)
             steps_out.append(res)
             if "error" in res or res["exit_code"] != 0 or res["timed_out"]:
@@ -613,6 +610,16 @@ def handle(req):
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         _wipe_scratch()
+
+
+def _write_proof(workdir, token):
+    """The proof file, written after any build step (so no compiler, macro or `#include` can read it)
+    and just before the run; the warm runner gets the token in its request instead."""
+    fd = os.open(os.path.join(workdir, PROOF_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, token.encode())
+    finally:
+        os.close(fd)
 
 
 def _wipe_scratch():

@@ -1,5 +1,6 @@
 """Plotly figures shared by the report and the explorer: metric-vs-layer curves per checkpoint (with
-each model-free baseline of the run, e.g. the bag of tokens, as a dotted horizontal line), CKA
+each model-free baseline of the run, e.g. the bag of tokens, as a dotted horizontal line, and the
+lexical control set's curve of each checkpoint, dashed, when the run has one), CKA
 heatmaps, pass@1 bars, and per-language alignment against RL gain. Each function takes plain data (a
 `Run`, metric names) and returns a `plotly.graph_objects.Figure`; none of them reads files itself.
 Not for: the explorer's 2-D map of programs (`explorer/map_view.py`).
@@ -63,41 +64,53 @@ def _layer_axis(labels: list[str]) -> dict:
 
 def layer_curves(runs: list[Run], curve: str, pooling: str, norm: str, ckpts: list[str] | None = None,
                  height: int = 340) -> go.Figure:
-    """One line per checkpoint (and per run when several: dashed for the second) of a metric along the layers."""
+    """One line per checkpoint (and per run when several: dotted for the second) of a metric along the
+    layers; the checkpoint's curve on the lexical control set (metrics.json's "control": the same tasks with
+    per-language identifiers) in the same colour, dashed (dash-dot for a second run), when the run has one."""
     fig = go.Figure()
-    dashes = ("solid", "dash", "dot")
+    dashes = ("solid", "dot", "longdash")
+    control_dashes = ("dash", "dashdot", "longdashdot")
     for r_i, run in enumerate(runs):
         names = ckpts or run.probe_ckpts or list(run.metrics.get("checkpoints") or {})
+        suffix = "" if len(runs) == 1 else f" ({run.name})"
         for c_i, c in enumerate(names):
-            per = run.layer_metrics(c, pooling, norm)
-            xs = list(per)
-            ys = [metric_at(per[x], curve) for x in xs]
-            if not xs or all(y is None for y in ys):
-                continue
-            label = c if len(runs) == 1 else f"{c} ({run.name})"
-            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label, legendgroup=c,
-                                     line={"color": PALETTE[c_i % len(PALETTE)], "dash": dashes[r_i % 3]}))
-        _baseline_lines(fig, run, curve, norm, "" if len(runs) == 1 else f" ({run.name})")
+            color = PALETTE[c_i % len(PALETTE)]
+            for control in (False, True):
+                per = run.layer_metrics(c, pooling, norm, control=control)
+                xs = list(per)
+                ys = [metric_at(per[x], curve) for x in xs]
+                if not xs or all(y is None for y in ys):
+                    continue
+                dash = (control_dashes if control else dashes)[r_i % 3]
+                fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", legendgroup=c,
+                                         name=f"{c}{' · control' if control else ''}{suffix}",
+                                         line={"color": color, "dash": dash, "width": 1.5 if control else 2},
+                                         marker={"symbol": "circle-open" if control else "circle"}))
+        _baseline_lines(fig, run, curve, norm, suffix)
+        _baseline_lines(fig, run, curve, norm, f" · control{suffix}", control=True)
     fig.update_layout(title=CURVES[curve][0], height=height, margin={"l": 40, "r": 10, "t": 40, "b": 40},
                       yaxis_title=CURVES[curve][0], legend={"font": {"size": 10}})
     return fig
 
 
-def baseline_values(run: Run, curve: str, norm: str) -> dict[str, float]:
+def baseline_values(run: Run, curve: str, norm: str, control: bool = False) -> dict[str, float]:
     """{baseline name: value} of a curve's metric for the run's model-free baselines (metrics.json's
-    "baselines", e.g. bag_of_tokens) under `norm`; empty when the run has none."""
+    "baselines", e.g. bag_of_tokens; `control`: the lexical control set's) under `norm`; empty when the run
+    has none."""
     out = {}
-    for name, by_norm in ((run.metrics or {}).get("baselines") or {}).items():
+    block = (run.metrics or {}).get("control") or {} if control else run.metrics or {}
+    for name, by_norm in (block.get("baselines") or {}).items():
         v = metric_at((by_norm or {}).get(norm) or {}, curve)
         if v is not None:
             out[name] = v
     return out
 
 
-def _baseline_lines(fig: go.Figure, run: Run, curve: str, norm: str, suffix: str) -> None:
-    """A horizontal dotted grey reference line per baseline (what the metric is without a model)."""
-    for name, v in baseline_values(run, curve, norm).items():
-        fig.add_hline(y=v, line={"color": "#555555", "dash": "dot", "width": 1.5},
+def _baseline_lines(fig: go.Figure, run: Run, curve: str, norm: str, suffix: str, control: bool = False) -> None:
+    """A horizontal dotted grey reference line per baseline (what the metric is without a model); lighter
+    for the lexical control set's."""
+    for name, v in baseline_values(run, curve, norm, control).items():
+        fig.add_hline(y=v, line={"color": "#999999" if control else "#555555", "dash": "dot", "width": 1.5},
                       annotation_text=f"{name.replace('_', ' ')}{suffix}", annotation_position="top left",
                       annotation_font_size=10)
 

@@ -131,9 +131,11 @@ def probe_setup(recipe) -> ProbeSetup:
     elif cls is not None:
         # No [probe] table: the probe config's defaults, on at most as many tasks as the evaluation uses
         # (the micro recipe evaluates 10: probing 200 would dwarf the rest of its run).
+        # A world run probes its lexical control set too (per-language identifiers, metrics.json's "control").
         n_eval = _section_value(recipe.eval, "n_tasks", 0) or 0
-        default = cls()
-        config = cls(n_tasks=min(default.n_tasks, n_eval)) if 0 < n_eval < default.n_tasks else default
+        default = cls(lexical_control=True)
+        config = cls(n_tasks=min(default.n_tasks, n_eval), lexical_control=True) if 0 < n_eval < default.n_tasks \
+            else default
     else:
         config = None
     check_paths({f"[probe].{name}": getattr(config, name, None) for name in ("data_path", "data_dir")})
@@ -289,11 +291,13 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
         events("stage_unavailable", stage="probe", reason=probe.unavailable)
         runner.say(f"[probe] skipped: {probe.unavailable}")
     else:
-        from train.config import stable_hash
+        from train.config import hashed_view, stable_hash
 
         def probe_stage():
             return probe.run(root, probe.config, progress=progress, log=_logger(events, "probe")) or {}
-        runner(Stage("probe", {"config": stable_hash(probe.config) if probe.config is not None else None},
+        # hashed_view: a probe field left at its default (marked hash=if_set) keeps existing runs' probe hash
+        config_hash = stable_hash(hashed_view(probe.config)) if probe.config is not None else None
+        runner(Stage("probe", {"config": config_hash},
                      probe_stage, after=["tables"]))
         report_after.append("probe")
 

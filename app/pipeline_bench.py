@@ -200,8 +200,9 @@ def run_bench_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = F
                 lambda: _tables(root, ckpts, arms, recipe), after=[f"eval-{n}" for n in ckpts]))
     report_after = ["tables"]
     if recipe.probe:
+        from train.config import hashed_view
         probe_cfg = probe_config(recipe.probe)
-        stage(Stage("probe", {"probe": probe_cfg.to_dict(), "data": hashes["data"]},
+        stage(Stage("probe", {"probe": hashed_view(probe_cfg), "data": hashes["data"]},
                     lambda: _probe(recipe, probe_cfg, root, base(), progress, _logger(events, "probe")),
                     after=["tables"]))
         report_after.append("probe")
@@ -312,9 +313,13 @@ def probe_config(section: dict):
     """The recipe's `[probe]` table as a `probe.config.ProbeConfig` (a bad key is one clear error)."""
     from probe.config import ProbeConfig
     try:
-        return ProbeConfig.from_dict(section)
+        cfg = ProbeConfig.from_dict(section)
     except (ValueError, TypeError) as e:
         raise BadProbeConfig(f"[probe]: {e}") from None
+    if cfg.lexical_control:
+        raise BadProbeConfig("[probe].lexical_control: the lexical control renames the world's identifiers; "
+                             "benchmark programs have none to rename")
+    return cfg
 
 
 def _probe(recipe, cfg, root: Path, base: str, progress: bool, log) -> dict:

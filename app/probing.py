@@ -5,6 +5,10 @@
     probes/<ckpt>/acts.<pooling>.safetensors  float32 [n_rows, d] per hook: hook_embed, blocks.{L}.hook_resid_post
     probes/metrics.json                       every metric (see README "Probing"), with the bag-of-tokens
                                               baseline of the same rows (the first checkpoint's tokenizer)
+                                              and, with `lexical_control`, a "control" block: the same
+                                              layout, measured on the lexical control set
+    probes/control/<ckpt>/                    rows.jsonl and acts of the lexical control set (the same
+                                              tasks with per-language identifiers), as probes/<ckpt>/
 
 `probe_run(root, cfg, progress, log)` is the pipeline stage: deterministic, each checkpoint's folder and
 metrics.json written atomically, nothing skipped (the stage runner decides what to skip); it returns a
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from probe.config import ProbeConfig
@@ -165,22 +170,47 @@ def write_probe_dir(final: Path, rows: Sequence, acts) -> None:
 
 def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: ProbeConfig, meta: dict,
                  transfer: dict | None = None, outcomes: dict | None = None, progress: bool = False,
-                 log: Callable | None = None) -> dict:
-    """Capture every model on `rows`, write probes/<name>/ each, then probes/metrics.json; returns it."""
+                 log: Callable | None = None, control: tuple[Sequence, dict] | None = None) -> dict:
+    """Capture every model on `rows`, write probes/<name>/ each, then probes/metrics.json; returns it.
+    `control`: (rows, meta) of a lexical control set (the same tasks in the same order, other texts),
+    captured into probes/control/<name>/ and measured the same way into metrics.json's "control"."""
     import torch
 
-    from probe.baselines import BAG_OF_TOKENS, bag_of_tokens, pooled_token_ids
-    from probe.capture import capture, find_modules, load_model, resolve_layers
-    from probe.metrics import compute_metrics, make_grid
+    from probe.metrics import make_grid
 
     if len({r.task_id for r in rows}) < 2:
         raise ProbeError(f"the probe set has {len({r.task_id for r in rows})} task(s); at least 2 are needed")
     make_grid(rows)
+    if control is not None and [(r.task_id, r.lang) for r in control[0]] != [(r.task_id, r.lang) for r in rows]:
+        raise ProbeError("the lexical control set must hold the probe set's tasks and languages, in its order")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    acts_all = {}
-    texts = [r.code for r in rows]
-    token_ids, tokenizer_of = None, None
+    sets = {"main": (rows, Path(out_root) / "probes", cfg)}
+    if control is not None:
+        # The control is read at the tests' and alignment's pooling only: the metrics, not the capture, are
+        # the stage's cost, and a second pooling would double the control's share of it.
+        control_cfg = replace(cfg, poolings=(cfg.alignment_pooling,))
+        sets["control"] = (control[0], Path(out_root) / "probes" / "control", control_cfg)
+    captured = _capture_all(sets, models, cfg, progress, log)
+    metrics = _measure(rows, *captured["main"], cfg, meta, transfer, outcomes, log)
+    if control is not None:
+        _say(log, "probe: the lexical control set")
+        control_meta = {**{k: v for k, v in meta.items() if k != "control"}, **control[1]}
+        metrics["control"] = _measure(control[0], *captured["control"], control_cfg, control_meta, transfer,
+                                      outcomes, log)
+    write_json(Path(out_root) / "probes" / "metrics.json", metrics)
+    return metrics
+
+
+def _capture_all(sets: dict[str, tuple[Sequence, Path, ProbeConfig]], models: dict[str, Path], cfg: ProbeConfig,
+                 progress: bool, log: Callable | None) -> dict[str, tuple[dict, list, str]]:
+    """Load each model once and capture every program set (rows, folder, config of its poolings) with it:
+    {set: (acts[name], token ids of the first model's tokenizer, that model's name)}; each set's folder per
+    model written as it is captured."""
+    from probe.baselines import pooled_token_ids
+    from probe.capture import capture, find_modules, load_model, resolve_layers
+
+    out: dict[str, list] = {key: [{}, None, None] for key in sets}
     for name, path in models.items():
         _say(log, f"probe {name}: loading {path}")
         try:
@@ -191,18 +221,31 @@ def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: P
             layers = resolve_layers(list(cfg.layers), find_modules(model)[2])
         except ValueError as e:
             raise ProbeError(f"{name}: {e}") from None
-        acts = capture(model, tok, texts, layers=layers, poolings=cfg.poolings, batch_size=cfg.batch_size,
-                       max_tokens=cfg.max_tokens, progress=progress)
-        write_probe_dir(Path(out_root) / "probes" / name, rows, acts)
-        acts_all[name] = acts.pooled
-        ids = pooled_token_ids(tok, texts, cfg.max_tokens)
-        if token_ids is None:
-            token_ids, tokenizer_of = ids, name
-        elif ids != token_ids:
-            _say(log, f"probe {name}: its tokenizer splits the programs differently from {tokenizer_of}'s; "
-                      f"the bag-of-tokens baseline uses {tokenizer_of}'s")
-        _say(log, f"probe {name}: {len(rows)} programs, {len(acts.hooks)} hooks")
+        for key, (rows, folder, set_cfg) in sets.items():
+            texts = [r.code for r in rows]
+            acts = capture(model, tok, texts, layers=layers, poolings=set_cfg.poolings, batch_size=cfg.batch_size,
+                           max_tokens=cfg.max_tokens, progress=progress)
+            write_probe_dir(folder / name, rows, acts)
+            acts_all, token_ids, tokenizer_of = out[key]
+            acts_all[name] = acts.pooled
+            ids = pooled_token_ids(tok, texts, cfg.max_tokens)
+            if token_ids is None:
+                out[key][1:] = [ids, name]
+            elif ids != token_ids:
+                _say(log, f"probe {name}: its tokenizer splits the programs differently from {tokenizer_of}'s; "
+                          f"the bag-of-tokens baseline uses {tokenizer_of}'s")
+            _say(log, f"probe {name}{'' if key == 'main' else ' (' + key + ')'}: {len(rows)} programs, "
+                      f"{len(acts.hooks)} hooks")
         del model
+    return {key: tuple(v) for key, v in out.items()}
+
+
+def _measure(rows: Sequence, acts_all: dict, token_ids: list, tokenizer_of: str, cfg: ProbeConfig, meta: dict,
+             transfer: dict | None, outcomes: dict | None, log: Callable | None) -> dict:
+    """The metrics object of one captured program set, with the bag-of-tokens baseline of its rows."""
+    from probe.baselines import BAG_OF_TOKENS, bag_of_tokens
+    from probe.metrics import compute_metrics
+
     hooks = [list(a[cfg.poolings[0]]) for a in acts_all.values()]
     if any(h != hooks[0] for h in hooks):
         raise ProbeError("the checkpoints have different layers; probe them separately")
@@ -210,12 +253,10 @@ def probe_models(out_root: Path, rows: Sequence, models: dict[str, Path], cfg: P
         "tokenizer_of": tokenizer_of, "tokens": "token ids that mean pooling covers (no special tokens, "
                                                 f"truncated at {cfg.max_tokens}), counted per program"}}}
     try:
-        metrics = compute_metrics(rows, acts_all, cfg, meta, transfer=transfer, outcomes=outcomes, log=log,
-                                  baselines={BAG_OF_TOKENS: bag_of_tokens(token_ids)})
+        return compute_metrics(rows, acts_all, cfg, meta, transfer=transfer, outcomes=outcomes, log=log,
+                               baselines={BAG_OF_TOKENS: bag_of_tokens(token_ids)})
     except ValueError as e:
         raise ProbeError(str(e)) from None
-    write_json(Path(out_root) / "probes" / "metrics.json", metrics)
-    return metrics
 
 
 def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callable | None = None) -> dict:
@@ -233,21 +274,47 @@ def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callabl
         rows = world_programs(world, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text, prefer=evaluated)
     except ValueError as e:
         raise ProbeError(str(e)) from None
-    meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict()}
+    meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict(),
+            "naming": world.config.naming}
+    control = None
+    if cfg.lexical_control:
+        control = control_rows(world, cfg, evaluated)
+        meta["control"] = ({"naming": CONTROL_NAMING, "what": CONTROL_WHAT} if control is not None else
+                           {"skipped": f"the run's world already renders with naming {CONTROL_NAMING!r}"})
     metrics = probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
-                           outcomes=outcomes, progress=progress, log=log)
+                           outcomes=outcomes, progress=progress, log=log,
+                           control=None if control is None else (control, {"naming": CONTROL_NAMING}))
     return summary_of(metrics)
+
+
+CONTROL_NAMING = "per_language"
+CONTROL_WHAT = ("the probe set's tasks, languages and order, rendered with per-language identifiers "
+                "(evals.world.render.OWN_NAMES): what survives it is not the names translations share")
+
+
+def control_rows(world, cfg: ProbeConfig, prefer=()) -> list | None:
+    """The lexical control set of a world probe: the same rows as `world_programs(world, ...)`, texts
+    rendered with naming "per_language"; None when the world already renders that way."""
+    from evals.world import LANGS, World
+    from probe.programs import world_programs
+    if world.config.naming == CONTROL_NAMING:
+        return None
+    other = World(replace(world.config, naming=CONTROL_NAMING))
+    return world_programs(other, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text, prefer=prefer)
 
 
 def summary_of(metrics: dict) -> dict:
     """What the stage marker records: where the metrics are and what was probed (not the metrics)."""
     meta = metrics["meta"]
     return {"metrics": "probes/metrics.json", "ckpts": list(metrics["checkpoints"]), "n_tasks": meta["n_tasks"],
-            "langs": meta["langs"], "layers": meta["layers"]}
+            "langs": meta["langs"], "layers": meta["layers"], "control": "control" in metrics}
 
 
 def probe_model(out_root: Path, model_dir: Path, name: str, rows: Sequence, cfg: ProbeConfig, meta: dict,
                 progress: bool = False, log: Callable | None = None) -> dict:
     """Probe one HF model folder (full or PEFT adapter) on `rows` (e.g. `mbxp_rows`) into out_root."""
+    if cfg.lexical_control:
+        raise ProbeError("lexical_control renames the world's identifiers; a benchmark's programs have none to "
+                         "rename (turn it off)")
     return probe_models(Path(out_root), rows, {name: model_folder(model_dir)}, cfg,
                         {**meta, "text": cfg.text, "config": cfg.to_dict()}, progress=progress, log=log)

@@ -149,9 +149,16 @@ class Run:
     def eval_rows(self, ckpt: str) -> list[dict]:
         return _read_jsonl(self.root / "evals" / f"{ckpt}.jsonl")
 
-    def layer_metrics(self, ckpt: str, pooling: str, norm: str) -> dict[str, dict]:
-        """{layer label: metrics} from metrics.json (empty when absent), in layer order."""
-        per = (((self.metrics.get("checkpoints") or {}).get(ckpt) or {}).get(pooling) or {}).get(norm) or {}
+    @property
+    def control(self) -> dict:
+        """metrics.json's "control" block (the lexical control set, laid out as the main block), or {}."""
+        return self.metrics.get("control") or {}
+
+    def layer_metrics(self, ckpt: str, pooling: str, norm: str, control: bool = False) -> dict[str, dict]:
+        """{layer label: metrics} from metrics.json (empty when absent), in layer order; `control`: of the
+        lexical control set."""
+        block = self.control if control else self.metrics
+        per = (((block.get("checkpoints") or {}).get(ckpt) or {}).get(pooling) or {}).get(norm) or {}
         out = {layer_label(str(k)): v for k, v in per.items()}
         return dict(sorted(out.items(), key=lambda kv: _layer_order(kv[0])))
 

@@ -60,6 +60,12 @@ class ProbeConfig:
     alignment_norm: str = field(default="centered", metadata={"help": "Normalisation of alignment_transfer."})
     test_metrics: tuple[str, ...] = field(default=("retrieval_top1", "parallel_cosine"), metadata={
         "help": f"Per-task metrics compared between checkpoints by permutation tests: {', '.join(TEST_METRICS)}."})
+    lexical_control: bool = field(default=False, metadata={
+        "help": "World runs: also probe a lexical control set, the same tasks rendered with per-language "
+                "identifiers (WorldConfig.naming = 'per_language'), captured and measured like the main set "
+                "(same metrics, tests and bag-of-tokens baseline) into metrics.json's \"control\". It doubles "
+                "the stage's work; the world's recipes turn it on. Not for benchmark runs (nothing to rename).",
+        "hash": "if_set"})
 
     def __post_init__(self):
         def bad(name: str, why: str):

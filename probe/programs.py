@@ -122,8 +122,7 @@ def world_code(task, lang: str, text: str = "code") -> str:
         return task.document(lang)
     if text == "body":
         return _tidy(task.solution(lang))
-    from evals.world.render import signature_line
-    return signature_line(lang, task.signature.name, task.pipeline.params) + task.solution(lang)
+    return task.signature_line(lang) + task.solution(lang)
 
 
 def world_programs(world, split: str, langs: Sequence[str], n_tasks: int = 0, text: str = "code",

@@ -9,6 +9,7 @@ then the output folder).
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -47,6 +48,9 @@ def add_parser(sub):
                    help="with --data: do not run the references to keep only passing ones")
     p.add_argument("--bench-report", type=Path, default=None,
                    help="with --data: reuse a `psft check-bench --json` report instead of running the references")
+    p.add_argument("--lexical-control", action=argparse.BooleanOptionalAction, default=None,
+                   help="world runs: also probe the same tasks with per-language identifiers (metrics.json's "
+                        "\"control\"; default on; about doubles the time); not with --model")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines")
     return p
 
@@ -67,6 +71,7 @@ def config_from_args(args):
                      ("threads", "threads"), ("device", "device")):
         if getattr(args, opt) is not None:
             kw[key] = getattr(args, opt)
+    kw["lexical_control"] = args.model is None if args.lexical_control is None else args.lexical_control
     if args.model is not None and not args.langs:
         from app.probing import MBXP_LANGS
         kw["langs"] = MBXP_LANGS
@@ -88,6 +93,8 @@ def run(args) -> int:
         raise CliError("--model needs --data (an MBXP file or folder) for its parallel program set")
     if args.model is not None and args.ckpt:
         raise CliError("--ckpt picks a run's checkpoints; with --model there is one model")
+    if args.model is not None and args.lexical_control:
+        raise CliError("--lexical-control renames the world's identifiers; a benchmark has none to rename")
     try:
         cfg = config_from_args(args)
     except ValueError as e:
@@ -121,10 +128,19 @@ def summary(metrics: dict) -> str:
     pooling = "mean" if "mean" in meta["poolings"] else meta["poolings"][0]
     lines = [f"top-1 retrieval, mean over language pairs ({pooling} pooling; chance "
              f"{meta['retrieval_chance_top1']:.3f}); layers: {', '.join(meta['layers'])}"]
-    for ckpt, by_pool in metrics["checkpoints"].items():
+    for label, block in (("", metrics), (" control", metrics.get("control"))):
+        if not block:
+            continue
+        if label:
+            lines.append("lexical control set (per-language identifiers):")
+        for ckpt, by_pool in block["checkpoints"].items():
+            for norm in ("raw", "centered"):
+                if norm not in by_pool[pooling]:
+                    continue
+                vals = [by_pool[pooling][norm][h]["retrieval_mean"]["top1"]["value"] for h in meta["layers"]]
+                lines.append(f"  {ckpt:<14} {norm:<9} " + " ".join("  -  " if v is None else f"{v:.3f}" for v in vals))
+        bag = (block.get("baselines") or {}).get("bag_of_tokens") or {}
         for norm in ("raw", "centered"):
-            if norm not in by_pool[pooling]:
-                continue
-            vals = [by_pool[pooling][norm][h]["retrieval_mean"]["top1"]["value"] for h in meta["layers"]]
-            lines.append(f"  {ckpt:<14} {norm:<9} " + " ".join("  -  " if v is None else f"{v:.3f}" for v in vals))
+            if norm in bag:
+                lines.append(f"  {'bag of tokens':<14} {norm:<9} {bag[norm]['retrieval_mean']['top1']['value']:.3f}")
     return "\n".join(lines)

@@ -21,6 +21,13 @@ The contract with the language model (train/ and probe/ rely on it):
                  `evals.languages` classifies as FAILED.
 
 The body is one statement per stage (a loop per list stage in Lua), with a fresh variable per stage.
+
+Naming (`naming`, from `WorldConfig.naming`): "shared" (the default) writes every language with the same
+identifiers (`xs`, `ys`, `n`, `s`, loop variables `x`, `i`, ...), a lexical cue that translations share;
+"per_language" gives each language its own names for the same roles (`OWN_NAMES`: Python's descriptive
+snake_case, JavaScript's camelCase, Ruby's short names, PHP's `$items`, Lua's `tbl`/`acc`, Perl's `@vals`),
+in the signature, the body and the description's mention of the parameters. Only identifiers move: the
+tag line, the layout, the function name, the harness and the stop rule are the same under both.
 Not for: the meaning of a primitive (`primitives.py`) or running programs (`evals.execution`).
 """
 from __future__ import annotations
@@ -59,6 +66,93 @@ NAME_POOLS = {"list": ("xs", "ys", "zs", "ws", "vs", "us", "ts"),
               "int": ("n", "m", "r", "h", "g", "j", "e"),
               "str": ("s", "t", "u", "w", "z", "v", "q")}
 ELEM = {"python": "x", "javascript": "x", "ruby": "x", "php": "$x", "lua": "x", "perl": "$_"}
+
+NAMINGS = ("shared", "per_language")
+
+# The roles a name plays in a body, by the name it has under "shared": the NAME_POOLS in order (parameters
+# take the first of their type's pool: xs, ys, n, s, t), the constant-replacing parameter k, and the loop
+# and helper names of the templates in primitives.py (x element, y second element, i index, c character,
+# d digit, a and b a pair or a comparator's operands, seen and chars Lua's and PHP's helper tables).
+_ROLES = (*NAME_POOLS["list"], *NAME_POOLS["int"], *NAME_POOLS["str"],
+          "k", "x", "y", "i", "c", "d", "a", "b", "seen", "chars")
+
+
+def _own(lists: tuple[str, ...], ints: tuple[str, ...], strs: tuple[str, ...], *rest: str | None) -> dict[str, str]:
+    names = dict(zip(_ROLES, (*lists, *ints, *strs, *rest)))
+    return {k: v for k, v in names.items() if v is not None}
+
+
+def _numbered(stem: str) -> tuple[str, ...]:
+    return (stem,) + tuple(f"{stem}{i}" for i in range(2, len(NAME_POOLS["list"]) + 1))
+
+
+# naming="per_language": each language's own name for each role (shared name -> own name); no name is used
+# by two languages, none is a builtin, keyword or method the templates call, and none contains "_"-joined
+# words a function name could be (function names are two words or more from describe.py's vocabulary).
+# Perl keeps `$_`, `$a` and `$b` (its element and sort variables): they are the language's, not a choice.
+OWN_NAMES: dict[str, dict[str, str]] = {
+    "python": _own(("numbers", "others", "values", "outputs", "results", "pieces", "groups"),
+                   ("amount", "total", "result", "size", "score", "tally", "quantity"),
+                   ("text", "other_text", "word", "phrase", "label", "chunk", "token"),
+                   "limit", "element", "extra", "idx", "char", "digit", "left", "right", "seen", "letters"),
+    "javascript": _own(("arr", "otherArr", "mappedArr", "nextArr", "tmpArr", "workArr", "outArr"),
+                       ("num", "nextNum", "resNum", "tmpNum", "workNum", "outNum", "lastNum"),
+                       ("inputStr", "otherStr", "nextStr", "tmpStr", "workStr", "outStr", "lastStr"),
+                       "factor", "el", "extraEl", "pos", "ch", "dig", "lhs", "rhs", "seenSet", "charList"),
+    "ruby": _own(_numbered("ary"), _numbered("cnt"), _numbered("st"),
+                 "lim", "v", "w", "ix", "cc", "dg", "aa", "bb", "sn", "cs"),
+    "php": _own(("items", "rows", "data", "batch", "pool", "stack", "queue"), _numbered("qty"), _numbered("src"),
+                "kval", "item", "elem", "ind", "letter", "fig", "first", "second", "visited", "symbols"),
+    "lua": _own(_numbered("tbl"), _numbered("acc"), _numbered("txt"),
+                "mul", "val", "elt", "ii", "chr", "dgt", "fst", "snd", "done", "glyphs"),
+    "perl": _own(("vals", "lst", "buf", "outs", "res", "seq", "wrk"), _numbered("tot"), _numbered("line"),
+                 "kk", None, None, None, None, None, None, None, None, None),
+}
+
+
+def check_naming(naming: str) -> str:
+    if naming not in NAMINGS:
+        raise ValueError(f"unknown naming {naming!r}; known: {', '.join(NAMINGS)}")
+    return naming
+
+
+# Renaming a rendered line: string literals (and JavaScript's regex literals, which follow "(") are copied
+# as they are; PHP and Perl variables are the names after a sigil; elsewhere an identifier is renamed
+# unless it follows a single "." (a method or field: Ruby's `.chars`) or, in Lua, a ":" (a method call).
+_LEX = re.compile(r'(?P<lit>"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')|(?P<id>[A-Za-z_]\w*)|(?P<num>\d\w*)')
+_LEX_JS = re.compile(r'(?P<lit>"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\'|(?<=\()/(?:\\.|[^/\\\n])+/[a-z]*)'
+                     r'|(?P<id>[A-Za-z_]\w*)|(?P<num>\d\w*)')
+_SIGIL = re.compile(r"(?<=[$@])[A-Za-z_]\w*")
+
+
+def rename_code(lang: str, code: str) -> str:
+    """`code` (a signature line or body rendered with the shared names) with `lang`'s own names."""
+    names = OWN_NAMES[check_lang(lang)]
+    if lang in ("php", "perl"):
+        return _SIGIL.sub(lambda m: names.get(m.group(0), m.group(0)), code)
+
+    def sub(m: re.Match) -> str:
+        word = m.group("id")
+        if word is None or word not in names:
+            return m.group(0)
+        i = m.start()
+        if i and code[i - 1] == "." and not (i > 1 and code[i - 2] == "."):
+            return word
+        if lang == "lua" and i and code[i - 1] == ":":
+            return word
+        return names[word]
+    return (_LEX_JS if lang == "javascript" else _LEX).sub(sub, code)
+
+
+_QUOTED_OR_WORD = re.compile(r'"[^"]*"|\b\w+\b')
+
+
+def rename_prose(lang: str, text: str) -> str:
+    """A description with the parameters (xs, ys, s, t, n, k) under `lang`'s own names; quoted words
+    (`append "s"`) and every other word are kept."""
+    names = OWN_NAMES[check_lang(lang)]
+    params = {"xs", "ys", "s", "t", "n", "k"}
+    return _QUOTED_OR_WORD.sub(lambda m: names[m.group(0)] if m.group(0) in params else m.group(0), text)
 
 
 def fn_name(lang: str, snake: str) -> str:
@@ -106,10 +200,19 @@ def signature_line(lang: str, name: str, params: tuple[tuple[str, str], ...]) ->
     return f"sub {fn} {{\n    my ({', '.join('$' + n for n in names)}) = @_;"
 
 
-def prompt(lang: str, description: str, name: str, params: tuple[tuple[str, str], ...]) -> str:
+def named_signature_line(lang: str, name: str, params: tuple[tuple[str, str], ...], naming: str = "shared") -> str:
+    """`signature_line` under `naming`."""
+    line = signature_line(lang, name, params)
+    return line if check_naming(naming) == "shared" else rename_code(lang, line)
+
+
+def prompt(lang: str, description: str, name: str, params: tuple[tuple[str, str], ...],
+           naming: str = "shared") -> str:
     st = STYLES[check_lang(lang)]
+    if check_naming(naming) != "shared":
+        description = rename_prose(lang, description)
     lines = [*st.head_first, f"{st.comment} language: {lang}", *st.preamble, f"{st.comment} {description}",
-             signature_line(lang, name, params)]
+             named_signature_line(lang, name, params, naming)]
     return "\n".join(lines)
 
 
@@ -229,9 +332,12 @@ def _stage_values(lang: str, s: Stage, v: str, out: str) -> dict[str, str]:
     return vals
 
 
-def solution(lang: str, pipe: Pipeline) -> str:
+def solution(lang: str, pipe: Pipeline, naming: str = "shared") -> str:
     st = STYLES[check_lang(lang)]
-    lines = body_lines(lang, pipe) + ([st.closing] if st.closing else [])
+    body = body_lines(lang, pipe)
+    if check_naming(naming) != "shared":
+        body = [rename_code(lang, line) for line in body]
+    lines = body + ([st.closing] if st.closing else [])
     return "\n" + "\n".join(lines) + "\n"
 
 

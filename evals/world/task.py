@@ -34,6 +34,7 @@ class Task:
     signature: Signature
     tests: tuple[TestCase, ...]
     pipeline: Pipeline
+    naming: str = "shared"                 # identifiers: "shared" or "per_language" (see render.py)
 
     @property
     def depth(self) -> int:
@@ -49,11 +50,15 @@ class Task:
 
     def prompt(self, lang: str) -> str:
         """Tag line, description comment and signature; no trailing newline."""
-        return render.prompt(lang, self.description, self.signature.name, self.pipeline.params)
+        return render.prompt(lang, self.description, self.signature.name, self.pipeline.params, self.naming)
 
     def solution(self, lang: str) -> str:
         """The reference completion: "\\n" + body + closing line + "\\n"."""
-        return render.solution(lang, self.pipeline)
+        return render.solution(lang, self.pipeline, self.naming)
+
+    def signature_line(self, lang: str) -> str:
+        """The prompt's signature line (Perl's includes `my (...) = @_;`), under this task's naming."""
+        return render.named_signature_line(lang, self.signature.name, self.pipeline.params, self.naming)
 
     def document(self, lang: str) -> str:
         """prompt + solution: the text of this task in a pretraining or SFT corpus."""

@@ -13,6 +13,7 @@ Building is cached per config in the process. Not for: running programs (`evals.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from . import grammar
 from .describe import describe, function_name
 from .grammar import Pipeline
 from .langs import DEFAULT_LANG_MIX, LANGS
+from .render import NAMINGS
 from .task import TYPE_NAMES, Signature, Task
 from .tests_gen import analyze
 
@@ -47,6 +49,11 @@ class WorldConfig:
     k_prob: float = field(default=0.12, metadata={
         "help": "Probability that a list/int task takes a second parameter k replacing one constant."})
     n_tests: int = field(default=6, metadata={"help": "Test cases per task (>= 5)."})
+    naming: str = field(default="shared", metadata={
+        "help": "Identifiers of the renderings: 'shared' (every language uses the same names: xs, n, s, x, ...) "
+                "or 'per_language' (each language its own names for the same roles, as real code would have "
+                "them; see evals/world/render.py). The tasks, tests, splits and function names are the same "
+                "under both.", "hash": "if_set"})
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -70,6 +77,8 @@ class WorldConfig:
             bad("n_tests", "must be at least 5")
         if self.n_heldout_pairs < 1:
             bad("n_heldout_pairs", "must be at least 1")
+        if self.naming not in NAMINGS:
+            bad("naming", f"must be one of {', '.join(NAMINGS)}")
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -189,15 +198,20 @@ _CACHE_SIZE = 4
 
 
 class World:
-    """`World(WorldConfig(seed=0))`: tasks by split, and corpora. Building is cached per config."""
+    """`World(WorldConfig(seed=0))`: tasks by split, and corpora. Building is cached per config (the naming
+    aside: the same tasks are drawn under every naming, and only their renderings differ)."""
 
     def __init__(self, config: WorldConfig | None = None):
         self.config = config or WorldConfig()
-        if self.config not in _CACHE:
+        key = dataclasses.replace(self.config, naming="shared")
+        if key not in _CACHE:
             while len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[self.config] = self._build(self.config)
-        self._splits, self.heldout_pairs = _CACHE[self.config]
+            _CACHE[key] = self._build(key)
+        self._splits, self.heldout_pairs = _CACHE[key]
+        if self.config.naming != "shared":
+            self._splits = {name: [dataclasses.replace(t, naming=self.config.naming) for t in ts]
+                            for name, ts in self._splits.items()}
         self._by_id = {t.id: t for ts in self._splits.values() for t in ts}
 
     @staticmethod

@@ -11,11 +11,18 @@ call stack is the one the BEGIN block saw with the top frame moved to the last l
 and absolute path: `eval` with a forged file and line has no absolute path, and a call from a method,
 block, thread or exit hook has other frames). Everything it uses was captured as UnboundMethods in the
 BEGIN block, so a completion that redefines `Integer#==`, `Array#size` or `caller_locations` cannot
-change its answer.
+change its answer. The captures and closures are built by a factory: the fork server builds it once
+before its first fork (captures taken before any program ran, as safe as captures in BEGIN) and leaves it
+in a global, which the prologue takes and clears before any other code runs; without the server the
+prologue evaluates the same source, embedded as a string. The per-program part (the call stack, the
+file, the emitter) runs in the prologue's call. This keeps a forked child from compiling and running
+the captures itself (the inline prologue cost a trivial program ~0.7 ms in the child, most of a
+sealed program's extra time).
 """
+import os
 import re
 
-from .base import PROOF_FILE, Language, one_line_prologue_layout
+from .base import PROOF_FILE, SERVERS_DIR, Language, one_line_prologue_layout
 
 # Libraries that load without RubyGems; any other `require` runs with RubyGems (slower start-up).
 GEM_FREE = {"set", "json", "date", "time", "bigdecimal", "digest", "securerandom", "stringio", "pp"}
@@ -23,68 +30,26 @@ _REQUIRE = re.compile(r"^\s*require\s*\(?\s*['\"]([^'\"]+)['\"]", re.M)
 _USES_SET = re.compile(r"\bSet\b|\.to_set\b")
 
 
-# The prologue's statements, joined with "; " onto one line. LAST is the epilogue's line.
-_PROLOGUE = """
-__psft_end = lambda do
-  cl = Kernel.instance_method(:caller_locations)
-  lpath = Thread::Backtrace::Location.instance_method(:path)
-  lline = Thread::Backtrace::Location.instance_method(:lineno)
-  llabel = Thread::Backtrace::Location.instance_method(:label)
-  labs = Thread::Backtrace::Location.instance_method(:absolute_path)
-  size = Array.instance_method(:size)
-  at = Array.instance_method(:[])
-  seq = String.instance_method(:==)
-  ieq = Integer.instance_method(:==)
-  ilt = Integer.instance_method(:<)
-  iadd = Integer.instance_method(:+)
-  same = BasicObject.instance_method(:equal?)
-  current = Thread.method(:current)
-  main = Thread.current
-  out = STDOUT
-  write = IO.instance_method(:write)
-  flush = IO.instance_method(:flush)
-  want = cl.bind_call(self, 2).map { |l| [l.path, l.lineno, l.label, l.absolute_path] }
-  want[0] = [want[0][0], LAST, want[0][2], want[0][3]]
-  n = want.size
-  tok = begin
-    t = File.binread(FILE)
-    File.delete(FILE)
-    t
-  rescue SystemCallError
-    nil
-  end
-  msg = tok && ("\\n".b + tok + "\\n".b)
-  tok = nil
-  match = lambda do |loc, w|
-    a = labs.bind_call(loc)
-    b = at.bind_call(w, 3)
-    abs = if same.bind_call(b, nil) then same.bind_call(a, nil) elsif same.bind_call(a, nil) then false else seq.bind_call(a, b) end
-    abs && seq.bind_call(lpath.bind_call(loc), at.bind_call(w, 0)) && ieq.bind_call(lline.bind_call(loc), at.bind_call(w, 1)) && seq.bind_call(llabel.bind_call(loc), at.bind_call(w, 2))
-  end
-  lambda do
-    m = msg
-    msg = nil
-    if same.bind_call(m, nil) then return nil end
-    locs = cl.bind_call(self, 2)
-    unless ieq.bind_call(size.bind_call(locs), n) then return nil end
-    i = 0
-    while ilt.bind_call(i, n)
-      unless match.call(at.bind_call(locs, i), at.bind_call(want, i)) then return nil end
-      i = iadd.bind_call(i, 1)
-    end
-    unless same.bind_call(current.call, main) then return nil end
-    begin
-      $stdout.flush
-    rescue Exception
-      nil
-    end
-    flush.bind_call(out)
-    write.bind_call(out, m)
-    flush.bind_call(out)
-    nil
-  end
-end.call
-"""
+# The proof factory's source: the lines between the markers in the fork server, which builds it once
+# before its first fork (see `servers/ruby_server.rb`). The prologue calls the server's copy when it is
+# there and evaluates this text otherwise (a plain `ruby main.rb`), so both paths run the same code.
+def _factory_source() -> str:
+    with open(os.path.join(SERVERS_DIR, "ruby_server.rb"), encoding="utf-8") as f:
+        text = f.read()
+    body = text.split("# PSFT FACTORY BEGIN\n", 1)[1].split("# PSFT FACTORY END", 1)[0]
+    return "; ".join(line.strip() for line in body.strip().splitlines())
+
+
+_FACTORY = _factory_source()
+# The prologue, one line: LAST is the epilogue's line. It takes the factory from the global before any
+# other code of the program runs and clears the global, then calls it from the file's top level (the
+# call stack it records is the one the epilogue must be called from).
+_PROLOGUE = "__psft_end = ($__psft_factory || eval(SRC)).call(LAST, FILE); $__psft_factory = nil"
+
+
+def _ruby_single_quoted(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
 
 # Magic comments must stay in the file's first comment lines.
 _MAGIC = re.compile(r"^#.*\b(coding|encoding|frozen_string_literal|warn_indent|shareable_constant_value|warn_past_scope)\s*[:=]", re.I)
@@ -102,8 +67,8 @@ def _head(lines: list[str]) -> int:
 
 def seal(code: str, tests: str, prelude: str = "") -> str:
     head, middle, last = one_line_prologue_layout(code, tests, prelude, _head(code.split("\n")))
-    stmts = [line.strip() for line in _PROLOGUE.strip().splitlines()]
-    text = "; ".join(stmts).replace("LAST", str(last)).replace("FILE", repr(PROOF_FILE))
+    text = (_PROLOGUE.replace("LAST", str(last)).replace("FILE", _ruby_single_quoted(PROOF_FILE))
+            .replace("SRC", _ruby_single_quoted(_FACTORY)))
     return head + "BEGIN { " + text + " }\n" + middle + "__psft_end.call\n"
 
 

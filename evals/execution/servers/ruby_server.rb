@@ -12,6 +12,79 @@
 # Programs whose run needs other flags (a gem, `-rset`) are not sent here: executor.py runs them in a
 # fresh process. Written here because no gem does this (a preforking server for untrusted one-shot
 # scripts); it saves Ruby's ~9 ms start per program.
+# The completion proof's factory (see PROOF in evals/languages/base.py and `seal` in ruby.py): built
+# here once, before any program runs, so a child does not compile and run these captures itself. A
+# sealed program's prologue (its first BEGIN block, which runs before any of its other code) calls it
+# with its last line and the proof file's name and then clears the global, so the program's own code
+# never sees it; a later call (e.g. found through ObjectSpace) finds the file already deleted and gets
+# an emitter that writes nothing. The lines between the two markers are also what the prologue
+# evaluates when this global is absent (a plain `ruby main.rb`), so both paths run the same code.
+$__psft_factory =
+  # PSFT FACTORY BEGIN
+  lambda do
+    cl = Kernel.instance_method(:caller_locations)
+    lpath = Thread::Backtrace::Location.instance_method(:path)
+    lline = Thread::Backtrace::Location.instance_method(:lineno)
+    llabel = Thread::Backtrace::Location.instance_method(:label)
+    labs = Thread::Backtrace::Location.instance_method(:absolute_path)
+    size = Array.instance_method(:size)
+    at = Array.instance_method(:[])
+    seq = String.instance_method(:==)
+    ieq = Integer.instance_method(:==)
+    ilt = Integer.instance_method(:<)
+    iadd = Integer.instance_method(:+)
+    same = BasicObject.instance_method(:equal?)
+    current = Thread.method(:current)
+    write = IO.instance_method(:write)
+    flush = IO.instance_method(:flush)
+    match = lambda do |loc, w|
+      a = labs.bind_call(loc)
+      b = at.bind_call(w, 3)
+      abs = if same.bind_call(b, nil) then same.bind_call(a, nil) elsif same.bind_call(a, nil) then false else seq.bind_call(a, b) end
+      abs && seq.bind_call(lpath.bind_call(loc), at.bind_call(w, 0)) && ieq.bind_call(lline.bind_call(loc), at.bind_call(w, 1)) && seq.bind_call(llabel.bind_call(loc), at.bind_call(w, 2))
+    end
+    lambda do |last, file|
+      main = current.call
+      out = STDOUT
+      want = cl.bind_call(self, 2).map { |l| [l.path, l.lineno, l.label, l.absolute_path] }
+      want[0] = [want[0][0], last, want[0][2], want[0][3]]
+      n = want.size
+      tok = if File.exist?(file)
+        begin
+          t = File.binread(file)
+          File.delete(file)
+          t
+        rescue SystemCallError
+          nil
+        end
+      end
+      msg = tok && ("\n".b + tok + "\n".b)
+      tok = nil
+      lambda do
+        m = msg
+        msg = nil
+        if same.bind_call(m, nil) then return nil end
+        locs = cl.bind_call(self, 2)
+        unless ieq.bind_call(size.bind_call(locs), n) then return nil end
+        i = 0
+        while ilt.bind_call(i, n)
+          unless match.call(at.bind_call(locs, i), at.bind_call(want, i)) then return nil end
+          i = iadd.bind_call(i, 1)
+        end
+        unless same.bind_call(current.call, main) then return nil end
+        begin
+          $stdout.flush
+        rescue Exception
+          nil
+        end
+        flush.bind_call(out)
+        write.bind_call(out, m)
+        flush.bind_call(out)
+        nil
+      end
+    end
+  end.call.freeze
+  # PSFT FACTORY END
 $stdout.sync = true
 while (line = $stdin.gets)
   nonce, dir, file, out, err = line.chomp.split("\t")

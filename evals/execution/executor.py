@@ -182,7 +182,7 @@ class Executor:
         status, detail = lang.classify(last["phase"], last["exit_code"], last.get("signal"), last["stderr"],
                                        last["timed_out"], hit_memory)
         stdout = last["stdout"]
-        if token is not None and last["phase"] == "run":
+        if token is not None:  # whichever step decided: no token, no pass
             proved = token in stdout
             stdout = stdout.replace(f"\n{token}\n", "").replace(token, "")
             if status is Status.PASSED and not proved:

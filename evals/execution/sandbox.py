@@ -171,7 +171,8 @@ def trusted_binary(path: str) -> str:
         import atexit
         import shutil
         import tempfile
-        top = tempfile.mkdtemp(prefix="psft-trusted-")
+        # A folder whose file system allows execution (set PSFT_TRUSTED_DIR where /tmp is mounted noexec).
+        top = tempfile.mkdtemp(prefix="psft-trusted-", dir=os.environ.get("PSFT_TRUSTED_DIR") or None)
         os.chmod(top, 0o711)
         atexit.register(shutil.rmtree, top, True)
         name = os.path.basename(real)

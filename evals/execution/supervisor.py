@@ -469,7 +469,7 @@ def _keep():
 # --- long-lived helpers: the warm Node runner and the fork servers -------------------------------
 
 def _helper_start(argv, env):
-    """Start a helper process that reads requests on stdin and answers on stdout: (pid, w fd, r file)."""
+    """Start a helper process that reads requests on stdin and answers on stdout: (pid, w fd, _Lines)."""
     r1, w1 = os.pipe()
     r2, w2 = os.pipe()
     pid = os.fork()

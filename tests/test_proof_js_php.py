@@ -44,6 +44,11 @@ JS_ATTACKS = {
     "json_stringify_on_a_shadowing_json": ("var JSON = { stringify: () => 'same' };", JS_JSON_TESTS),
     "hoisted_fake_require": ("function require() { return { strictEqual() {} }; }", JS_TESTS),
     "patched_assert_module": ("require('assert').strictEqual = () => {};", JS_TESTS),
+    # the warm runner's one-shot hand-overs, asked again once the prologue has taken them
+    "handovers_asked_again": ("const s = (() => {})['__psft_seal'], h = globalThis['__psft_proof'];\n"
+                              "if (typeof s === 'function') s('return () => () => {};');\n"
+                              "if (typeof h === 'function') { const t = h(); if (t) console.log('\\n' + t); }\n"
+                              "process.exit(0);", JS_TESTS),
 }
 TS_ATTACKS = {
     "process_exit_0": ("process.exit(0);", JS_TESTS),
@@ -110,6 +115,24 @@ def test_an_early_exit_or_exit_hook_does_not_pass_a_sealed_program_and_a_right_o
     assert right.status is Status.PASSED, right
     if executor.warm and lang != "php":
         assert executor.stats["warm"] > 0  # the warm runner judged some of them
+
+
+def test_the_warm_runners_hand_overs_are_gone_before_the_completion_runs():
+    """The runner compiles the prologue's body once (SEAL_HANDOVER on Function.prototype) and hands the
+    token over through a global: both are deleted before the completion's first statement, so the
+    program sees the globals and prototypes of a fresh process, and is not declined for it."""
+    if NODE is None:
+        pytest.skip("node is not installed")
+    probe = ("console.log('seen:', typeof (() => {})['__psft_seal'], typeof globalThis['__psft_proof'],"
+             " Object.getOwnPropertyNames(Function.prototype).includes('__psft_seal'));")
+    with Executor(workers=1) as ex:
+        runs = ex.map([Program("javascript", javascript.seal(JS_RIGHT + "\n" + probe, JS_TESTS + f"// {i}\n"),
+                               proof=True) for i in range(3)])
+        warm = ex.stats["warm"]
+    for r in runs:
+        assert r.status is Status.PASSED, r
+        assert "seen: undefined undefined false" in r.stdout, r.stdout
+    assert warm == 3
 
 
 # --- the prologue and the epilogue by hand, on a bare interpreter ---------------------------------------

@@ -125,6 +125,8 @@ class Executor:
         token = secrets.token_hex(16) if program.proof else None
         if token:
             req["proof"] = token
+            if lang.seal_source and req["steps"][-1].get("pyfork"):
+                req["steps"][-1]["seal"] = lang.seal_source
             if "warm" in req:
                 req["warm"]["proof"] = token
         worker = self._free.get()

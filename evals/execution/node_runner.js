@@ -139,6 +139,9 @@ const DONT_CONTEXTIFY = vm.constants && vm.constants.DONT_CONTEXTIFY;
 const CJS_PARAMS = ['exports', 'require', 'module', '__filename', '__dirname'];
 // The context global through which a sealed program's prologue gets its proof token (javascript.py).
 const PROOF_HANDOVER = '__psft_proof';
+// The Function.prototype property through which the prologue gets its body compiled once per runner
+// (SEAL_HANDOVER in javascript.py; see `prepare` and `sealFunction`).
+const SEAL_HANDOVER = '__psft_seal';
 const RUN_KEY = `__psft_run_${process.pid}_${Math.random().toString(36).slice(2)}`;
 const BOOT_FILE = 'psft:runner/bootstrap.js';
 const RUN_FILE = 'psft:runner/run.js';
@@ -800,17 +803,35 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   // null when none was asked. The function is not enumerable, answers once and deletes itself (the
   // prologue in a fresh process reads .psft_proof instead, as there is no such global). It is offered
   // only to a program that names it, so the globals of any other program are those of a fresh process.
+  //
+  // The prologue compiles its body with the Function constructor, which in a fresh process costs little,
+  // but here costs a compilation per context and keeps each context alive in V8's eval cache for a while
+  // (the heap then grows to hundreds of MB and garbage collection doubles). So the runner also offers
+  // `(() => {})[SEAL_HANDOVER]`, reached through Function.prototype, which no declaration can shadow: it
+  // answers once, deletes itself and returns the body as a function of this context compiled by the host
+  // once per runner (`sealFunction`), which the prologue calls instead of the constructor's result. It is
+  // deleted before the program's own first statement, so `checkPrototypes` sees pristine prototypes.
+  const FunctionPrototype = Function.prototype;
   function prepare(main, proofToken, offer) {
     let token = typeof proofToken === 'string' ? proofToken : null;
-    if (offer) defineProperty(G, config.proofKey, {
-      value: function handover() {
-        delete G[config.proofKey];
-        const t = token;
-        token = null;
-        return t;
-      },
-      writable: true, enumerable: false, configurable: true,
-    });
+    if (offer) {
+      defineProperty(G, config.proofKey, {
+        value: function handover() {
+          delete G[config.proofKey];
+          const t = token;
+          token = null;
+          return t;
+        },
+        writable: true, enumerable: false, configurable: true,
+      });
+      defineProperty(FunctionPrototype, config.sealKey, {
+        value: function seal(body) {
+          delete FunctionPrototype[config.sealKey];
+          return hostCall('seal', typeof body === 'string' ? body : '');
+        },
+        writable: true, enumerable: false, configurable: true,
+      });
+    }
     defineProperty(G, config.runKey, {
       value: function run() {
         delete G[config.runKey];
@@ -827,6 +848,8 @@ function BOOTSTRAP(hostCall, configJson, lodashFactory) {
   });
 }
 
+const sealScripts = new Map();  // prologue body -> vm.Script (see Run.sealFunction)
+const SEAL_FILE = 'psft:runner/seal.js';
 const BOOTSTRAP_SCRIPT = new vm.Script(`(${BOOTSTRAP.toString()})`, { filename: BOOT_FILE });
 const RUN_SCRIPT = new vm.Script(`globalThis[${JSON.stringify(RUN_KEY)}]();`, { filename: RUN_FILE });
 
@@ -882,6 +905,7 @@ class Run {
       hostOnlyGlobals: HOST_ONLY_GLOBALS,
       runKey: RUN_KEY,
       proofKey: PROOF_HANDOVER,
+      sealKey: SEAL_HANDOVER,
       filename: this.filename,
       dirname: cwd,
       argvJson: JSON.stringify([process.execPath, this.filename]),
@@ -948,6 +972,8 @@ class Run {
         return process.hrtime.bigint();
       case 'memoryUsage':
         return JSON.stringify(process.memoryUsage());
+      case 'seal':
+        return this.sealFunction(a);
       case 'atob':
       case 'btoa':
         if (typeof a !== 'string') { this.decline(`calls ${op} with a non-string`); throw this.api.STOP; }
@@ -956,6 +982,21 @@ class Run {
         this.decline(`unknown host operation ${op}`);
         throw this.api.STOP;
     }
+  }
+
+  // The prologue's body as a function of this context: `new Function(body)` would give the same, but
+  // compiled here once per distinct body (there are two: with and without assert) instead of per run.
+  sealFunction(body) {
+    let script = sealScripts.get(body);
+    if (script === undefined) {
+      if (body.length > 16384) {
+        this.decline('seals with an oversized prologue');
+        throw this.api.STOP;
+      }
+      script = new vm.Script(`(function anonymous(\n) {\n${body}\n})`, { filename: SEAL_FILE });
+      if (sealScripts.size < 8) sealScripts.set(body, script);
+    }
+    return script.runInContext(this.ctx);
   }
 
   callModule(mod, name, args) {

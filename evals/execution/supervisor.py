@@ -45,6 +45,7 @@ SCRATCH = os.environ.get("PSFT_SCRATCH", "/tmp/run")
 CACHE = "/tmp/cache"
 TRUSTED = "/tmp/.trusted"  # the execute-only interpreter copies (a read-only mount): never wiped
 PROOF_FILE = ".psft_proof"  # as evals/languages/base.py (this file imports nothing of the project)
+SEAL_HANDOVER = "__psft_seal__"  # as evals/languages/python.py
 IN_PIDNS = os.environ.get("PSFT_PIDNS") == "1"
 NODE_ARGV = json.loads(os.environ.get("PSFT_NODE_RUNNER", "null"))
 BASE_ENV = json.loads(os.environ.get("PSFT_BASE_ENV", "{}"))
@@ -133,6 +134,7 @@ def _limits_in_child(limits, cpu_s, rlimit_as, pid=None):
 
 def _spawn(step, workdir, limits, env):
     """Fork one step. Returns (pid, stdout_fd, stderr_fd)."""
+    seal = _seal_code(step["seal"]) if step.get("pyfork") and step.get("seal") else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     sys.stdout.flush()
@@ -151,7 +153,7 @@ def _spawn(step, workdir, limits, env):
             os.closerange(3, 65536)
             _limits_in_child(limits, step["timeout"], step.get("rlimit_as", True))
             if step.get("pyfork"):
-                _run_python_here(step["argv"][-1], env)  # never returns
+                _run_python_here(step["argv"][-1], env, seal)  # never returns
             os.execve(step["argv"][0], step["argv"], env)
         except BaseException as e:  # noqa: BLE001 - report anything, then die
             try:
@@ -163,8 +165,37 @@ def _spawn(step, workdir, limits, env):
     return pid, out_r, err_r
 
 
-def _run_python_here(path, env):
+_seal_codes = {}
+
+
+def _seal_code(source):
+    """(source, its code), compiled here once per distinct source (at most a few are kept)."""
+    code = _seal_codes.get(source)
+    if code is None:
+        if len(_seal_codes) >= 4:
+            _seal_codes.clear()
+        code = _seal_codes[source] = compile(source, "<psft seal>", "exec")
+    return source, code
+
+
+def _seal_handover(seal):
+    """The one-shot builtin a sealed program's prologue takes (and removes) before any of its code runs:
+    `f(source)` exec's `source` in a fresh namespace and returns its `seal`, from the code compiled in the
+    fork server when `source` is the one the request named (the prologue passes the text it would
+    otherwise exec itself, so both paths run the same code)."""
+    known, code = seal
+
+    def handover(source):
+        namespace = {}
+        exec(code if source == known else source, namespace)
+        return namespace["seal"]
+    return handover
+
+
+def _run_python_here(path, env, seal=None):
     """The fork server's child: become `python3 -I -S path` without starting an interpreter."""
+    if seal is not None:
+        setattr(sys.modules["builtins"], SEAL_HANDOVER, _seal_handover(seal))
     os.environ.clear()
     os.environ.update(env)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")

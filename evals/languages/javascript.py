@@ -9,14 +9,17 @@ from .base import PROOF_FILE, Language
 
 # The name of the warm runner's one-shot proof hand-over (PROOF_HANDOVER in evals/execution/node_runner.js).
 PROOF_HANDOVER = "__psft_proof"
+# The warm runner's one-shot Function.prototype property that returns the prologue's body compiled once
+# per runner, in place of the Function constructor's compilation per program (SEAL_HANDOVER there).
+SEAL_HANDOVER = "__psft_seal"
 
 # The names a program's tests are likely to use that a completion could shadow at the top level (a
 # hoisted `function require() {}` or `var JSON`): the prologue compares them with the real globals.
 _WATCHED = ("JSON", "Object", "Array", "String", "Number", "Math", "Error", "console", "process")
 
-# The prologue's body, run through the Function constructor so that it sees the global scope, where a
-# completion's hoisted declarations cannot reach (no program code has run yet, so the built-ins are
-# still the real ones). It returns a maker of `__psft_done`, the function the epilogue calls.
+# The prologue's body, run through the Function constructor (in the warm runner: compiled once by the
+# runner, SEAL_HANDOVER) so that it sees the global scope, where a completion's hoisted declarations
+# cannot reach (no program code has run yet, so the built-ins are still the real ones). It returns a maker of `__psft_done`, the function the epilogue calls.
 #   probe    () => __psft_end: throws (temporal dead zone) until the epilogue's `let` has been reached,
 #            which only the top level can do, after every test before it;
 #   names    () => [the watched names and require, as the program's top level sees them].
@@ -70,8 +73,10 @@ def prologue(uses_assert: bool, strict: bool) -> str:
                             "globals": ", ".join(f"G.{n}" for n in _WATCHED),
                             "assert": "true" if uses_assert else "false"})
     names = ", ".join(_WATCHED + ("require",))
-    line = (f"const __psft_done = (() => {{}}).constructor({json.dumps(body)})()"
-            f"(() => __psft_end, () => [{names}]);")
+    seal = json.dumps(SEAL_HANDOVER)
+    # f is an arrow function, b the body: both are the arrow's own parameters, out of a completion's reach.
+    line = (f"const __psft_done = ((f, b) => (f[{seal}] !== undefined ? f[{seal}](b) : f.constructor(b))())"
+            f"(() => {{}}, {json.dumps(body)})(() => __psft_end, () => [{names}]);")
     return ('"use strict"; ' if strict else "") + line
 
 

@@ -2,19 +2,22 @@
 
 The seal (see PROOF in base.py): a one-line prologue (after any `from __future__` lines, which must stay
 first) reads and deletes the proof file and binds `__psft_end__`, a one-shot emitter whose token lives
-in a closure; the epilogue, the program's last line, calls it. It writes the token only when its caller
-is the very frame of the module that ran the prologue (a re-run of the module's code object, `exec` of
-forged code or a call from a function gets nothing), at the last line, with no trace function set; any
-call uses it up.
+in a closure (its code comes precompiled from the fork server: SEAL_SOURCE below); the epilogue, the
+program's last line, calls it. It writes the token only when its caller is the very frame of the module
+that ran the prologue (a re-run of the module's code object, `exec` of forged code or a call from a
+function gets nothing), at the last line, with no trace function set; any call uses it up.
 """
 import re
 
 from .base import PROOF_FILE, Language, one_line_prologue_layout
 
-# The prologue's body, exec'd in a private namespace by a lambda on the program's first line: two frames
-# up is the program's module frame.
-_PROLOGUE = """\
-def _seal(top, last):
+# The prologue's body: `seal(top, last)` binds the emitter for the module frame `top` whose last line is
+# `last`. The fork server compiles it once per worker and hands it to the program as a one-shot builtin
+# (SEAL_HANDOVER, which the prologue removes before any other code runs): compiling it in every forked
+# child cost about 0.2 ms of the 0.6 ms the seal added to a program. A program run as `python3` (the
+# fallback) gets no handover, and the prologue exec's the same text itself.
+SEAL_SOURCE = """\
+def seal(top, last):
     import os, sys
     getframe, gettrace, write, stdout = sys._getframe, sys.gettrace, os.write, sys.stdout
     try:
@@ -37,9 +40,15 @@ def _seal(top, last):
                 pass
         write(1, msg)
     return end
-import sys as _sys
-end = _seal(_sys._getframe(2), %(last)d)
-"""
+""" % {"file": PROOF_FILE}
+SEAL_HANDOVER = "__psft_seal__"  # as in evals/execution/supervisor.py
+
+# The prologue line: `s` is SEAL_SOURCE, `b` the builtins module (nothing of the program has run yet, so
+# both names are the real ones); the handover, or `exec` of `s`, gives `seal`; one frame up from the
+# lambda is the program's module frame.
+_PROLOGUE = ("__psft_end__ = (lambda s, b: (b.__dict__.pop(%(key)r, None) or (lambda s: (exec(s, d := {}), "
+             "d['seal'])[1]))(s)(b.__dict__['__import__']('sys')._getframe(1), %(last)d))(%(src)r, "
+             "__import__('builtins'))\n")
 
 _FUTURE = re.compile(r"^from\s+__future__\s+import\b")
 
@@ -65,8 +74,7 @@ def _head(lines: list[str]) -> int:
 
 def seal(code: str, tests: str, prelude: str = "") -> str:
     head, middle, last = one_line_prologue_layout(code, tests, prelude, _head(code.split("\n")))
-    src = _PROLOGUE % {"file": PROOF_FILE, "last": last}
-    prologue = f"__psft_end__ = (lambda d: (exec({src!r}, d), d['end'])[1])({{}})\n"
+    prologue = _PROLOGUE % {"key": SEAL_HANDOVER, "last": last, "src": SEAL_SOURCE}
     return head + prologue + middle + "__psft_end__()\n"
 
 
@@ -79,4 +87,5 @@ LANG = Language(
     memory_patterns=(r"(?m)^MemoryError\b",),
     fast_flags_note="fork server (no start-up); -I -S when exec'd",
     seal=seal,
+    seal_source=SEAL_SOURCE,
 )

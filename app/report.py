@@ -27,7 +27,9 @@ from .tables import (
     alignment_transfer_frame,
     compare_frame,
     family_frame,
+    family_title,
     groups_note,
+    interval_unit,
     pass_frame,
     pass_values,
     tests_frame,
@@ -112,27 +114,16 @@ def _transfer_section(runs: list[Run]) -> str:
         family = r.transfer.get("_family") or {}
         fam = family_frame(family)
         if not fam.empty:
-            parts.append(f"<h4>Confirmatory contrasts (declared before the run; Holm over {len(family['members'])}, "
-                         f"on the {html.escape(str(family.get('group', '')).replace('_', '-'))} targets)</h4>"
-                         + _table(fam))
+            parts.append(f"<h4>{html.escape(family_title(family))}</h4>" + _table(fam))
         parts.append('<h4>RL gain per arm (exploratory: no correction)</h4>'
                      f'<p class="note">{html.escape(groups_note(r.transfer))} '
-                     f'Interval unit: {html.escape(_interval_unit(r.transfer))}.</p>')
+                     f'Interval unit: {html.escape(interval_unit(r.transfer))}.</p>')
         parts.append(_table(transfer_frame(r.transfer)))
         comp = compare_frame(r.transfer)
         if not comp.empty:
             parts.append("<h4>Arms compared (difference of gains, paired; exploratory, unadjusted p, except the "
                          "cells marked confirmatory)</h4>" + _table(comp))
     return "\n".join(parts)
-
-
-def _interval_unit(transfer: dict) -> str:
-    units = {c.get("interval_unit") for a, e in transfer.items() if not a.startswith("_") and isinstance(e, dict)
-             for c in e.values() if isinstance(c, dict)} - {None}
-    if not units:
-        return "tasks (paired bootstrap)"
-    return " / ".join(sorted(units)) + (" (one run: the interval covers the tasks only, not the training seeds)"
-                                        if units == {"tasks"} else "")
 
 
 def _alignment_section(runs: list[Run]) -> str:

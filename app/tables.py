@@ -83,6 +83,22 @@ def groups_note(transfer: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def interval_unit(transfer: dict) -> str:
+    """What the transfer cells' intervals resample, in words (one run: tasks only, never the seeds)."""
+    units = {c.get("interval_unit") for a, e in transfer.items() if not a.startswith("_") and isinstance(e, dict)
+             for c in e.values() if isinstance(c, dict)} - {None}
+    if not units:
+        return "tasks (paired bootstrap)"
+    return " / ".join(sorted(units)) + (" (one run: the interval covers the tasks only, not the training seeds)"
+                                        if units == {"tasks"} else "")
+
+
+def family_title(family: dict) -> str:
+    """The confirmatory family's heading: how many contrasts Holm adjusts over, on which targets."""
+    group = str(family.get("group", "")).replace("_", "-")
+    return f"Confirmatory contrasts (declared before the run; Holm over {len(family.get('members') or [])}, on the {group} targets)"
+
+
 def _lang_cols(entries, langs) -> list[str]:
     cols = langs or sorted({k for e in entries for k in e if k not in GROUPS}, key=lang_sort_key)
     return [*cols, *(g for g in GROUPS if any(g in e for e in entries))]

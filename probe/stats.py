@@ -3,7 +3,8 @@ the link between alignment and transfer (Spearman per language with an exact p-v
 a rank test per (task, language) unit that resamples tasks).
 
 Conventions: tasks are the units (a task's programs in every language move together); CIs are 95%
-percentile bootstrap intervals; p-values are two-sided; effect sizes are reported with every p-value.
+percentile bootstrap intervals, and there are none over fewer than MIN_BOOT_UNITS tasks (a handful of
+units has too few distinct resamples: the interval collapses or misses); p-values are two-sided; effect sizes are reported with every p-value.
 Per-row quantities (a retrieval hit, a silhouette value, a cluster id) are computed once on the whole
 probe set and the bootstrap resamples tasks over them: the CI covers which tasks were drawn, holding
 the reference set (candidates, clusters, folds) fixed. Undefined values are None (JSON null).
@@ -53,13 +54,14 @@ def _draws(n: int, n_boot: int, seed: int) -> np.ndarray:
 
 
 def bootstrap_mean(values: Sequence[float] | None, n_boot: int = 1000, seed: int = 0) -> dict:
-    """{"value": mean, "ci95": [lo, hi]} of per-task values (None when there are none; no CI for one)."""
+    """{"value": mean, "ci95": [lo, hi]} of per-task values (None when there are none; no CI below
+    MIN_BOOT_UNITS of them)."""
     if values is None:
         return with_ci(None)
     v = np.asarray(values, dtype=np.float64)
     if len(v) == 0:
         return with_ci(None)
-    if len(v) < 2 or n_boot < 1:
+    if len(v) < MIN_BOOT_UNITS or n_boot < 1:
         return with_ci(v.mean())
     means = v[_draws(len(v), n_boot, seed)].mean(1)
     return with_ci(v.mean(), *_percentiles(means))
@@ -69,7 +71,7 @@ def bootstrap_means(V: np.ndarray, n_boot: int = 1000, seed: int = 0) -> list[di
     """`bootstrap_mean` of each row of V [m, n_tasks] at once, from the same task draws."""
     V = np.atleast_2d(np.asarray(V, dtype=np.float64))
     m, n = V.shape
-    if n < 2 or n_boot < 1:
+    if n < MIN_BOOT_UNITS or n_boot < 1:
         return [bootstrap_mean(v, n_boot, seed) for v in V]
     counts = np.stack([np.bincount(d, minlength=n) for d in _draws(n, n_boot, seed)]).astype(np.float64)
     means = V @ counts.T / n                                   # [m, n_boot]
@@ -123,13 +125,13 @@ def nmi_draws(labels: np.ndarray, clusters: np.ndarray | None, row_task: np.ndar
               seed: int = 0) -> tuple[float | None, np.ndarray | None]:
     """(NMI on all rows, NMI on each bootstrap sample of tasks) of `clusters` against `labels`; the
     samples come from the shared task draws (`_draws`), so two clusterings' samples pair up draw by
-    draw. (None, None) without clusters; no samples with fewer than 2 tasks or no resamples."""
+    draw. (None, None) without clusters; no samples below MIN_BOOT_UNITS tasks or with no resamples."""
     if clusters is None:
         return None, None
     _, task = np.unique(row_task, return_inverse=True)
     n_tasks = task.max() + 1
     value = float(nmi_resampled(labels, clusters, task, np.ones((1, n_tasks)))[0])
-    if n_tasks < 2 or n_boot < 1:
+    if n_tasks < MIN_BOOT_UNITS or n_boot < 1:
         return value, None
     W = np.stack([np.bincount(d, minlength=n_tasks) for d in _draws(n_tasks, n_boot, seed)])
     return value, nmi_resampled(labels, clusters, task, W)

@@ -67,6 +67,12 @@ def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
     assert list(table(at, *LANGS, index="checkpoint")[0].index)[:2] == ["base", "sft-mono"]   # pass@1
     assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel", "oracle-lua"]   # RL gain
     assert at.number_input(key="program").value is None
+    # the recipe's confirmatory family first (Holm), every other comparison labelled exploratory
+    family = table(at, "difference", "p (Holm)", "verdict", index="contrast")[0]
+    assert list(family.index) == ["parallel - multi", "parallel - mono"]
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Holm over 2, on the zero-shot targets" in shown and "exploratory: no correction" in shown
+    assert any("zero-shot" in c.value and "Interval unit" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("key, values", [

@@ -26,6 +26,18 @@ def test_bootstrap_mean_ci_brackets_the_mean_and_shrinks_with_more_tasks():
     assert stats.bootstrap_mean([float("nan"), 1.0])["value"] is None
 
 
+def test_no_bootstrap_interval_over_fewer_than_ten_tasks():
+    """Five tasks have 126 distinct resamples, and a percentile interval over them covers less than it
+    claims (a proportion near 0 collapses to [0, 0]). Below MIN_BOOT_UNITS there is no CI at all."""
+    few, enough = [1.0, 0, 0, 0, 0], [1.0, 0, 0, 0, 0] * 2
+    assert stats.bootstrap_mean(few, n_boot=500) == {"value": 0.2, "ci95": None}
+    assert stats.bootstrap_means(np.array([few, few]), n_boot=500)[0]["ci95"] is None
+    assert stats.bootstrap_mean(enough, n_boot=500)["ci95"] is not None
+    labels = np.tile(np.arange(3), 5)
+    value, samples = stats.nmi_draws(labels, labels, np.repeat(np.arange(5), 3), n_boot=50)
+    assert value == pytest.approx(1.0) and samples is None
+
+
 def test_vectorised_bootstrap_equals_one_at_a_time():
     V = np.random.default_rng(1).random((4, 15))
     for a, b in zip(stats.bootstrap_means(V, n_boot=500, seed=3), [stats.bootstrap_mean(v, 500, 3) for v in V]):

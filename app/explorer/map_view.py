@@ -12,7 +12,17 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..charts import PALETTE
-from ..tables import gain_values, pass_frame, pass_values, transfer_frame
+from ..tables import (
+    compare_frame,
+    family_frame,
+    family_title,
+    gain_values,
+    groups_note,
+    interval_unit,
+    pass_frame,
+    pass_values,
+    transfer_frame,
+)
 from . import loaders as data
 from .controls import View
 from .details import program_details
@@ -136,16 +146,23 @@ def _styled(df, highlight: str | None):
 
 
 def tables_panel(view: View, highlight: str | None) -> None:
-    """pass@1 and RL gain beside the map (percent / points; the CIs in the expander below them)."""
+    """pass@1 and RL gain beside the map (percent / points; the CIs in the expander below them), with the
+    confirmatory contrasts the recipe declared first: every other comparison shown is exploratory."""
     run = view.run
+    family = (run.transfer or {}).get("_family") or {}
+    fam = family_frame(family)
+    if not fam.empty:
+        st.markdown(f"**{family_title(family)}**")
+        st.dataframe(fam, key="family_table")
     if run.scores:
         st.markdown("**pass@1 (%)**")
         st.dataframe(_styled((100 * pass_values(run.scores, run.langs)).round(1), highlight), key="pass_table")
     else:
         st.caption("no scores yet")
     if run.transfer:
-        st.markdown("**RL gain (points)**")
+        st.markdown("**RL gain (points; exploratory: no correction)**")
         st.dataframe(_styled((100 * gain_values(run.transfer, run.langs)).round(1), highlight), key="transfer_table")
+        st.caption(f"{groups_note(run.transfer)} Interval unit: {interval_unit(run.transfer)}.")
     else:
         st.caption("no transfer table yet")
     with st.expander("with 95% confidence intervals"):
@@ -153,6 +170,11 @@ def tables_panel(view: View, highlight: str | None) -> None:
             st.dataframe(pass_frame(run.scores, run.langs), key="pass_ci")
         if run.transfer:
             st.dataframe(transfer_frame(run.transfer, run.langs), key="transfer_ci")
+            comp = compare_frame(run.transfer)
+            if not comp.empty:
+                st.markdown("arms compared (difference of gains, paired; exploratory, unadjusted p, except the "
+                            "cells marked confirmatory)")
+                st.dataframe(comp, key="compare_ci")
 
 
 def no_probes(view: View) -> None:

@@ -17,7 +17,8 @@ For every program it:
   it in a fresh process when the runner declines or dies;
 - when the request asks for a proof, writes its token to PROOF_FILE in the program's directory after
   the build and before the run (the sealed program reads and deletes it before any of its own code
-  runs; see evals/languages/base.py).
+  runs; see evals/languages/base.py); a sealed Python child gets it in memory instead, bound into the
+  precompiled seal the fork server hands over (`_seal_handover`), and the Node runner in its request.
 Every exchange with a helper (fork server, Node runner) carries a fresh nonce; an answer with another
 nonce, or a line nobody asked for, stops that helper and is reported as an error, never as a verdict.
 
@@ -153,7 +154,7 @@ def _spawn(step, workdir, limits, env):
             os.closerange(3, 65536)
             _limits_in_child(limits, step["timeout"], step.get("rlimit_as", True))
             if step.get("pyfork"):
-                _run_python_here(step["argv"][-1], env, seal)  # never returns
+                _run_python_here(step["argv"][-1], env, seal, step.get("token"))  # never returns
             os.execve(step["argv"][0], step["argv"], env)
         except BaseException as e:  # noqa: BLE001 - report anything, then die
             try:
@@ -178,24 +179,26 @@ def _seal_code(source):
     return source, code
 
 
-def _seal_handover(seal):
+def _seal_handover(seal, token):
     """The one-shot builtin a sealed program's prologue takes (and removes) before any of its code runs:
-    `f(source)` exec's `source` in a fresh namespace and returns its `seal`, from the code compiled in the
-    fork server when `source` is the one the request named (the prologue passes the text it would
-    otherwise exec itself, so both paths run the same code)."""
+    `f(source)` exec's `source` in a fresh namespace and returns its `seal` with this program's token
+    bound (bytes; None: none was asked), from the code compiled in the fork server when `source` is the
+    one the request named (the prologue passes the text it would otherwise exec itself, so both paths
+    run the same code)."""
     known, code = seal
 
     def handover(source):
         namespace = {}
         exec(code if source == known else source, namespace)
-        return namespace["seal"]
+        bound = namespace["seal"]
+        return lambda top, last: bound(top, last, token)
     return handover
 
 
-def _run_python_here(path, env, seal=None):
+def _run_python_here(path, env, seal=None, token=None):
     """The fork server's child: become `python3 -I -S path` without starting an interpreter."""
     if seal is not None:
-        setattr(sys.modules["builtins"], SEAL_HANDOVER, _seal_handover(seal))
+        setattr(sys.modules["builtins"], SEAL_HANDOVER, _seal_handover(seal, token))
     os.environ.clear()
     os.environ.update(env)
     sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
@@ -632,7 +635,10 @@ def handle(req):
                 return {"id": req["id"], "steps": [resp]}
         for step in req["steps"]:
             if step["phase"] == "run" and req.get("proof"):
-                _write_proof(workdir, str(req["proof"]))
+                if step.get("pyfork") and step.get("seal"):  # handed over in memory (`_seal_handover`)
+                    step = dict(step, token=str(req["proof"]).encode())
+                else:
+                    _write_proof(workdir, str(req["proof"]))
             res = _run_step(step, workdir, req["limits"], env)
             steps_out.append(res)
             if "error" in res or res["exit_code"] != 0 or res["timed_out"]:
@@ -645,7 +651,8 @@ def handle(req):
 
 def _write_proof(workdir, token):
     """The proof file, written after any build step (so no compiler, macro or `#include` can read it)
-    and just before the run; the warm runner gets the token in its request instead."""
+    and just before the run; the warm runner gets the token in its request instead, and a sealed
+    Python child in the fork server's handover."""
     fd = os.open(os.path.join(workdir, PROOF_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, token.encode())

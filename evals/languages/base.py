@@ -116,8 +116,9 @@ class Language:
 # PROOF: how a program shows that its tests ran to their end (an exit status alone is forged by any early
 # exit or exit hook). When a `Program` asks for a proof, the supervisor writes a fresh random token (32
 # lowercase hex digits, no newline) to PROOF_FILE in the program's working directory after the build
-# step (no compiler, macro or `#include` can read it) and before the run, and the host accepts `passed` only when the token appears in the program's stdout. A sealed
-# program (`Language.seal(code, tests, prelude)`) is laid out as
+# step (no compiler, macro or `#include` can read it) and before the run (the warm Node runner and the
+# Python fork server hand it over in memory instead), and the host accepts `passed` only when the token
+# appears in the program's stdout. A sealed program (`Language.seal(code, tests, prelude)`) is laid out as
 #     proof prologue   reads PROOF_FILE and deletes it, before any other code of the program can run
 #                      (a missing file means "no proof asked": the program then runs as if unsealed);
 #     prelude          trusted helpers (e.g. the world's strict comparisons), captured before `code` runs;

@@ -1,5 +1,6 @@
 """Ruby's proof factory (see `seal` in evals/languages/ruby.py): the fork server builds it once before its
-first fork, a plain `ruby main.rb` evaluates the same source from the prologue. Both paths must prove a
+first fork and hands each child its token in memory, a plain `ruby main.rb` evaluates the same source
+from the prologue and reads the proof file. Both paths must prove a
 right program, and a completion must not reach the factory nor get a token out of it."""
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ PATHS = {"server": "", "fresh": "Set.new\n"}
 ATTACKS = {
     # the server's global, cleared by the prologue before this line runs
     "global": "p $__psft_factory\n(($__psft_factory.call(1, '.psft_proof').call) rescue nil)\nexit!(0)\n",
+    # the token the server's child got in its request line: taken and cleared by the prologue
+    "token": "p $__psft_token\nputs($__psft_token) rescue nil\nexit!(0)\n",
     # every two-argument lambda, the factory included: the token file is already deleted
     "object_space": ("ObjectSpace.each_object(Proc) { |pr| (pr.call(__LINE__, '.psft_proof').call "
                      "if pr.lambda? && pr.arity == 2) rescue nil }\nexit!(0)\n"),
@@ -36,7 +39,7 @@ def test_a_completion_gets_no_token_from_the_factory(executor, path, attack):
     wrong = "def f(x)\n  x\nend\n" + PATHS[path] + ATTACKS[attack]
     r, = executor.map([Program("ruby", ruby.seal(wrong, TESTS), proof=True)])
     assert r.status is not Status.PASSED, r
-    if attack == "global":
+    if attack in ("global", "token"):
         assert r.stdout.startswith("nil\n"), r
 
 

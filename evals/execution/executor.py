@@ -125,8 +125,11 @@ class Executor:
         token = secrets.token_hex(16) if program.proof else None
         if token:
             req["proof"] = token
-            if lang.seal_source and req["steps"][-1].get("pyfork"):
-                req["steps"][-1]["seal"] = lang.seal_source
+            run = req["steps"][-1]
+            if lang.seal_source and run.get("pyfork"):
+                run["seal"] = lang.seal_source
+            if lang.proof_handover:
+                run["handover"] = True
             if "warm" in req:
                 req["warm"]["proof"] = token
         worker = self._free.get()

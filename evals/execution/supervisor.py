@@ -17,8 +17,8 @@ For every program it:
   it in a fresh process when the runner declines or dies;
 - when the request asks for a proof, writes its token to PROOF_FILE in the program's directory after
   the build and before the run (the sealed program reads and deletes it before any of its own code
-  runs; see evals/languages/base.py); a sealed Python child gets it in memory instead, bound into the
-  precompiled seal the fork server hands over (`_seal_handover`), and the Node runner in its request.
+  runs; see evals/languages/base.py), or hands it over in memory (`_run_step`): bound into the
+  precompiled seal a Python child gets, in the Ruby server's request line, in the Node runner's request.
 Every exchange with a helper (fork server, Node runner) carries a fresh nonce; an answer with another
 nonce, or a line nobody asked for, stops that helper and is reported as an error, never as a verdict.
 
@@ -136,6 +136,7 @@ def _limits_in_child(limits, cpu_s, rlimit_as, pid=None):
 def _spawn(step, workdir, limits, env):
     """Fork one step. Returns (pid, stdout_fd, stderr_fd)."""
     seal = _seal_code(step["seal"]) if step.get("pyfork") and step.get("seal") else None
+    token = step["token"].encode() if seal is not None and step.get("handover") and step.get("token") else None
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     sys.stdout.flush()
@@ -154,7 +155,7 @@ def _spawn(step, workdir, limits, env):
             os.closerange(3, 65536)
             _limits_in_child(limits, step["timeout"], step.get("rlimit_as", True))
             if step.get("pyfork"):
-                _run_python_here(step["argv"][-1], env, seal, step.get("token"))  # never returns
+                _run_python_here(step["argv"][-1], env, seal, token)  # never returns
             os.execve(step["argv"][0], step["argv"], env)
         except BaseException as e:  # noqa: BLE001 - report anything, then die
             try:
@@ -373,10 +374,20 @@ def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, ou
 
 
 def _run_step(step, workdir, limits, env):
+    """Run one step. A step with a `token` (the run of a program asked for a proof) gets it in the proof
+    file, or, with `handover`, in memory: through its fork server's request line (Ruby) or bound into
+    the precompiled seal (Python, `_seal_handover`); a program that falls back from its server to a
+    fresh process gets the file."""
+    token = step.get("token")
+    handover = token is not None and bool(step.get("handover"))
+    if token is not None and not handover:
+        _write_proof(workdir, token)
     if step.get("server"):
-        res = _run_in_server(step, workdir, limits)
+        res = _run_in_server(step, workdir, limits, token if handover else None)
         if res is not None:
             return res
+    if handover and not step.get("pyfork"):
+        _write_proof(workdir, token)
     t0 = time.monotonic()
     try:
         pid, out_r, err_r = _spawn(step, workdir, limits, env)
@@ -422,8 +433,9 @@ def _state(pid):
         return None
 
 
-def _run_in_server(step, workdir, limits):
-    """Run one program as a child of its language's fork server; None = run it the usual way instead."""
+def _run_in_server(step, workdir, limits, token=None):
+    """Run one program as a child of its language's fork server; None = run it the usual way instead.
+    `token`: the proof token, sent as the request line's sixth field (servers that take it: Ruby)."""
     spec = step["server"]
     key = spec["key"]
     helper = _servers.get(key)
@@ -444,7 +456,8 @@ def _run_in_server(step, workdir, limits):
     try:
         if r.pending():
             raise OSError(f"fork server {key} wrote a line nobody asked for")
-        os.write(w, f"{nonce}\t{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}\n".encode())
+        extra = "" if token is None else f"\t{token}"
+        os.write(w, f"{nonce}\t{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}{extra}\n".encode())
         line = r.readline(10.0).decode()
         parts = line.split()
         if len(parts) != 3 or parts[:2] != ["pid", nonce]:
@@ -635,10 +648,7 @@ def handle(req):
                 return {"id": req["id"], "steps": [resp]}
         for step in req["steps"]:
             if step["phase"] == "run" and req.get("proof"):
-                if step.get("pyfork") and step.get("seal"):  # handed over in memory (`_seal_handover`)
-                    step = dict(step, token=str(req["proof"]).encode())
-                else:
-                    _write_proof(workdir, str(req["proof"]))
+                step = dict(step, token=str(req["proof"]))
             res = _run_step(step, workdir, req["limits"], env)
             steps_out.append(res)
             if "error" in res or res["exit_code"] != 0 or res["timed_out"]:
@@ -651,8 +661,7 @@ def handle(req):
 
 def _write_proof(workdir, token):
     """The proof file, written after any build step (so no compiler, macro or `#include` can read it)
-    and just before the run; the warm runner gets the token in its request instead, and a sealed
-    Python child in the fork server's handover."""
+    and just before the run (`_run_step`; the warm runner gets the token in its request instead)."""
     fd = os.open(os.path.join(workdir, PROOF_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, token.encode())

@@ -53,6 +53,9 @@ class Language:
         "help": "seal(code, tests, prelude) -> program text that proves it ran its tests to the end "
                 "(see PROOF below); None: the language cannot prove it, and its programs are judged by exit "
                 "status alone."})
+    proof_handover: bool = field(default=False, metadata={
+        "help": "The fork server hands a sealed program its proof token in memory (no proof file; a "
+                "program that falls back to a fresh process reads the file)."})
     seal_source: str = field(default="", metadata={
         "help": "pyfork only: Python source the fork server compiles once per worker and hands to each sealed "
                 "program as a one-shot builtin (see evals/languages/python.py); empty: none."})

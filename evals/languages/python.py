@@ -95,4 +95,5 @@ LANG = Language(
     fast_flags_note="fork server (no start-up); -I -S when exec'd",
     seal=seal,
     seal_source=SEAL_SOURCE,
+    proof_handover=True,
 )

@@ -4,8 +4,8 @@ RubyGems Ruby takes ~9 ms to start, so a fork server (`servers/ruby_server.rb`, 
 once and forks a child per program; programs that need other flags run in a fresh process.
 
 The seal (see PROOF in base.py): a `BEGIN {}` block on the first line (after leading magic comments),
-which runs before any other BEGIN block and any other code, reads and deletes the proof file and keeps
-the token in the closure of `__psft_end`, a top-level local (out of reach of methods). The epilogue
+which runs before any other BEGIN block and any other code, takes the token (from the fork server's
+request, or else by reading and deleting the proof file) and keeps it in the closure of `__psft_end`, a top-level local (out of reach of methods). The epilogue
 calls it on the last line; it writes the token only on its first call, from the main thread, when the
 call stack is the one the BEGIN block saw with the top frame moved to the last line (same path, label
 and absolute path: `eval` with a forged file and line has no absolute path, and a call from a method,
@@ -91,4 +91,5 @@ LANG = Language(
     adapt=adapt,
     fast_flags_note="fork server with --disable-gems, unless the program requires a gem or uses Set",
     seal=seal,
+    proof_handover=True,
 )

@@ -2,7 +2,7 @@
 #
 # Started by the supervisor (supervisor.py) inside the worker's sandbox, with the same flags as a plain
 # run. Protocol, one line each way, as the Perl server's:
-#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>"
+#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>[\t<proof token>]"
 #   out: "pid <nonce> <child pid>", then "exit <nonce> <wait status>" when the child has ended.
 # The child makes a new session, reopens stdin/stdout/stderr on /dev/null and the two FIFOs (Ruby's
 # reopen keeps descriptors 0/1/2, so subprocesses inherit them), moves into <dir>, then stops itself:
@@ -16,8 +16,9 @@
 # here once, before any program runs, so a child does not compile and run these captures itself. A
 # sealed program's prologue (its first BEGIN block, which runs before any of its other code) calls it
 # with its last line and the proof file's name and then clears the global, so the program's own code
-# never sees it; a later call (e.g. found through ObjectSpace) finds the file already deleted and gets
-# an emitter that writes nothing. The lines between the two markers are also what the prologue
+# never sees it. The call takes the token from $__psft_token (set by this server's child from its
+# request line, and cleared by the call) or else reads and deletes the proof file; a later call (e.g.
+# found through ObjectSpace) finds neither and gets an emitter that writes nothing. The lines between the two markers are also what the prologue
 # evaluates when this global is absent (a plain `ruby main.rb`), so both paths run the same code.
 $__psft_factory =
   # PSFT FACTORY BEGIN
@@ -49,13 +50,17 @@ $__psft_factory =
       want = cl.bind_call(self, 2).map { |l| [l.path, l.lineno, l.label, l.absolute_path] }
       want[0] = [want[0][0], last, want[0][2], want[0][3]]
       n = want.size
-      tok = if File.exist?(file)
-        begin
-          t = File.binread(file)
-          File.delete(file)
-          t
-        rescue SystemCallError
-          nil
+      tok = $__psft_token
+      $__psft_token = nil
+      if same.bind_call(tok, nil)
+        tok = if File.exist?(file)
+          begin
+            t = File.binread(file)
+            File.delete(file)
+            t
+          rescue SystemCallError
+            nil
+          end
         end
       end
       msg = tok && ("\n".b + tok + "\n".b)
@@ -87,7 +92,7 @@ $__psft_factory =
   # PSFT FACTORY END
 $stdout.sync = true
 while (line = $stdin.gets)
-  nonce, dir, file, out, err = line.chomp.split("\t")
+  nonce, dir, file, out, err, token = line.chomp.split("\t")
   pid = fork do
     Process.setsid
     $stdin.reopen("/dev/null")
@@ -99,6 +104,7 @@ while (line = $stdin.gets)
     ENV["HOME"] = ENV["TMPDIR"] = dir
     Process.kill(:STOP, Process.pid)
     $PROGRAM_NAME = file
+    $__psft_token = token && token.b # the proof token, taken and cleared by the factory's call
     begin
       load(file)
     rescue Exception => e # rubocop:disable Lint/RescueException -- any error, as the interpreter reports it

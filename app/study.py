@@ -9,7 +9,11 @@ checks that they evaluated the same tasks and declared the same analysis, and wr
 - "transfer": `train.transfer.pooled_transfer` (RL gain per arm, language and group of languages
   (targets, seen, zero_shot), intervals over seeds and tasks, "per_seed" beside every cell; "_compare"
   holds the paired differences between arms; "_family" the confirmatory contrasts with Holm's p-values;
-  every other cell is "role": "exploratory").
+  every other cell is "role": "exploratory");
+- "probes" (when every seed has probes/metrics.json): cross-language top-1 retrieval by layer and
+  checkpoint at one pooling and normalisation, each seed's value beside the mean, with the model-free
+  bag-of-tokens baseline, each layer's excess over it (its CI is each seed's paired bootstrap over tasks)
+  and the same on the lexical control set when the seeds probed one (`_pooled_probes`).
 `markdown(study)` renders the tables the README shows. Not for: running seeds (`app/commands/run.py`).
 """
 from __future__ import annotations
@@ -94,14 +98,84 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     study = {"seeds": [s for s, _ in runs], "source": source, "scores": pooled_scores,
              "transfer": pooled_transfer(loaded, pairs, source=source, n_boot=n_boot, seed=0, seen_langs=seen,
                                          rl_langs=rl_langs(pairs, source), analysis=analysis)}
+    probes = _pooled_probes([Run(d) for _, d in runs])
+    if probes:
+        study["probes"] = probes
     write_json(Path(out) / "study.json", study)
     return study
+
+
+PROBE_NORMS = ("centered", "raw", "standardized")   # the first one every seed measured is reported
+
+
+def _top1(layer: dict | None) -> float | None:
+    v = (((layer or {}).get("retrieval_mean") or {}).get("top1"))
+    return v.get("value") if isinstance(v, dict) else v
+
+
+def _probe_block(run, block: dict, pooling: str, norm: str, ckpts: list[str]) -> dict:
+    """One seed's top-1 retrieval per checkpoint and layer label, its bag-of-tokens baseline, and each
+    layer's excess over it ({"value", "ci95"})."""
+    from .rundata import layer_label
+    base = (((block.get("baselines") or {}).get("bag_of_tokens") or {}).get(norm)) or {}
+    out = {"baseline": _top1(base), "top1": {}, "excess": {}}
+    for c in ckpts:
+        per = (((block.get("checkpoints") or {}).get(c) or {}).get(pooling) or {}).get(norm) or {}
+        out["top1"][c] = {layer_label(str(h)): _top1(m) for h, m in per.items()}
+        out["excess"][c] = {layer_label(str(h)): ((m.get("excess_over_bag_of_tokens") or {}).get("retrieval_mean")
+                                                   or {}).get("top1") for h, m in per.items()}
+    return out
+
+
+def _pooled_probes(runs) -> dict | None:
+    """Top-1 retrieval (mean over the ordered language pairs) pooled over the seeds' probes: per
+    checkpoint and layer, the mean of the seeds and each seed's value, beside the bag-of-tokens baseline
+    and the excess over it; "control" the same on the lexical control set. None unless every seed
+    probed the same checkpoints at a shared pooling and normalisation."""
+    metrics = [r.metrics for r in runs]
+    if not all(m.get("checkpoints") for m in metrics):
+        return None
+    meta = metrics[0].get("meta") or {}
+    pooling = meta.get("alignment_pooling") or (meta.get("poolings") or ["mean"])[0]
+    norm = next((n for n in PROBE_NORMS if all(n in (m.get("meta") or {}).get("norms", ()) for m in metrics)), None)
+    ckpts = [c for c in metrics[0]["checkpoints"] if all(c in m["checkpoints"] for m in metrics)]
+    if norm is None or not ckpts:
+        return None
+
+    def pooled(blocks: list[dict]) -> dict:
+        seeds = [_probe_block(r, b, pooling, norm, ckpts) for r, b in zip(runs, blocks)]
+        layers = list(seeds[0]["top1"][ckpts[0]])
+        cells = {}
+        for c in ckpts:
+            cells[c] = {}
+            for layer in layers:
+                vals = [s["top1"][c].get(layer) for s in seeds]
+                exc = [s["excess"][c].get(layer) for s in seeds]
+                cells[c][layer] = {"mean": _mean(vals), "per_seed": vals,
+                                   "excess_mean": _mean([e and e.get("value") for e in exc]),
+                                   "excess_per_seed": [e and {"value": e.get("value"), "ci95": e.get("ci95")} for e in exc]}
+        base = [s["baseline"] for s in seeds]
+        return {"layers": layers, "checkpoints": cells, "bag_of_tokens": {"mean": _mean(base), "per_seed": base}}
+
+    out = {"metric": "retrieval_mean.top1", "pooling": pooling, "norm": norm,
+           "n_tasks": meta.get("n_tasks"), "chance": meta.get("retrieval_chance_top1"), **pooled(metrics)}
+    controls = [m.get("control") or {} for m in metrics]
+    if all(c.get("checkpoints") for c in controls):
+        out["control"] = pooled(controls)
+    return out
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if isinstance(v, (int, float))]
+    return sum(vals) / len(vals) if vals and len(vals) == len(values) else None
 
 
 def markdown(study: dict) -> str:
     """Four tables: pass@1 per checkpoint and language; the confirmatory contrasts (Holm); the RL gain per
     arm, language and group (each seed's gain below it; exploratory); and the paired differences of gains
-    between arms (exploratory, unadjusted). Numbers as the report shows them (`app.tables`: points)."""
+    between arms (exploratory, unadjusted). Numbers as the report shows them (`app.tables`: points).
+    Then, when the seeds were probed, top-1 retrieval by layer against the bag-of-tokens baseline, on
+    the probe set and on the lexical control set (`probes_markdown`)."""
     from .tables import GROUP_LABELS, family_rows, groups_note, p_text, pct
 
     scores, transfer = study["scores"], study["transfer"]
@@ -145,7 +219,49 @@ def markdown(study: dict) -> str:
                      f"{pct(per[la]['diff'], per[la]['ci95'], signed=True)} p={p_text(per[la])}"
                      for la in langs + groups]
             out.append(f"| {pair} | " + " | ".join(cells) + " |")
+    if study.get("probes"):
+        out += ["", probes_markdown(study["probes"]).rstrip("\n")]
     return "\n".join(out) + "\n"
+
+
+def probes_markdown(probes: dict) -> str:
+    """Top-1 retrieval by layer: the mean of the seeds with each seed's value, and the excess over the
+    bag-of-tokens baseline (mean of the seeds; each seed's excess with its paired CI over tasks), for the
+    probe set and for the lexical control set. Exploratory."""
+    from .tables import fmt
+
+    def table(block: dict, title: str) -> list[str]:
+        layers = block["layers"]
+        base = block["bag_of_tokens"]
+        rows = [title, "", "| checkpoint | " + " | ".join(f"layer {la}" for la in layers) + " |",
+                "|---" * (len(layers) + 1) + "|"]
+        for c, per in block["checkpoints"].items():
+            rows.append(f"| {c} | " + " | ".join(
+                f"{fmt(per[la]['mean'])}<br>{' / '.join(fmt(v) for v in per[la]['per_seed'])}"
+                f"<br>excess {fmt(per[la]['excess_mean'], 3) if per[la]['excess_mean'] is not None else '–'}"
+                + "".join(f"<br>s{i}: {_excess_text(e)}" for i, e in enumerate(per[la]['excess_per_seed']))
+                for la in layers) + " |")
+        text = f"{fmt(base['mean'])}<br>{' / '.join(fmt(v) for v in base['per_seed'])}"
+        rows.append("| bag of tokens (no model; every layer) | " + " | ".join([text] * len(layers)) + " |")
+        return rows
+
+    head = (f"Cross-language top-1 retrieval (mean over the ordered language pairs; {probes.get('n_tasks')} tasks, "
+            f"{probes['pooling']} pooling, {probes['norm']}; chance {fmt(probes.get('chance'), 4)}), mean of the seeds, "
+            "each seed's value below it, then its excess over the model-free bag-of-tokens baseline (the run's "
+            "tokenizer, the same rows and normalisation) with each seed's paired 95% CI over tasks. Exploratory.")
+    out = table(probes, head)
+    if probes.get("control"):
+        out += [""] + table(probes["control"], "The same on the lexical control set (the same tasks, identifiers "
+                                               "renamed per language):")
+    return "\n".join(out) + "\n"
+
+
+def _excess_text(e: dict | None) -> str:
+    from .tables import fmt
+    if not e or e.get("value") is None:
+        return "–"
+    ci = e.get("ci95")
+    return f"{e['value']:+.3f}" + (f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else "")
 
 
 def _arms(transfer: dict) -> list[str]:

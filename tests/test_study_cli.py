@@ -72,3 +72,44 @@ def test_study_refuses_seeds_that_declared_different_families(study):
     (study / "seed-2" / "config.json").write_text(json.dumps(cfg))
     r = psft("study", str(study))
     assert r.returncode == 2 and "different [analysis]" in r.stderr and r.stderr.count("\n") == 1
+
+
+def _with_baseline(metrics: dict, shift: float) -> dict:
+    """The synthetic probes in the real layout of what this test reads: top-1 as {"value", "ci95"}, a
+    bag-of-tokens baseline, each layer's excess over it, and a control block (the same, lowered)."""
+    def real(block: dict, drop: float) -> dict:
+        block = json.loads(json.dumps(block))
+        for per_pool in block["checkpoints"].values():
+            for per_norm in per_pool.values():
+                for layers in per_norm.values():
+                    for m in layers.values():
+                        v = m["retrieval_mean"]["top1"] - drop
+                        m["retrieval_mean"]["top1"] = {"value": v, "ci95": [v - 0.05, v + 0.05]}
+                        e = v - (0.44 - drop)
+                        m["excess_over_bag_of_tokens"] = {"retrieval_mean": {"top1": {"value": e, "ci95": [e - 0.04, e + 0.04]}}}
+        block["baselines"] = {"bag_of_tokens": {n: {"retrieval_mean": {"top1": {"value": 0.44 - drop, "ci95": None}}}
+                                                for n in block["meta"]["norms"]}}
+        return block
+    out = real(metrics, shift)
+    out["control"] = {k: v for k, v in real(metrics, shift + 0.2).items() if k in ("checkpoints", "baselines")}
+    return out
+
+
+def test_study_pools_the_seeds_probes_against_the_bag_of_tokens_baseline(tmp_path):
+    for s in (0, 1):
+        root = write_synthetic_run(tmp_path / f"seed-{s}", n_tasks=12, seed=s)
+        path = root / "probes" / "metrics.json"
+        path.write_text(json.dumps(_with_baseline(json.loads(path.read_text()), 0.01 * s)))
+    r = psft("study", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    probes = json.loads((tmp_path / "study.json").read_text())["probes"]
+    assert (probes["norm"], probes["metric"]) == ("centered", "retrieval_mean.top1")
+    per_seed = [json.loads((tmp_path / f"seed-{s}" / "probes" / "metrics.json").read_text()) for s in (0, 1)]
+    top = [m["checkpoints"]["sft-parallel"][probes["pooling"]]["centered"]["blocks.2.hook_resid_post"]
+           ["retrieval_mean"]["top1"]["value"] for m in per_seed]
+    cell = probes["checkpoints"]["sft-parallel"]["2"]
+    assert cell["per_seed"] == top and cell["mean"] == pytest.approx(sum(top) / 2)
+    assert cell["excess_mean"] == pytest.approx(sum(top) / 2 - (0.44 + 0.43) / 2)
+    assert probes["bag_of_tokens"]["per_seed"] == pytest.approx([0.44, 0.43])
+    assert probes["control"]["bag_of_tokens"]["per_seed"] == pytest.approx([0.24, 0.23])
+    assert "bag of tokens (no model; every layer)" in r.stdout and "lexical control set" in r.stdout

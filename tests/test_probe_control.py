@@ -45,7 +45,7 @@ def test_the_control_block_has_the_main_layout_on_renamed_programs(run, capsys):
                 for hook in metrics["meta"]["layers"]:
                     m = control["checkpoints"][c][pooling][norm][hook]
                     assert list(m) == FIELDS + ["excess_over_bag_of_tokens"]
-                    check_layer(m, pairs, LANGS, norm)
+                    check_layer(m, pairs, LANGS, norm, 6)
     assert list(control["baselines"]) == ["bag_of_tokens"]
     assert {t["name"] for t in control["tests"]} == {t["name"] for t in metrics["tests"]}
     # the control rows: the main rows' tasks and languages in the same order, with per-language names

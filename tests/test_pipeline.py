@@ -60,3 +60,16 @@ def test_unknown_recipe_is_one_clear_error(capsys, tmp_path):
     assert main(["run", "--recipe", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "Traceback" not in err
+
+
+def test_set_overrides_a_world_recipe_and_a_bad_value_is_one_clear_error(capsys, tmp_path):
+    from train.recipe import load_recipe
+    r = load_recipe("micro", {"runtime.bf16_autocast": "false", "eval.dtype": "float32"})
+    assert (r.runtime.bf16_autocast, r.eval.dtype) == (False, "float32")
+    for item, why in (("runtime.nope=1", "[runtime].nope: unknown key"),
+                      ("runtime.bf16_autocast=maybe", "[runtime].bf16_autocast: expected bool"),
+                      ("no-equals-sign", "expected KEY=VALUE")):
+        assert main(["run", "--recipe", "micro", "--out", str(tmp_path / "x"), "--set", item]) == 2
+        err = capsys.readouterr().err
+        assert why in err and "Traceback" not in err, err
+        assert not (tmp_path / "x").exists()

@@ -21,7 +21,8 @@ def add_parser(sub):
     # Recipes with kind = "bench" (smol-micro, smol, paper): a pretrained model on real benchmarks.
     p.add_argument("--data", default=None, help="bench recipes: MBXP folder or hub id (sets [data].mbxp)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="bench recipes: override a recipe value, e.g. --set sft.lr=1e-4 (repeatable)")
+                   help="override a recipe value, e.g. --set sft.lr=1e-4 or --set runtime.bf16_autocast=false "
+                        "(repeatable; the run folder's config.json records the result)")
     p.add_argument("--stage", default=None, help="bench recipes: run only this stage (its upstream must be done)")
     p.add_argument("--dry-run", action="store_true",
                    help="bench recipes: check configs, data, model and launch commands without training")
@@ -41,10 +42,11 @@ def run(args) -> int:
     if is_bench_recipe(args.recipe):
         from app.commands.run_bench import run_bench
         return run_bench(args)
-    if args.data or args.set or args.stage or args.dry_run:
-        raise CliError("--data, --set, --stage and --dry-run are for bench recipes (smol-micro, smol, paper)")
+    if args.data or args.stage or args.dry_run:
+        raise CliError("--data, --stage and --dry-run are for bench recipes (smol-micro, smol, paper)")
+    from app.commands.run_bench import overrides
     try:
-        recipe = load_recipe(args.recipe)
+        recipe = load_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
     seeds = resolve_seeds(list(recipe.seeds), args)

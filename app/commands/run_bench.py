@@ -13,7 +13,9 @@ import sys
 from pathlib import Path
 
 
-def _overrides(args) -> dict:
+def overrides(args) -> dict:
+    """`--set KEY=VALUE` (repeatable) and `--data` as dotted recipe overrides; a malformed item is a
+    CliError."""
     from app.cli import CliError
     out = {}
     for item in args.set:
@@ -35,7 +37,7 @@ def run_bench(args) -> int:
     from train.recipe import RecipeError
 
     try:
-        recipe = load_bench_recipe(args.recipe, _overrides(args))
+        recipe = load_bench_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, ValueError) as e:
         raise CliError(str(e)) from e
     if not recipe.data.mbxp:

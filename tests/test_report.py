@@ -102,3 +102,22 @@ def test_the_pipeline_writes_the_report_of_a_real_micro_run(tmp_path_factory):
     html = (run / "report.html").read_text()
     assert "No probes yet" not in html and "retrieval top-1" in html and "Hypothesis tests" in html
     assert "sft-parallel vs sft-mono" in html and "<th>oracle-lua</th>" in html
+
+
+def test_report_markdown_prints_the_runs_tables_and_writes_nothing(runs):
+    probed, unprobed = runs
+    before = sorted(p.name for p in probed.iterdir())
+    r = psft("report", str(probed), "--markdown")
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    assert sorted(p.name for p in probed.iterdir()) == before           # nothing written
+    heads = ["pass@1 (%), 6 tasks per language", "Confirmatory contrasts (declared before the run; Holm over 2",
+             "RL gain in points [95% CI] (exploratory: no correction)", "Interval unit: tasks (one run",
+             "Arms compared", "Cross-language top-1 retrieval", "bag of tokens (no model; every layer)"]
+    assert all(h in text for h in heads), [h for h in heads if h not in text]
+    table = [line for line in text.splitlines() if line.startswith("| base |")][0]
+    assert table.count("|") == len(LANGS) + 2                           # the pass@1 row: every language
+    assert "| parallel - multi |" in text and "| zero-shot (mean) " in text
+    assert "Cross-language" not in psft("report", str(unprobed), "--markdown").stdout
+    bad = psft("report", str(probed), "--markdown", "--vs", str(unprobed))
+    assert bad.returncode == 2 and "--markdown" in bad.stderr

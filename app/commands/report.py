@@ -1,5 +1,6 @@
 """`psft report RUN [--vs RUN2]`: write the run's self-contained HTML report (pass@1 with CIs, transfer,
-alignment per layer, CKA heatmaps, hypothesis tests, config); `--vs` compares it with a second run."""
+alignment per layer, CKA heatmaps, hypothesis tests, config); `--vs` compares it with a second run.
+`--markdown` prints the run's tables as Markdown instead (for a results page) and writes nothing."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,13 +13,25 @@ def add_parser(sub):
     p.add_argument("--vs", type=Path, default=None, help="a second run folder to compare with (seed, recipe)")
     p.add_argument("--out", type=Path, default=None,
                    help="output file (default RUN/report.html, or RUN/report-vs-<RUN2>.html with --vs)")
+    p.add_argument("--markdown", action="store_true",
+                   help="print the run's tables (pass@1, confirmatory contrasts, RL gains, retrieval vs the "
+                        "bag-of-tokens baseline) as Markdown; writes nothing")
     return p
 
 
 def run(args) -> int:
     from app.cli import CliError
     from app.report import write_report
-    from app.rundata import NotARun
+    from app.rundata import NotARun, open_run
+    if args.markdown:
+        if args.vs or args.out:
+            raise CliError("--markdown prints one run's tables: it takes neither --vs nor --out")
+        from app.markdown import run_markdown
+        try:
+            print(run_markdown(open_run(args.run)), end="")
+        except NotARun as e:
+            raise CliError(str(e)) from e
+        return 0
     try:
         path = write_report(args.run, vs=args.vs, out=args.out)
     except NotARun as e:

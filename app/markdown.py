@@ -48,6 +48,7 @@ def run_markdown(run: Run) -> str:
         from .study import _pooled_probes, probes_markdown
         probes = _pooled_probes([run])
         if probes:
-            out += ["", probes_markdown(probes).rstrip("\n").replace("mean of the seeds, each seed's value below it",
-                                                                     "one seed (the value repeated below it)")]
+            out += ["", probes_markdown(probes).rstrip("\n").replace(
+                "mean of the seeds, each seed's value below it, then its excess", "one run, then its excess").replace(
+                "with each seed's paired 95% CI over tasks", "with its paired 95% CI over tasks")]
     return "\n".join(out) + "\n"

@@ -235,13 +235,17 @@ def probes_markdown(probes: dict) -> str:
         base = block["bag_of_tokens"]
         rows = [title, "", "| checkpoint | " + " | ".join(f"layer {la}" for la in layers) + " |",
                 "|---" * (len(layers) + 1) + "|"]
+        one = len(base["per_seed"]) == 1
+
+        def cell(c: dict) -> str:
+            if one:   # one run: its value, then its excess with the paired CI
+                return f"{fmt(c['mean'])}<br>excess {_excess_text(c['excess_per_seed'][0])}"
+            return (f"{fmt(c['mean'])}<br>{' / '.join(fmt(v) for v in c['per_seed'])}"
+                    f"<br>excess {fmt(c['excess_mean'], 3) if c['excess_mean'] is not None else '–'}"
+                    + "".join(f"<br>s{i}: {_excess_text(e)}" for i, e in enumerate(c['excess_per_seed'])))
         for c, per in block["checkpoints"].items():
-            rows.append(f"| {c} | " + " | ".join(
-                f"{fmt(per[la]['mean'])}<br>{' / '.join(fmt(v) for v in per[la]['per_seed'])}"
-                f"<br>excess {fmt(per[la]['excess_mean'], 3) if per[la]['excess_mean'] is not None else '–'}"
-                + "".join(f"<br>s{i}: {_excess_text(e)}" for i, e in enumerate(per[la]['excess_per_seed']))
-                for la in layers) + " |")
-        text = f"{fmt(base['mean'])}<br>{' / '.join(fmt(v) for v in base['per_seed'])}"
+            rows.append(f"| {c} | " + " | ".join(cell(per[la]) for la in layers) + " |")
+        text = fmt(base["mean"]) if one else f"{fmt(base['mean'])}<br>{' / '.join(fmt(v) for v in base['per_seed'])}"
         rows.append("| bag of tokens (no model; every layer) | " + " | ".join([text] * len(layers)) + " |")
         return rows
 

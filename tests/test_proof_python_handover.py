@@ -17,11 +17,11 @@ python = get_language("python")
 RIGHT = "def f(x):\n    return x + 1\n"
 WRONG = "def f(x):\n    return x\n"
 TESTS = "assert f(1) == 2\nassert f(4) == 5\n"
-WHERE = "import builtins\nprint(__psft_end__.__code__.co_filename, %r in vars(builtins))\n" % SEAL_HANDOVER
+WHERE = f"import builtins\nprint(__psft_end__.__code__.co_filename, {SEAL_HANDOVER!r} in vars(builtins))\n"
 ATTACKS = {
     # the handover, looked up where the fork server put it: already gone
-    "builtin": ("import builtins, os\nh = vars(builtins).get(%r)\nprint(h, flush=True)\n"
-                "h and print(h('x'), flush=True)\nos._exit(0)\n" % SEAL_HANDOVER),
+    "builtin": (f"import builtins, os\nh = vars(builtins).get({SEAL_HANDOVER!r})\nprint(h, flush=True)\n"
+                "h and print(h('x'), flush=True)\nos._exit(0)\n"),
     # every function the interpreter still holds: the handover (if alive) and the seal give no token,
     # since the proof file is gone; calling them must not print a token either
     "gc": ("import gc, os, sys\nfor o in gc.get_objects():\n"

@@ -19,18 +19,18 @@ from .base import PROOF_FILE, Language, one_line_prologue_layout
 # prologue exec's the same text itself, and `seal` reads and deletes the proof file. Measured in forked
 # children: compiling this text cost ~0.2 ms a program, and reading the file through `open` ~0.1 ms
 # (each object a child touches first costs it a copy-on-write page), of the ~0.5 ms the seal first took.
-SEAL_SOURCE = """\
+SEAL_SOURCE = f"""\
 def seal(top, last, token=None):
     import os, sys
     getframe, gettrace, write, stdout = sys._getframe, sys.gettrace, os.write, sys.stdout
     if token is None:
         try:
-            fd = os.open(%(file)r, os.O_RDONLY)
+            fd = os.open({PROOF_FILE!r}, os.O_RDONLY)
             try:
                 token = os.read(fd, 256)
             finally:
                 os.close(fd)
-            os.unlink(%(file)r)
+            os.unlink({PROOF_FILE!r})
         except OSError:
             token = None
     box = [None if token is None else b"\\n" + token + b"\\n"]
@@ -47,7 +47,7 @@ def seal(top, last, token=None):
                 pass
         write(1, msg)
     return end
-""" % {"file": PROOF_FILE}
+"""
 SEAL_HANDOVER = "__psft_seal__"  # as in evals/execution/supervisor.py
 
 # The prologue line: `s` is SEAL_SOURCE, `b` the builtins module (nothing of the program has run yet, so

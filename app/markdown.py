@@ -45,10 +45,8 @@ def run_markdown(run: Run) -> str:
             out += ["", "Arms compared (difference of RL gains, paired over tasks; exploratory, unadjusted p, except "
                     "the cells marked confirmatory):", "", frame_markdown(comp)]
     if run.metrics.get("checkpoints"):
-        from .study import _pooled_probes, probes_markdown
-        probes = _pooled_probes([run])
+        from .study import pooled_probes, probes_markdown
+        probes = pooled_probes([run])
         if probes:
-            out += ["", probes_markdown(probes).rstrip("\n").replace(
-                "mean of the seeds, each seed's value below it, then its excess", "one run, then its excess").replace(
-                "with each seed's paired 95% CI over tasks", "with its paired 95% CI over tasks")]
+            out += ["", probes_markdown(probes).rstrip("\n")]
     return "\n".join(out) + "\n"

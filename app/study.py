@@ -13,7 +13,7 @@ checks that they evaluated the same tasks and declared the same analysis, and wr
 - "probes" (when every seed has probes/metrics.json): cross-language top-1 retrieval by layer and
   checkpoint at one pooling and normalisation, each seed's value beside the mean, with the model-free
   bag-of-tokens baseline, each layer's excess over it (its CI is each seed's paired bootstrap over tasks)
-  and the same on the lexical control set when the seeds probed one (`_pooled_probes`).
+  and the same on the lexical control set when the seeds probed one (`pooled_probes`).
 `markdown(study)` renders the tables the README shows. Not for: running seeds (`app/commands/run.py`).
 """
 from __future__ import annotations
@@ -98,7 +98,7 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     study = {"seeds": [s for s, _ in runs], "source": source, "scores": pooled_scores,
              "transfer": pooled_transfer(loaded, pairs, source=source, n_boot=n_boot, seed=0, seen_langs=seen,
                                          rl_langs=rl_langs(pairs, source), analysis=analysis)}
-    probes = _pooled_probes([Run(d) for _, d in runs])
+    probes = pooled_probes([Run(d) for _, d in runs])
     if probes:
         study["probes"] = probes
     write_json(Path(out) / "study.json", study)
@@ -113,8 +113,8 @@ def _top1(layer: dict | None) -> float | None:
     return v.get("value") if isinstance(v, dict) else v
 
 
-def _probe_block(run, block: dict, pooling: str, norm: str, ckpts: list[str]) -> dict:
-    """One seed's top-1 retrieval per checkpoint and layer label, its bag-of-tokens baseline, and each
+def _probe_block(block: dict, pooling: str, norm: str, ckpts: list[str]) -> dict:
+    """One run's top-1 retrieval per checkpoint and layer label, its bag-of-tokens baseline, and each
     layer's excess over it ({"value", "ci95"})."""
     from .rundata import layer_label
     base = (((block.get("baselines") or {}).get("bag_of_tokens") or {}).get(norm)) or {}
@@ -127,7 +127,7 @@ def _probe_block(run, block: dict, pooling: str, norm: str, ckpts: list[str]) ->
     return out
 
 
-def _pooled_probes(runs) -> dict | None:
+def pooled_probes(runs) -> dict | None:
     """Top-1 retrieval (mean over the ordered language pairs) pooled over the seeds' probes: per
     checkpoint and layer, the mean of the seeds and each seed's value, beside the bag-of-tokens baseline
     and the excess over it; "control" the same on the lexical control set. None unless every seed
@@ -143,7 +143,7 @@ def _pooled_probes(runs) -> dict | None:
         return None
 
     def pooled(blocks: list[dict]) -> dict:
-        seeds = [_probe_block(r, b, pooling, norm, ckpts) for r, b in zip(runs, blocks)]
+        seeds = [_probe_block(b, pooling, norm, ckpts) for b in blocks]
         layers = list(seeds[0]["top1"][ckpts[0]])
         cells = {}
         for c in ckpts:
@@ -227,15 +227,16 @@ def markdown(study: dict) -> str:
 def probes_markdown(probes: dict) -> str:
     """Top-1 retrieval by layer: the mean of the seeds with each seed's value, and the excess over the
     bag-of-tokens baseline (mean of the seeds; each seed's excess with its paired CI over tasks), for the
-    probe set and for the lexical control set. Exploratory."""
+    probe set and for the lexical control set. Exploratory. Of one run (`pooled_probes([run])`): its
+    value and its excess with the CI."""
     from .tables import fmt
+    one = len(probes["bag_of_tokens"]["per_seed"]) == 1
 
     def table(block: dict, title: str) -> list[str]:
         layers = block["layers"]
         base = block["bag_of_tokens"]
         rows = [title, "", "| checkpoint | " + " | ".join(f"layer {la}" for la in layers) + " |",
                 "|---" * (len(layers) + 1) + "|"]
-        one = len(base["per_seed"]) == 1
 
         def cell(c: dict) -> str:
             if one:   # one run: its value, then its excess with the paired CI
@@ -250,9 +251,10 @@ def probes_markdown(probes: dict) -> str:
         return rows
 
     head = (f"Cross-language top-1 retrieval (mean over the ordered language pairs; {probes.get('n_tasks')} tasks, "
-            f"{probes['pooling']} pooling, {probes['norm']}; chance {fmt(probes.get('chance'), 4)}), mean of the seeds, "
-            "each seed's value below it, then its excess over the model-free bag-of-tokens baseline (the run's "
-            "tokenizer, the same rows and normalisation) with each seed's paired 95% CI over tasks. Exploratory.")
+            f"{probes['pooling']} pooling, {probes['norm']}; chance {fmt(probes.get('chance'), 4)}), "
+            + ("one run, then its excess" if one else "mean of the seeds, each seed's value below it, then its excess")
+            + " over the model-free bag-of-tokens baseline (the run's tokenizer, the same rows and normalisation) "
+            + ("with its" if one else "with each seed's") + " paired 95% CI over tasks. Exploratory.")
     out = table(probes, head)
     if probes.get("control"):
         out += [""] + table(probes["control"], "The same on the lexical control set (the same tasks, identifiers "

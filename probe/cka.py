@@ -14,7 +14,7 @@ checkpoints, languages on the same tasks) from one Gram computation per represen
 the Gram matrices are never all held at once (30 layers x 2000 inputs would be ~1 GB), only one
 [block, n] slice of each. Blocks below the diagonal are skipped (the Gram matrices are symmetric).
 Hand-written because the libraries that offer CKA compute pairs from scratch (900 Gram matrices for
-30 x 30) and some get the debiased form wrong (see PITFALLS.md).
+30 x 30) and some get the debiased form wrong (it needs U-centred Gram matrices, not plain centring).
 Not for: choosing which representations to compare (`app/probing.py`).
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The served explorer and a real headless browser, for the browser test and the explorer benchmark:
 `psft app`'s own Streamlit command on a free port, and Debian's chromium driven by Python playwright
-(never a downloaded browser; flags from PITFALLS). Not a fixture file: tests call these helpers.
+(never a downloaded browser; headless, no sandbox, no GPU). Not a fixture file: tests call these helpers.
 """
 from __future__ import annotations
 

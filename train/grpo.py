@@ -50,7 +50,7 @@ class GRPOStageConfig:
                 "a target language for the oracle arm."})
     steps: int = field(default=200, metadata={"help": "Optimizer steps (trl max_steps)."})
     lr: float = field(default=5e-5, metadata={
-        "help": "Learning rate. 5e-5 was stable on the tiny world; 2e-4 destabilised RL (PITFALLS)."})
+        "help": "Learning rate. 5e-5 was stable on the tiny world; 2e-4 destabilised RL."})
     num_generations: int = field(default=16, metadata={"help": "Completions per prompt (the GRPO group)."})
     temperature: float = field(default=1.3, metadata={
         "help": "Sampling temperature. SFT collapses entropy: at 1.0, 55-90% of groups had identical rewards; "

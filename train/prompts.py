@@ -18,7 +18,8 @@ trl appends the tokenizer's EOS (`<|im_end|>` for SmolLM2):
     ----- the completion starts here: "\\n    ctr = 0 ..." then "\\n```" -----
 
 The prompt ends on the code's last character (`:`, `{`, `)`), never on a newline, so prompt and
-completion split on a token boundary (see PITFALLS). A template that begins with the BOS token is
+completion split on a token boundary (with ByteLevel BPE a prompt ending in a newline merges it
+with the completion's indentation). A template that begins with the BOS token is
 not doubled when the tokenizer adds BOS itself (Llama 3). Not for: the code's assembly and stop rules
 (`evals.benchmarks.task`).
 """

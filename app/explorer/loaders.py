@@ -1,6 +1,6 @@
 """What the explorer loads, loaded once per server: the run, its programs, activations per layer, the
 evaluations' verdicts, and 2-D maps aligned onto a reference map. Everything large lives in
-`st.cache_resource` (shared, not copied per call: PITFALLS) with bounded entries; arrays are returned
+`st.cache_resource` (shared, not copied per call as `st.cache_data` would) with bounded entries; arrays are returned
 read-only. Every loader takes the run's `stamp` (modification times of its result files) so that a
 run updated by a resumed pipeline is read again. Not for: drawing (`map_view.py`, `panels.py`).
 """

@@ -1,7 +1,7 @@
 """The map of programs: a 2-D projection of one checkpoint's vectors at one layer, coloured by language,
 task or pass/fail, with lines linking the same task across languages; a chosen language is highlighted.
 Points carry their row number in `customdata`, so a click or a box/lasso selection picks programs
-(PITFALLS: point indices get mixed across traces). The Map page puts the pass@1 and transfer tables
+(a selection's point indices are per trace, so they get mixed across traces). The Map page puts the pass@1 and transfer tables
 beside it and the selected program below; the Compare page shows two checkpoints side by side, both
 aligned onto the same reference map. Not for: loading (`data.py`).
 """

@@ -2,7 +2,7 @@
 when `umap-learn` is installed).
 
 - `normalise(X, langs, how)`: "raw"; "centered" subtracts each language's mean vector (the offset that
-  separates languages, PITFALLS: outlier dimensions dominate raw cosines); "standardized" also divides
+  separates languages; a few outlier dimensions dominate raw cosines); "standardized" also divides
   every dimension by its standard deviation.
 - `project(X, method, seed)`: PCA (exact, via the d × d covariance), t-SNE, UMAP.
 - `procrustes(Y, ref)`: rotate, reflect, scale and shift Y onto ref (same rows), so that a map of

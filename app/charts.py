@@ -58,10 +58,6 @@ def metric_at(layer_metrics: dict, curve: str) -> float | None:
     return number(x)
 
 
-def _layer_axis(labels: list[str]) -> dict:
-    return {"title": "layer", "type": "category", "categoryorder": "array", "categoryarray": labels}
-
-
 def layer_curves(runs: list[Run], curve: str, pooling: str, norm: str, ckpts: list[str] | None = None,
                  height: int = 340) -> go.Figure:
     """One line per checkpoint (and per run when several: dotted for the second) of a metric along the

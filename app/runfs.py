@@ -102,15 +102,3 @@ class EventLog:
         rec = {"t": round(time.time(), 3), "event": event, **fields}
         with self._lock, open(self.path, "a") as f:
             f.write(json.dumps(rec, default=str) + "\n")
-
-
-def read_events(path: Path) -> list[dict]:
-    out = []
-    if not path.exists():
-        return out
-    for line in path.read_text().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # a line torn by a kill
-    return out

@@ -99,10 +99,6 @@ def find_modules(model) -> tuple[str, str, int]:
     return emb_path, layers_path, n
 
 
-def n_layers_of(model) -> int:
-    return find_modules(model)[2]
-
-
 def _envoy(root, path: str):
     for part in path.split("."):
         root = root[int(part)] if part.isdigit() else getattr(root, part)

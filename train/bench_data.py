@@ -85,10 +85,6 @@ def eval_tasks(problems, langs: Sequence[str], benchmark: str, fmt: PromptFormat
     return [t for t in tasks if not any(t.problem(la).unavailable for la in langs)]
 
 
-def with_format(tasks: Sequence[BenchTask], fmt: PromptFormat) -> list[BenchTask]:
-    return [t.with_format(fmt) for t in tasks]
-
-
 def entropy_eval(tasks: Sequence[BenchTask], langs: Sequence[str], n: int) -> dict[str, tuple[list[str], list[str]]]:
     """lang -> (prompts, reference completions) of the first `n` tasks (for `run_sft(entropy_eval=...)`)."""
     chosen = list(tasks)[:n]

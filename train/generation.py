@@ -23,7 +23,6 @@ Written for CPU (a GPU works: tensors follow `model.device`). Not for: choosing 
 from __future__ import annotations
 
 import inspect
-import math
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -370,9 +369,3 @@ def _decode_hf(model, prompt_ids, rules, params, pieces, eos, pad, gen, stats) -
         result.append(row[:cut])
     stats.forward_rows += len(out) * (len(out[0]) if out else 0)
     return result
-
-
-def max_new_tokens_for(tokenizer, completions: Sequence[str], slack: float = 1.5) -> int:
-    """A budget from reference completions: `slack` x the longest, in tokens (for configs and benchmarks)."""
-    longest = max(len(x) for x in tokenizer(list(completions), add_special_tokens=False)["input_ids"])
-    return int(math.ceil(longest * slack))

@@ -19,6 +19,7 @@ COMMANDS = [
     ("model", "model"),
     ("probe", "probe"),
     ("report", "report"),
+    ("export", "export"),
     ("app", "app"),
 ]
 

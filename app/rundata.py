@@ -50,7 +50,7 @@ def _layer_order(label: str):
     return -1 if label == "embed" else int(label) if label.isdigit() else 10**6
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
     out = []
@@ -138,7 +138,7 @@ class Run:
         return sorted(labels, key=_layer_order)
 
     def rows(self, ckpt: str) -> list[dict]:
-        return _read_jsonl(self.root / "probes" / ckpt / "rows.jsonl")
+        return read_jsonl(self.root / "probes" / ckpt / "rows.jsonl")
 
     def acts(self, ckpt: str, pooling: str, layer: str):
         """float32 array [n_rows, d] of one layer."""
@@ -147,7 +147,7 @@ class Run:
             return f.get_tensor(tensor_name(layer))
 
     def eval_rows(self, ckpt: str) -> list[dict]:
-        return _read_jsonl(self.root / "evals" / f"{ckpt}.jsonl")
+        return read_jsonl(self.root / "evals" / f"{ckpt}.jsonl")
 
     @property
     def control(self) -> dict:

@@ -268,7 +268,9 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
                 write_jsonl(root / "evals" / f"{name}.jsonl", rows)
                 write_json(root / "evals" / f"{name}.scores.json", scores)
                 return {"timings": timings}
-            runner(Stage(f"eval-{name}", {"h": hashes["eval"]}, eval_stage,
+            # Its own section only: the checkpoint it evaluates comes in through `after` (so an [rl] change
+            # re-runs the RL checkpoints' evaluations, not eval-base or eval-sft-*).
+            runner(Stage(f"eval-{name}", {"h": recipe.hash("eval")}, eval_stage,
                          after=["pretrain" if name == "base" else name]))
 
     def tables_stage():
@@ -280,9 +282,10 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
         rows = {n: [json.loads(x) for x in (root / "evals" / f"{n}.jsonl").read_text().splitlines()]
                 for n in ckpts}
         write_json(root / "transfer.json", transfer_table(
-            scores, rows, rl_ckpts, source=recipe.rl.lang, seed=recipe.eval.seed, seen_langs=recipe.sft.seen_langs,
+            scores, rows, rl_ckpts, source=recipe.rl.lang, n_boot=recipe.eval.n_boot, seed=recipe.eval.seed,
+            seen_langs=recipe.sft.seen_langs,
             rl_langs=rl_langs(rl_ckpts, recipe.rl.lang), analysis=recipe.analysis))
-    runner(Stage("tables", {"h": hashes["eval"], "ckpts": ckpts, "analysis": recipe.hash("analysis"),
+    runner(Stage("tables", {"h": recipe.hash("eval"), "ckpts": ckpts, "analysis": recipe.hash("analysis"),
                             "v": TABLES_VERSION}, tables_stage,
                  after=[f"eval-{n}" for n in ckpts]))
 

@@ -31,7 +31,7 @@ from .bench_config import (
     BenchSFTConfig,
     LaunchConfig,
 )
-from .config import ConfigError, RuntimeConfig, coerce, from_dict, hashed_view, stable_hash, to_dict
+from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError
 
@@ -151,6 +151,8 @@ def bench_recipe_from_dict(data: dict[str, Any]) -> BenchRecipe:
     if kwargs.get("kind", "bench") != "bench":
         raise RecipeError("kind", f"expected 'bench', got {kwargs['kind']!r}")
     recipe = BenchRecipe(**kwargs)
+    recipe = dataclasses.replace(recipe, rl=follow_precision(recipe.rl, recipe.runtime),
+                                 eval=follow_precision(recipe.eval, recipe.runtime))
     if recipe.rl.lang not in recipe.sft.seen_langs:
         raise RecipeError("[rl].lang", f"{recipe.rl.lang!r} is in no SFT arm ({', '.join(recipe.sft.seen_langs)})")
     return recipe

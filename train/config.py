@@ -175,8 +175,9 @@ class RuntimeConfig:
         "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
                 "which has its own seed in [world])."})
     bf16_autocast: bool = field(default=True, metadata={
-        "help": "Run the forward pass of pretraining under torch.autocast(bfloat16); weights stay fp32. "
-                "Faster on CPUs with AMX/AVX512-BF16 (1.35x measured here), slower on older CPUs."})
+        "help": "The run's precision knob: pretraining's forward pass under torch.autocast(bfloat16) (weights "
+                "stay fp32), and what [rl].bf16 and [eval].dtype = 'auto' follow (see `follow_precision`). "
+                "Faster on CPUs with AMX/AVX512-BF16 (1.35x measured), 3-13x slower on CPUs without them."})
     device: str = field(default="cpu", metadata={
         "help": "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available, else cpu)."})
 
@@ -215,6 +216,22 @@ def auto_threads(threads: int = 0) -> int:
         if i < 4:
             time.sleep(0.05)
     return cores if sorted(samples)[len(samples) // 2] <= 0 else 1
+
+
+def follow_precision(cfg: Any, runtime: RuntimeConfig) -> Any:
+    """`cfg` (a stage config) with the precision fields that follow the run's one precision knob,
+    `runtime.bf16_autocast`, resolved: `bf16` None -> that knob, `dtype` 'auto' -> 'bfloat16' when it is
+    on, else 'float32'. A value set explicitly is the stage's stated exception and is kept. Recipe loaders
+    call this, so config.json and the stage hashes hold the resolved values. Not a dataclass: unchanged."""
+    if not dataclasses.is_dataclass(cfg) or isinstance(cfg, type):
+        return cfg
+    names = {f.name for f in dataclasses.fields(cfg)}
+    changes: dict[str, Any] = {}
+    if "bf16" in names and cfg.bf16 is None:
+        changes["bf16"] = runtime.bf16_autocast
+    if "dtype" in names and cfg.dtype == "auto":
+        changes["dtype"] = "bfloat16" if runtime.bf16_autocast else "float32"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
 
 
 @contextmanager

@@ -89,10 +89,11 @@ class GRPOStageConfig:
     lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
                                                    "up_proj", "down_proj"), metadata={"help": "Module names LoRA adapts."})
     device: str = field(default="cpu", metadata={"help": "'cpu' or 'cuda' (the accelerate launcher places processes)."})
-    bf16: bool = field(default=False, metadata={
-        "help": "bf16 mixed precision (torch autocast through trl/accelerate; on this CPU too: with the 'loop' "
-                "engine a study step 3.09 -> 2.51 s in Python, 5.81 -> 5.08 s in Lua; with 'hf' the Lua oracle "
-                "got slower, as bf16 decoding is)."})
+    bf16: bool | None = field(default=None, metadata={
+        "help": "bf16 mixed precision (torch autocast through trl/accelerate). None (default): follow "
+                "[runtime].bf16_autocast, the run's one precision knob; set it only for an RL-only exception. "
+                "On a CPU with native bf16 a study step went 3.09 -> 2.51 s; on one without (no avx512_bf16 / "
+                "amx_bf16 flag) a study step took 40 s in bf16 against 3.0 s in float32."})
     use_vllm: bool = field(default=False, metadata={
         "help": "Generate with vLLM (the [gpu] extra; GPU only). Stop strings go to vLLM; the reward still truncates."})
     vllm_mode: str = field(default="colocate", metadata={
@@ -324,7 +325,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
         top_p=cfg.top_p, max_completion_length=cfg.max_completion_length, beta=cfg.beta, loss_type=cfg.loss_type,
         mask_truncated_completions=cfg.mask_truncated_completions, max_grad_norm=cfg.max_grad_norm,
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="constant_with_warmup" if cfg.warmup_steps else "constant",
-        use_cpu=cfg.device == "cpu", bf16=cfg.bf16, use_vllm=cfg.use_vllm, activation_checkpointing=False,
+        use_cpu=cfg.device == "cpu", bf16=bool(cfg.bf16),   # None outside a recipe: float32
+        use_vllm=cfg.use_vllm, activation_checkpointing=False,
         report_to=cfg.report_to, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         logging_steps=cfg.logging_steps, save_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
         disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False, **extra,

@@ -34,7 +34,7 @@ except ModuleNotFoundError:   # Python 3.10: the same parser, from PyPI
 
 from evals.world import WorldConfig
 
-from .config import ConfigError, RuntimeConfig, coerce, from_dict, hashed_view, stable_hash, to_dict
+from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
 from .model import ModelConfig
 from .pretrain import PretrainConfig
 from .sft import SFTStageConfig
@@ -178,6 +178,8 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
         else:
             kwargs[key] = _build_section(cls, key, value)
     recipe = Recipe(**kwargs)
+    recipe = dataclasses.replace(recipe, rl=follow_precision(recipe.rl, recipe.runtime),
+                                 eval=follow_precision(recipe.eval, recipe.runtime))
     _check_across_sections(recipe)
     return recipe
 

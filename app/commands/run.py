@@ -49,6 +49,10 @@ def run(args) -> int:
         recipe = load_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
+    from app.preflight import precision_note
+    note = precision_note(recipe)
+    if note:
+        print(f"psft run: {note}", file=sys.stderr)
     seeds = resolve_seeds(list(recipe.seeds), args)
     out = args.out or Path("artifacts") / "runs" / recipe.name
     per_seed = len(seeds) > 1 or len(recipe.seeds) > 1   # `--seed 2` of a 3-seed study goes to seed-2/

@@ -40,6 +40,10 @@ def run_bench(args) -> int:
         recipe = load_bench_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, ValueError) as e:
         raise CliError(str(e)) from e
+    from app.preflight import precision_note
+    note = precision_note(recipe)
+    if note:
+        print(f"psft run: {note}", file=sys.stderr)
     if not recipe.data.mbxp:
         raise CliError(f"recipe {recipe.name}: no data: pass --data PATH (a folder of MBXP JSONL files, e.g. "
                        "../shared/data/mbxp, or the hub id mxeval/mbxp)")

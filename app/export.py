@@ -31,7 +31,7 @@ import numpy as np
 from .explorer.projection import NORMS, normalise, project, unit_rows
 from .rundata import Run, ckpt_sort_key, layer_label, read_jsonl
 
-FORMATS = ("parquet", "projector")
+FORMATS = ("parquet", "projector", "summary")
 METHODS = ("PCA", "t-SNE", "UMAP")
 META_COLUMNS = ("id", "row", "task_id", "lang", "passed", "n_tokens")
 
@@ -39,8 +39,9 @@ META_COLUMNS = ("id", "row", "task_id", "lang", "passed", "n_tokens")
 @dataclass
 class ExportConfig:
     """What `psft export` writes."""
-    to: str = field(default="parquet", metadata={"help": "parquet (embedding-atlas, Phoenix, pandas) or projector "
-                                                          "(TensorBoard Projector TSV files)"})
+    to: str = field(default="parquet", metadata={"help": "parquet (embedding-atlas, Phoenix, pandas), projector "
+                                                          "(TensorBoard Projector TSV files) or summary (the run's "
+                                                          "tables and slim evaluation rows, app/summary.py)"})
     ckpts: list[str] = field(default_factory=list, metadata={"help": "checkpoints to export (default: every probed one)"})
     layers: list[str] = field(default_factory=list, metadata={
         "help": "layer labels to export (embed, 0, 1, ...; default: every captured one)"})

@@ -129,3 +129,23 @@ def test_an_existing_export_is_not_overwritten(run, tmp_path):
     assert (out / "keep.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
     r = psft("export", str(tmp_path / "nowhere"))
     assert r.returncode == 2 and "no such run folder" in r.stderr
+
+
+def test_summary_copies_pool_as_the_runs_do(tmp_path):
+    full, slim = tmp_path / "full", tmp_path / "slim"
+    for s in (0, 1):
+        write_synthetic_run(full / f"seed-{s}", n_tasks=12, n_layers=1, d=8, seed=s)
+        r = psft("export", str(full / f"seed-{s}"), "--to", "summary", "--out", str(slim / f"seed-{s}"))
+        assert r.returncode == 0, r.stderr
+    kept = {p.relative_to(slim / "seed-0").as_posix() for p in (slim / "seed-0").rglob("*") if p.is_file()}
+    assert {"config.json", "scores.json", "transfer.json", "probes/metrics.json", "summary.json",
+            "evals/base.jsonl"} <= kept
+    assert not any(k.endswith(".safetensors") or k.endswith("rows.jsonl") for k in kept)
+    row = json.loads((slim / "seed-0" / "evals" / "base.jsonl").read_text().splitlines()[0])
+    assert set(row) == {"task_id", "lang", "sample", "split", "status", "passed"}
+    a, b = psft("study", str(full)), psft("study", str(slim))
+    assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
+    assert a.stdout.replace(str(full), "DIR") == b.stdout.replace(str(slim), "DIR")
+    assert json.loads((full / "study.json").read_text()) == json.loads((slim / "study.json").read_text())
+    again = psft("export", str(full / "seed-0"), "--to", "summary", "--out", str(slim / "seed-0"))
+    assert again.returncode == 2 and "not empty" in again.stderr

@@ -1,7 +1,8 @@
-"""`psft export RUN --to parquet|projector [--out DIR]`: the run's probed activations, per checkpoint,
-pooling and layer, as Parquet for embedding-atlas, Phoenix and pandas (columns `id`, `row`, `task_id`,
-`lang`, `passed`, `n_tokens`, `code`, `x`, `y`, `neighbors`, `vector`) or as TensorBoard Projector TSV
-files with a `projector_config.pbtxt` (see app/export.py)."""
+"""`psft export RUN --to parquet|projector|summary [--out DIR]`: the run's probed activations, per
+checkpoint, pooling and layer, as Parquet for embedding-atlas, Phoenix and pandas (columns `id`, `row`,
+`task_id`, `lang`, `passed`, `n_tokens`, `code`, `x`, `y`, `neighbors`, `vector`) or as TensorBoard
+Projector TSV files with a `projector_config.pbtxt` (see app/export.py); `summary`: the run's tables
+and slim evaluation rows, to keep a finished seed with a results page and pool it later (app/summary.py)."""
 from __future__ import annotations
 
 from dataclasses import fields
@@ -10,7 +11,7 @@ from pathlib import Path
 
 def add_parser(sub):
     from app.export import ExportConfig
-    p = sub.add_parser("export", help="export a run's probed activations (Parquet, TensorBoard Projector)",
+    p = sub.add_parser("export", help="export a run's probed activations (Parquet, TensorBoard Projector) or its summary",
                        description=__doc__)
     p.add_argument("run", type=Path, help="run folder with probes/ (from psft run or psft probe)")
     p.add_argument("--out", type=Path, default=None,
@@ -42,6 +43,14 @@ def run(args) -> int:
     except NotARun as e:
         raise CliError(str(e)) from e
     out = args.out or (r.root / "exports" / (cfg.to + ("-control" if cfg.control else "")))
+    if cfg.to == "summary":
+        from app.summary import summary_copy
+        try:
+            written = summary_copy(r.root, out)
+        except (ValueError, FileExistsError) as e:
+            raise CliError(str(e)) from e
+        print(f"{len(written)} files under {out}; `psft study` pools it beside other seed-<s>/ folders")
+        return 0
     try:
         written = export(r, out, cfg)
     except (ValueError, FileExistsError) as e:

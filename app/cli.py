@@ -15,6 +15,7 @@ COMMANDS = [
     ("check_bench", "check-bench"),
     ("score", "score"),
     ("run", "run"),
+    ("config", "config"),
     ("study", "study"),
     ("model", "model"),
     ("probe", "probe"),

@@ -269,8 +269,10 @@ def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, pr
                 write_json(root / "evals" / f"{name}.scores.json", scores)
                 return {"timings": timings}
             # Its own section only: the checkpoint it evaluates comes in through `after` (so an [rl] change
-            # re-runs the RL checkpoints' evaluations, not eval-base or eval-sft-*).
-            runner(Stage(f"eval-{name}", {"h": recipe.hash("eval")}, eval_stage,
+            # re-runs the RL checkpoints' evaluations, not eval-base or eval-sft-*). Not n_boot: it sets the
+            # tables' resamples (and only the B a sampled pass@k interval records in scores.json), never what is
+            # generated or executed, so changing it re-runs the tables alone.
+            runner(Stage(f"eval-{name}", {"h": recipe.hash("eval", without=("n_boot",))}, eval_stage,
                          after=["pretrain" if name == "base" else name]))
 
     def tables_stage():

@@ -181,7 +181,11 @@ def test_generation_dtype_casts_a_copy_and_leaves_the_model_alone(executor, tok,
         hook.remove()
     assert all(torch.equal(before[k], v) for k, v in lm.state_dict().items())   # untouched, still fp32
     assert len(bf16) == len(fp32) == len(tasks) * 2
-    assert EvalConfig().dtype == "bfloat16"
+    # a config built directly says 'auto' (a recipe resolves it from runtime.bf16_autocast); `cast` reads it
+    # as bfloat16, the default before the one precision knob
+    assert EvalConfig().dtype == "auto"
+    with cast(lm, "auto") as auto_model:
+        assert auto_model is not lm and auto_model.dtype == torch.bfloat16
     for same in ("", "float32"):
         with cast(lm, same) as m:
             assert m is lm

@@ -8,7 +8,7 @@ checkpoint and every language, so checkpoints and languages can be compared task
 - `scores`: `{lang: {"pass@1", "ci95", "n", "greedy", "status", "pass@k"?}}` where "pass@1" is greedy
   when `cfg.greedy` (else the sampled estimate), "ci95" the Wilson interval of the
   proportion when every task's value is a pass or a fail (greedy; "ci_method": "wilson"), else a
-  percentile bootstrap over tasks ("ci_method": "bootstrap"), and
+  percentile bootstrap over tasks ("ci_method": "bootstrap", "n_boot": B), and
   "pass@k" (when `cfg.n_samples > 0`) `{"pass@k": .., "ci95@k": [..]}` for every k in `cfg.ks`.
 By default completions come from the model through `train.generation.generate`, several languages at
 once (`cfg.gen_threads` Python threads sharing the model), and each finished batch starts executing
@@ -79,7 +79,10 @@ class EvalConfig:
                 "-0.9 to +0.7 points per checkpoint and language, -0.04 on average (README, 'Evaluation speed')."})
     overlap: bool = field(default=True, metadata={
         "help": "Execute one language's programs while the next language generates."})
-    n_boot: int = field(default=2000, metadata={"help": "Bootstrap resamples for the confidence intervals."})
+    n_boot: int = field(default=2000, metadata={
+        "help": "Bootstrap resamples of the intervals: the transfer table's and a sampled pass@k's. Not part of "
+                "an evaluation stage's hash: changing it re-runs the tables, not the evaluations, so a run's "
+                "evals/<ckpt>.scores.json keep the B they were evaluated with (their 'n_boot')."})
 
     def __post_init__(self):
         require(self, "langs", bool(self.langs) and set(self.langs) <= set(self.LANGUAGES),
@@ -274,6 +277,7 @@ def score_rows(rows: Sequence[dict], cfg: EvalConfig) -> dict:
             entry["ci95"], entry["ci_method"] = list(wilson_interval(int(sum(v)), len(v))), "wilson"
         else:
             entry["ci95"], entry["ci_method"] = list(bootstrap_ci(v, n_boot=cfg.n_boot, seed=cfg.seed)), "bootstrap"
+            entry["n_boot"] = cfg.n_boot
         entry["n"] = len(v)
         scores[lang] = entry
     return scores

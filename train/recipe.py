@@ -102,9 +102,11 @@ class Recipe:
                 **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval",
                                          "analysis", "probe")}}
 
-    def hash(self, section: str) -> str:
-        """Stable hash of one section's resolved values."""
-        return stable_hash(hashed_view(getattr(self, section)))
+    def hash(self, section: str, without: tuple[str, ...] = ()) -> str:
+        """Stable hash of one section's resolved values, less the fields named in `without` (those a stage
+        does not read, or reads only for what another stage recomputes)."""
+        view = hashed_view(getattr(self, section))
+        return stable_hash({k: v for k, v in view.items() if k not in without} if without else view)
 
     def stage_hashes(self) -> dict[str, str]:
         """Stage -> hash of its section and every upstream section (see the module docstring)."""

@@ -184,8 +184,9 @@ def test_report_finding_states_the_declared_contrasts_of_transfer_json(runs, tmp
 
 
 def test_report_figures_use_points_categorical_layers_and_fitted_scales(runs):
-    assert psft("report", str(runs[0])).returncode == 0
-    page = (runs[0] / "report.html").read_text()
+    from app.report import build_report
+    from app.rundata import open_run
+    page = build_report(open_run(runs[0]))
     figs = figures_of(page)
     layer_figs = [f for f in figs.values() if "layer" in str((f["layout"].get("xaxis") or {}).get("title", ""))]
     assert len(layer_figs) >= 3
@@ -215,6 +216,6 @@ def test_report_vs_uses_labels_and_paired_differences(runs, tmp_path):
     assert "difference (after − before, points)" in page and "difference of RL gains (after − before" in page
     # a run against itself: every paired difference is 0 with a [0, 0] interval over its 6 tasks
     assert "+0.0<span class=\"ci\">[0.0, 0.0]</span><span class=\"p\">n=6</span>" in page
-    assert "retrieval top-1: after − before" in page
+    assert r"retrieval top-1: after \u2212 before" in page
     bad = psft("report", str(runs[0]), "--label", "a", "--label", "b")
     assert bad.returncode == 2 and "--label" in bad.stderr

@@ -98,6 +98,7 @@ def layer_curves(runs: list[Run], curve: str, pooling: str, norm: str, ckpts: li
     dashes = ("solid", "dot", "longdash")
     control_dashes = ("dash", "dashdot", "longdashdot")
     all_layers: list[str] = []
+    marks: list[float] = []
     labels = labels or [r.name for r in runs]
     for r_i, run in enumerate(runs):
         names = ckpts or run.probe_ckpts or list(run.metrics.get("checkpoints") or {})
@@ -123,15 +124,14 @@ def layer_curves(runs: list[Run], curve: str, pooling: str, norm: str, ckpts: li
                                          line={"color": color, "dash": dash, "width": 1.5 if control else 2},
                                          marker={"symbol": "circle-open" if control else "circle"},
                                          hovertemplate="layer %{x}: %{y:.3f}<extra>%{fullData.name}</extra>"))
-                if selected is not None and str(selected) in xs:
-                    y = ys[xs.index(str(selected))]
-                    if y is not None:
-                        fig.add_trace(go.Scatter(x=[str(selected)], y=[y], mode="markers", showlegend=False,
-                                                 legendgroup=c, hoverinfo="skip", name=f"selected layer · {c}",
-                                                 marker={"size": 14, "symbol": "circle-open", "color": "black",
-                                                         "line": {"width": 2}}))
+                if selected is not None and str(selected) in xs and ys[xs.index(str(selected))] is not None:
+                    marks.append(ys[xs.index(str(selected))])
         _baseline_lines(fig, run, curve, norm, suffix)
         _baseline_lines(fig, run, curve, norm, f" · control{suffix}", control=True)
+    if marks:
+        fig.add_trace(go.Scatter(x=[str(selected)] * len(marks), y=marks, mode="markers", name="selected layer",
+                                 hoverinfo="skip", marker={"size": 14, "symbol": "circle-open", "color": "black",
+                                                           "line": {"width": 2}}))
     label = CURVES[curve][0]
     fig.update_layout(title=label, height=height, margin={"l": 50, "r": 10, "t": 40, "b": 45},
                       yaxis_title=label, legend={"font": {"size": 10}})

@@ -53,7 +53,7 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         page.screenshot(path=str(SHOT), full_page=True)
 
         # The other pages render in the browser too (each waits for a chart title only it draws).
-        for name, title_part in (("Compare", "rl-mono ·"), ("Alignment", "vs RL gain"),
+        for name, title_part in (("Compare", "rl-parallel ·"), ("Alignment", "vs RL gain"),
                                  ("CKA", "checkpoint × checkpoint")):
             page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
             page.wait_for_function(

@@ -101,6 +101,12 @@ def test_report_renders_offline_in_chromium(runs):
         page.wait_for_function("n => document.querySelectorAll('.js-plotly-plot').length >= n",
                                arg=plotly_divs(html), timeout=60_000)
         assert not asked and not errors, (asked, errors)
+        # the finding as a reader sees it states transfer.json's declared contrasts; the forest plot draws them
+        shown = page.locator("#finding-text").inner_text()
+        for sentence in expected_finding(json.loads((runs[0] / "transfer.json").read_text())):
+            assert sentence in shown, (sentence, shown)
+        labels = page.evaluate("() => [...document.querySelectorAll('#forest .ytick text')].map(t => t.textContent)")
+        assert {"parallel − multi (zero-shot targets)", "parallel − mono (zero-shot targets)"} <= set(labels)
 
 
 @pytest.mark.slow

@@ -91,7 +91,7 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
             fig.add_trace(Scatter(x=xy[pos, 0], y=xy[pos, 1], mode="markers", name="selected", hoverinfo="skip",
                                   marker={"size": 16, "symbol": "circle-open", "color": "black",
                                           "line": {"width": 2}}))
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60 if "<br>" in title else 40, "b": 10},
                       legend={"itemsizing": "constant"},
                       xaxis={"showticklabels": False, "zeroline": False, "showgrid": False},
                       yaxis={"showticklabels": False, "zeroline": False, "showgrid": False, "scaleanchor": "x"})
@@ -152,7 +152,7 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
     if opts["colour"] == "RL transition" and opts.get("arm"):
         transitions = data.transition_column(view.root, ckpt, opts["arm"], opts.get("rl_lang"), view.version)
         sft, rl = data.rl_arms(view.run)[opts["arm"]]
-        title += f" · {sft} → {rl} in {opts.get('rl_lang') or 'each language'}"
+        title += f"<br><sup>what RL did: {sft} → {rl}, in {opts.get('rl_lang') or 'each program’s language'}</sup>"
     if len(idx) < len(progs):
         title += f" · {len(idx)} of {len(progs)} programs"
     fig = map_figure(xy, idx, progs, opts["colour"], passed, opts["highlight"], opts["links"],

@@ -118,7 +118,7 @@ def _write_probes(root: Path, rng, tasks, n_layers: int, d: int, ckpts, langs, s
                     per_layer[L] = {
                         "retrieval": {p: {"top1": value(a), "top5": value(min(1, a + 0.2)), "mrr": value(a + 0.05)}
                                       for p in pairs},
-                        "retrieval_mean": {"top1": value(a), "top5": value(min(1.0, a + 0.2)), "mrr": value(a + 0.05)},
+                        "retrieval_mean": {"top1": a, "top5": min(1.0, a + 0.2), "mrr": a + 0.05},
                         "parallel_cosine": value(a / 2), "silhouette_task": a - 0.5, "silhouette_lang": 0.5 - a,
                         "nmi_task": a, "nmi_lang": 1 - a, "probe_task_acc": a, "probe_lang_acc": 1 - a / 2,
                         "cka_lang": {"langs": list(langs), "linear": cka, "debiased": cka},

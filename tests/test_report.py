@@ -28,6 +28,12 @@ def runs(tmp_path_factory):
             write_synthetic_run(base / "seed-1", n_tasks=6, seed=1, probes=False))
 
 
+def in_figures(page: str, text: str) -> int:
+    """How often `text` appears in the figures' JSON, escaped (json) or not (orjson) as plotly's encoder wrote it."""
+    escaped = json.dumps(text)[1:-1]
+    return page.count(text) + (page.count(escaped) if escaped != text else 0)
+
+
 def key_cell(text: str) -> str:
     return f'<td class="key">{text}</td>'
 
@@ -56,8 +62,8 @@ def test_report_is_self_contained_and_has_every_section(runs):
     assert "the interval covers the tasks only" in html
     for title in ("retrieval top-1", "mean cross-language CKA", "silhouette by task"):
         assert title in html, title
-    assert html.count(r"layer 1 \u00b7 debiased") == len(CKPTS) + 1         # a lang x lang heatmap each
-    assert r"sft-parallel \u2212 sft-mono \u00b7 layer 1" in html             # and the difference map
+    assert in_figures(html, "layer 1 · debiased") == len(CKPTS) + 1         # a lang x lang heatmap each
+    assert in_figures(html, "sft-parallel − sft-mono · layer 1")            # and the difference map
     assert "parallel SFT aligns more than mono" in html and "0.0010" in html  # a test with its p-value
     assert "synthetic-0" in html                                             # the config
     assert "No probes yet" not in html
@@ -189,10 +195,26 @@ def test_report_finding_states_the_declared_contrasts_of_transfer_json(runs, tmp
     assert forest["layout"]["xaxis"]["title"]["text"] == "difference (points)"
 
 
-def test_report_figures_use_points_categorical_layers_and_fitted_scales(runs):
+def with_intervals(run, out):
+    """A copy of a synthetic run whose retrieval means carry 95% intervals, as a real run's do."""
+    import shutil
+    shutil.copytree(run, out)
+    path = out / "probes" / "metrics.json"
+    metrics = json.loads(path.read_text())
+    for per_pool in metrics["checkpoints"].values():
+        for per_norm in per_pool.values():
+            for layers in per_norm.values():
+                for m in layers.values():
+                    m["retrieval_mean"] = {k: {"value": v, "ci95": [v - 0.04, v + 0.04]}
+                                           for k, v in m["retrieval_mean"].items()}
+    path.write_text(json.dumps(metrics))
+    return out
+
+
+def test_report_figures_use_points_categorical_layers_and_fitted_scales(runs, tmp_path):
     from app.report import build_report
     from app.rundata import open_run
-    page = build_report(open_run(runs[0]))
+    page = build_report(open_run(with_intervals(runs[0], tmp_path / "run")))
     figs = figures_of(page)
     layer_figs = [f for f in figs.values() if "layer" in str((f["layout"].get("xaxis") or {}).get("title", ""))]
     assert len(layer_figs) >= 3
@@ -202,7 +224,8 @@ def test_report_figures_use_points_categorical_layers_and_fitted_scales(runs):
         drawn = {v for t in f["data"] for v in (t.get("x") or [])}
         assert {"embed", "0", "1"} <= drawn
     curves = [f for f in layer_figs if f["layout"]["title"]["text"].startswith("retrieval top-1")][0]
-    assert any(t.get("error_y", {}).get("array") for t in curves["data"])      # the metric's intervals
+    bars = [t["error_y"]["array"] for t in curves["data"] if (t.get("error_y") or {}).get("array")]
+    assert bars and all(abs(b - 0.04) < 1e-9 for arr in bars for b in arr)    # the metric's intervals
     bars = [f for f in figs.values() if f["layout"]["title"]["text"].startswith("pass@1")][0]
     assert bars["layout"]["yaxis"]["range"] == [0, 100] and max(v for t in bars["data"] for v in t["y"] if v) > 1
     heat = [f for f in figs.values() if f["data"][0]["type"] == "heatmap" and f["layout"]["title"]["text"].startswith("sft-mono ·")][0]["data"][0]
@@ -222,6 +245,6 @@ def test_report_vs_uses_labels_and_paired_differences(runs, tmp_path):
     assert "difference (after − before, points)" in page and "difference of RL gains (after − before" in page
     # a run against itself: every paired difference is 0 with a [0, 0] interval over its 6 tasks
     assert "+0.0<span class=\"ci\">[0.0, 0.0]</span><span class=\"p\">n=6</span>" in page
-    assert r"retrieval top-1: after \u2212 before" in page
+    assert in_figures(page, "retrieval top-1: after − before")
     bad = psft("report", str(runs[0]), "--label", "a", "--label", "b")
     assert bad.returncode == 2 and "--label" in bad.stderr

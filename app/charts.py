@@ -1,7 +1,9 @@
-"""Plotly figures shared by the report and the explorer: metric-vs-layer curves per checkpoint (with
-each model-free baseline of the run, e.g. the bag of tokens, as a dotted horizontal line, and the
-lexical control set's curve of each checkpoint, dashed, when the run has one), CKA
-heatmaps, pass@1 bars, and per-language alignment against RL gain. Each function takes plain data (a
+"""Plotly figures shared by the report and the explorer: metric-vs-layer curves per checkpoint with their
+95% intervals (each model-free baseline of the run, e.g. the bag of tokens, as a dotted line with its
+interval as a band, and the lexical control set's curve of each checkpoint, dashed, when the run has
+one), CKA heatmaps on categorical axes with colour scales fitted to their values and difference maps,
+pass@1 bars, forest plots, and per-language alignment against RL gain. Layer axes are categorical
+(`embed`, `0`, `1`, ...: `layer_axis`); pass@1 and gains are in points. Each function takes plain data (a
 `Run`, metric names) and returns a `plotly.graph_objects.Figure`; none of them reads files itself.
 Not for: the explorer's 2-D map of programs (`explorer/map_view.py`).
 """

@@ -8,6 +8,8 @@
 - `parallel-paired`: one example holds a task's programs in every language of one group, in one sequence:
   the first language's prompt, then its body, then for each further language its tag line, signature and
   body (the description once). Tasks take the groups (`SFTStageConfig.groups`) in turn;
+- `align`: the `multi` arm's rows, trained with a contrastive loss on parallel pairs of programs that are
+  never generation targets (`arm_align_pairs`, `train.align`);
 - `translate`: the prompt is a task's program in language A (tag line, signature, body; no description)
   and the tag line and signature in language B, the completion its body in B. Tasks take the directions
   (`SFTStageConfig.directions`) in turn.
@@ -31,6 +33,7 @@ import random
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from .align import align_pairs
 from .sft import SFTStageConfig
 
 if TYPE_CHECKING:
@@ -190,7 +193,7 @@ def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
             datasets[arm] = Dataset.from_dict(rows)
             continue
         langs = cfg.arm_langs(arm)
-        picked = _pick(arm, langs, len(tasks), count, cfg.budget_tokens)
+        picked = _pick("multi" if arm == "align" else arm, langs, len(tasks), count, cfg.budget_tokens)
         rows = {"prompt": [], "completion": [], "task_id": [], "lang": []}
         tokens: dict[str, int] = defaultdict(int)
         completion_tokens: dict[str, int] = defaultdict(int)
@@ -213,7 +216,19 @@ def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
             "tokens_by_lang": dict(tokens), "completion_tokens_by_lang": dict(completion_tokens),
             "examples_by_lang": {lang: len(v) for lang, v in ids.items()},
             "task_ids_by_lang": dict(ids)}
+        if arm == "align":
+            pairs = align_pairs(tasks, cfg.multi_langs, cfg.align_tasks, seed)
+            manifest["arms"][arm].update(
+                align={"pairs": len(pairs), "layer": cfg.align_layer, "weight": cfg.align_weight,
+                       "temperature": cfg.align_temperature, "per_step": cfg.align_per_step,
+                       "pair_ids": [[tid, a, b] for tid, a, b, _, _ in pairs]})
     return datasets, manifest
+
+
+def arm_align_pairs(world, cfg: SFTStageConfig, seed: int = 0) -> list[tuple[str, str]]:
+    """The align arm's pairs of texts (the same task's program in two languages of `cfg.multi_langs`), as
+    `build_arms` recorded them in the manifest; for `train.sft.run_sft(..., align=...)`."""
+    return [(x, y) for *_, x, y in align_pairs(task_order(world, seed), cfg.multi_langs, cfg.align_tasks, seed)]
 
 
 def arm_languages_seen(manifest: dict[str, Any]) -> set[str]:
@@ -221,4 +236,4 @@ def arm_languages_seen(manifest: dict[str, Any]) -> set[str]:
     return {lang for arm in manifest["arms"].values() for lang in arm["examples_by_lang"]}
 
 
-__all__ = ["arm_languages_seen", "build_arms", "example", "task_order"]
+__all__ = ["arm_align_pairs", "arm_languages_seen", "build_arms", "example", "task_order"]

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-ARM_KINDS = ("mono", "multi", "parallel", "parallel-paired", "translate")
+ARM_KINDS = ("mono", "multi", "parallel", "parallel-paired", "translate", "align")
 Log = Callable[[dict[str, Any]], None]
 
 
@@ -47,7 +47,9 @@ class SFTStageConfig:
         "help": "Arms to build and train, among 'mono', 'multi', 'parallel' (the same tasks in several languages, "
                 "one language per example), 'parallel-paired' (one example holds a task's programs in every "
                 "language of a group, in one sequence) and 'translate' (the prompt is a task's program in one "
-                "language, the completion the same program in another). Every arm gets the same budget."})
+                "language, the completion the same program in another), 'align' (the multi arm's data plus a "
+                "contrastive loss that pulls a task's programs in two languages together at one layer: "
+                "train/align.py). Every arm gets the same supervised budget."})
     source_lang: str = field(default="python", metadata={"help": "The only language of the mono arm (and RL's)."})
     multi_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
         "help": "Languages of the multi arm (different tasks per language)."})
@@ -66,6 +68,18 @@ class SFTStageConfig:
                 "by the tag line and signature in `to`, the completion is its body in `to`; tasks take the "
                 "directions in turn. [] = both directions between `source_lang` and every other language of "
                 "`parallel_langs`."})
+    align_weight: float = field(default=1.0, metadata={
+        "hash": "if_set", "help": "align arm: weight of the contrastive loss added to the LM loss."})
+    align_layer: int = field(default=-1, metadata={
+        "hash": "if_set", "help": "align arm: the block whose residual output (blocks.{L}.hook_resid_post) is pooled "
+                                  "and aligned; -1 = the middle block (num_layers // 2)."})
+    align_temperature: float = field(default=0.1, metadata={
+        "hash": "if_set", "help": "align arm: InfoNCE temperature."})
+    align_tasks: int = field(default=600, metadata={
+        "hash": "if_set", "help": "align arm: parallel pairs (train tasks, each in two languages of multi_langs), "
+                                  "seen only through the contrastive loss."})
+    align_per_step: int = field(default=16, metadata={
+        "hash": "if_set", "help": "align arm: pairs in the contrastive batch of each optimizer step."})
     budget_tokens: int = field(default=42_000, metadata={
         "help": "Tokens of every arm (equal across arms to within one example), counted as `budget_counts` says. "
                 "42k supervised tokens is what a 100k prompt+completion budget gave the multi and parallel arms "
@@ -116,6 +130,11 @@ class SFTStageConfig:
         require(self, "translate_pairs", all(len(p) == 2 and p[0] != p[1] and set(p) <= set(universe)
                                              for p in self.translate_pairs),
                 f"every pair must be two different languages of {universe}")
+        require(self, "align_weight", self.align_weight >= 0, "must be >= 0")
+        require(self, "align_layer", self.align_layer >= -1, "must be a block index, or -1 for the middle block")
+        require(self, "align_temperature", self.align_temperature > 0, "must be positive")
+        require(self, "align_tasks", self.align_tasks >= 2, "must be at least 2")
+        require(self, "align_per_step", self.align_per_step >= 2, "must be at least 2 (InfoNCE needs negatives)")
         require(self, "budget_tokens", self.budget_tokens >= 100, "must be at least 100")
         require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
         require(self, "epochs", self.epochs > 0, "must be positive")
@@ -152,7 +171,8 @@ class SFTStageConfig:
             return tuple(dict.fromkeys(la for g in self.groups for la in g))
         if arm == "translate":
             return tuple(dict.fromkeys(la for p in self.directions for la in p))
-        return {"mono": (self.source_lang,), "multi": self.multi_langs, "parallel": self.parallel_langs}[arm]
+        return {"mono": (self.source_lang,), "multi": self.multi_langs, "align": self.multi_langs,
+                "parallel": self.parallel_langs}[arm]
 
     @property
     def seen_langs(self) -> tuple[str, ...]:
@@ -174,12 +194,15 @@ def entropy_set(world, n_tasks: int, langs: Sequence[str] = LANGS) -> dict[str, 
 def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTrainedTokenizerBase, dataset: Dataset,
             cfg: SFTStageConfig, out_dir: str | Path, progress: bool = True, log: Log | None = None,
             runtime: RuntimeConfig | None = None,
-            entropy_eval: dict[str, tuple[Sequence[str], Sequence[str]]] | None = None) -> Path:
+            entropy_eval: dict[str, tuple[Sequence[str], Sequence[str]]] | None = None,
+            align: Sequence[tuple[str, str]] | None = None) -> Path:
     """Fine-tune on `dataset` (columns `prompt`, `completion`; others are dropped) and save the result
     (merged when LoRA) with its tokenizer into `out_dir`. A model object passed in is copied, not
     changed. `log` receives `sft_start`, `sft_step` (trl's logs: loss, entropy, mean_token_accuracy,
     learning_rate, ...) and `sft_done` (train loss, seconds, and with `entropy_eval` (lang -> (prompts,
-    completions), e.g. from `entropy_set`) the mean completion entropy per language). Returns `out_dir`."""
+    completions), e.g. from `entropy_set`) the mean completion entropy per language). With `align` (pairs of
+    texts, the same task in two languages: `train.mixtures.arm_align_pairs`) the loss adds the align arm's
+    contrastive term (`train.align`, weighted by `cfg.align_weight`). Returns `out_dir`."""
     import torch
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
@@ -223,8 +246,15 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
 
     t0 = time.perf_counter()
     with quiet_libraries(not progress):
-        trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                             peft_config=peft_config, callbacks=[_Relay()])
+        trainer_cls, extra = SFTTrainer, {}
+        if align is not None:
+            from .align import AlignLoss, with_alignment
+            trainer_cls = with_alignment(SFTTrainer)
+            extra = dict(align_pairs=list(align), align_weight=cfg.align_weight, align_per_step=cfg.align_per_step,
+                         align_seed=runtime.seed, align_loss=AlignLoss(tokenizer, cfg.align_layer,
+                                                                       cfg.align_temperature, cfg.max_length))
+        trainer = trainer_cls(model=model, args=args, train_dataset=data, processing_class=tokenizer,
+                              peft_config=peft_config, callbacks=[_Relay()], **extra)
         bar_only(trainer)   # a bar (when progress) and no log dicts printed
         steps = cfg.max_steps or math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.epochs)
         log({"event": "sft_start", "examples": len(data), "steps": steps, "lora": cfg.lora,

@@ -228,12 +228,15 @@ def quiet_output(on: bool):
 
 
 def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, force: bool = False,
-                 only: str | None = None, source=None) -> RunResult:
+                 only: str | None = None, source=None, checked=None) -> RunResult:
     """Run (or resume) one seed of any recipe into `root`; with `only`, that stage alone (its upstream must
-    be done). Bad input is refused before the run folder is touched."""
+    be done). Bad input is refused before the run folder is touched; `checked()` is called once the
+    input has passed (the command prints its advice there, so a refusal stays one line)."""
     from .sources import source_for
     source = source or source_for(recipe)
     probe = preflight(recipe, source, root, resume or only is not None, force)
+    if checked is not None:
+        checked()
     with quiet_output(quiet):
         return _run(recipe, source, probe, root, quiet, resume, force, only)
 

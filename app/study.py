@@ -81,8 +81,12 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     if any(_seen_langs(c.get("sft", {})) != seen for c in configs[1:]):
         raise ValueError(f"{out}: the seed runs' SFT arms cover different languages")
     analysis = _analysis(configs, Path(out))
-    pairs = rl_pairs(arms)
-    ckpts = ["base"] + [f"sft-{a}" for a in arms] + [rl for _, rl in pairs.values()]
+    # The runs' own checkpoints (scores.json): a world run has oracle-<lang> arms, a bench run none.
+    ckpts = list(read_json(runs[0][1] / "scores.json") or {})
+    if any(list(read_json(d / "scores.json") or {}) != ckpts for _, d in runs[1:]):
+        raise ValueError(f"{out}: the seed runs evaluated different checkpoints")
+    oracles = [c.split("-", 1)[1] for c in ckpts if c.startswith("oracle-")]
+    pairs = {a: p for a, p in rl_pairs(arms, oracles).items() if p[0] in ckpts and p[1] in ckpts}
     loaded = [(run.scores, {c: run.eval_rows(c) for c in ckpts}) for run in (Run(d) for _, d in runs)]
     langs = list(loaded[0][0]["base"])
     pooled_scores: dict = {}

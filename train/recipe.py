@@ -197,6 +197,10 @@ def recipe_from_dict(data: dict[str, Any]):
             kwargs[key] = dict(value)
         else:
             kwargs[key] = _build_section(cls, key, value)
+    for key in TYPED:   # a section the file leaves out takes its config's defaults
+        cls = _section_class(key)
+        if key not in kwargs and cls is not None:
+            kwargs[key] = _build_section(cls, key, {})
     recipe = Recipe(**kwargs)
     recipe = dataclasses.replace(recipe, rl=follow_precision(recipe.rl, recipe.runtime),
                                  eval=follow_precision(recipe.eval, recipe.runtime))
@@ -260,6 +264,8 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
 def _is_str_field(parts: list[str]) -> bool:
     if len(parts) == 1:
         return parts[0] in ("name", "description")
+    if parts[0] == "probe":   # typed by app/ (ProbeConfig): a value is read as TOML, else kept as a string
+        return False
     cls = _section_class(parts[0]) if parts[0] in TYPED else None
     if cls is None:
         return True

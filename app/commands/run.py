@@ -81,13 +81,19 @@ def run(args) -> int:
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
     note = precision_note(recipe)
-    if note:
-        print(f"psft run: {note}", file=sys.stderr)
+
+    def advise():   # once the input has passed preflight: a refusal stays one line
+        nonlocal note
+        if note:
+            print(f"psft run: {note}", file=sys.stderr)
+            note = None
     seeds = resolve_seeds(list(recipe.seeds), args)
     out = args.out or Path("artifacts") / "runs" / recipe.name
     roots = seed_roots(recipe.seeds, seeds, out)
     if args.dry_run:
         report = dry_run(recipe, out, list(roots.values()), recipe_arg=args.recipe, data_arg=args.data, sets=args.set)
+        if note:
+            report["warnings"].append(note)
         print(json.dumps(report, indent=1))
         if report["errors"]:
             raise CliError("dry run found problems:\n  " + "\n  ".join(report["errors"]))
@@ -95,7 +101,7 @@ def run(args) -> int:
     for seed, root in roots.items():
         try:
             res = run_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume, force=args.force,
-                               only=args.stage)
+                               only=args.stage, checked=advise)
         except (RunExists, BadInput, StageOrderError) as e:
             raise CliError(str(e)) from e
         if not args.quiet:

@@ -79,12 +79,26 @@ def sft_stage(ctx: RunContext, arm: str) -> None:
                 log=ctx.logger(f"sft-{arm}"), runtime=r.runtime, entropy_eval=src.entropy_eval(ctx))
 
 
+def rl_config(ctx: RunContext):
+    """`[rl]` as the RL stages run it: threads and device follow `[runtime]` unless `[rl]` states its own
+    (threads 0 -> runtime.threads; device 'cpu' -> cuda when the run's device is a GPU). Applied when the
+    stage runs, so neither enters a hash."""
+    import dataclasses
+    cfg, runtime = ctx.recipe.rl, ctx.recipe.runtime
+    changes = {}
+    if cfg.threads == 0 and runtime.threads:
+        changes["threads"] = runtime.threads
+    if cfg.device == "cpu" and ctx.device.type == "cuda":
+        changes["device"] = "cuda"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
 def rl_stage(ctx: RunContext, base: str, out: str, lang: str) -> None:
     """checkpoints/<out>: GRPO from checkpoint `base` on the source's RL tasks in `lang`."""
     from train.grpo import run_grpo
     src = ctx.source
     with ctx.output_dir(ctx.checkpoint(out)) as tmp:
-        run_grpo(str(ctx.checkpoint(base)), src.rl_tokenizer(ctx), src.rl_tasks(ctx, lang), lang, ctx.recipe.rl,
+        run_grpo(str(ctx.checkpoint(base)), src.rl_tokenizer(ctx), src.rl_tasks(ctx, lang), lang, rl_config(ctx),
                  ctx.executor(), tmp, progress=ctx.progress, log=ctx.logger(out))
 
 
@@ -139,7 +153,11 @@ def tables_stage(ctx: RunContext, ckpts: list[str], pairs: dict) -> None:
 
 
 def probe_stage(ctx: RunContext, cfg) -> dict:
-    """probes/: activations and alignment metrics of the checkpoints (`source.probe`)."""
+    """probes/: activations and alignment metrics of the checkpoints (`source.probe`), captured on
+    `[runtime].device` unless `[probe].device` is set (applied here, so it enters no hash)."""
+    import dataclasses
+    if "device" not in ctx.recipe.probe and cfg.device != str(ctx.device):
+        cfg = dataclasses.replace(cfg, device=str(ctx.device))
     return ctx.source.probe(ctx, cfg) or {}
 
 

@@ -143,6 +143,11 @@ def _finished_seed_runs(recipe, out: Path, seeds, ckpts) -> None:
     from .synthetic_run import write_synthetic_run
     for s in seeds:
         root = write_synthetic_run(out / f"seed-{s}", n_tasks=6, seed=s, probes=False, ckpts=ckpts)
+        for c in ckpts:   # a bench run's rows say their benchmark; its scores come per benchmark too
+            path = root / "evals" / f"{c}.jsonl"
+            path.write_text("".join(json.dumps({**json.loads(x), "split": "mbxp"}) + "\n"
+                                    for x in path.read_text().splitlines()))
+        write_json(root / "scores_by_benchmark.json", {"mbxp": json.loads((root / "scores.json").read_text())})
         r = recipe.with_seed(s)
         for stage, h in _hashes(r).items():
             write_json(root / "stages" / f"{stage}.json", {"stage": stage, "hash": h})
@@ -169,7 +174,8 @@ def test_seeds_of_a_bench_recipe_are_pooled_like_the_worlds(tmp_path, capsys):
     assert main(["run", "--recipe", "smol-micro", "--data", str(SHARED_DATA / "mbxp"), "--out", str(out),
                  "--seeds", "2", "--resume", "--quiet"]) == 0, capsys.readouterr().err
     study = json.loads((out / "study.json").read_text())
-    assert study["seeds"] == [0, 1] and "rl-parallel" in study["scores"]
+    assert study["seeds"] == [0, 1] and "rl-parallel" in study["scores"] and "oracle-lua" not in study["scores"]
+    assert study["by_benchmark"]["mbxp"]["scores"] == study["scores"]
 
 
 def test_only_the_main_process_writes(tmp_path, monkeypatch):

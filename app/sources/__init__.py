@@ -4,7 +4,8 @@ The pipeline (`app/pipeline.py`) builds one stage graph for every recipe; what d
 synthetic world and a pretrained model on real benchmarks is a `TaskSource`:
 
 - `head_stages(ctx)`: the stages before SFT (world -> tokenizer -> pretrain, or model -> bench-data);
-  `base_after` names the one that makes the base checkpoint, `pool_after` the one the SFT pool needs;
+  `base_after` names the one that makes the base checkpoint, `pool_after` the one the SFT pool needs,
+  `cheap_stages` those a `--stage` run does on the way when they are not done;
 - `base_model(ctx)`, `tokenizer(ctx)`: the base checkpoint's path and the tokenizer SFT trains with;
 - `sft_data(ctx)`: the SFT arms' datasets and their manifest; `entropy_eval(ctx)`: the entropy probe set;
 - `rl_tasks(ctx, lang)`, `rl_tokenizer(ctx)`: what GRPO trains on in `lang`;

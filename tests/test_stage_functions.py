@@ -116,15 +116,11 @@ def test_report_stage_writes_the_report(ctx):
     assert "<html" in (ctx.root / "report.html").read_text()[:2000].lower()
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_bench_head_stages_write_the_model_and_the_checked_problems(shared_data, tmp_path):
     from app.sources.bench import bench_data_stage, model_stage
-
-    from . import tiny_lm
-    tok = tiny_lm.tokenizer()
-    model_dir = tmp_path / "tiny-model"
-    tiny_lm.model(tok).save_pretrained(model_dir)
-    tok.save_pretrained(model_dir)
+    model_dir = tmp_path / "a-local-model"   # a local folder is used as given (nothing is loaded here)
     r = load_recipe("smol-micro", {"data.mbxp": str(shared_data / "mbxp"), "model.name": str(model_dir),
                                    "data.sft_max_problems": "6", "data.rl_max_problems": "4", "sft.entropy_tasks": "1"})
     src = source_for(r)

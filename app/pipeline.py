@@ -312,17 +312,15 @@ def dry_run(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str 
     launch = getattr(recipe, "launch", None)
     train_prefix = (["accelerate", "launch", "--config_file", accel, "--num_processes", str(launch.num_processes),
                      "-m", "app.cli"] if accel else ["psft"])
-    trained = {f"sft-{a}" for a in recipe.sft.arms} | {out for _, out in
-                                                       rl_pairs(recipe.sft.arms, getattr(recipe, "oracles", ())).values()}
+    pairs = rl_pairs(recipe.sft.arms, getattr(recipe, "oracles", ()))
+    trained = {f"sft-{a}" for a in recipe.sft.arms} | {ckpt for _, ckpt in pairs.values()}
+    rl_server = recipe.rl.use_vllm and recipe.rl.vllm_mode == "server"
     listed = []
-    rl = recipe.rl
     for s in stages:
         cmd = (train_prefix + base[1:] if s.name in trained else base) + ["--stage", s.name]
         entry = {"stage": s.name, "after": list(s.after), "hash": hashes[s.name], "command": shlex.join(cmd)}
-        if s.name in trained and not s.name.startswith("sft-") and getattr(rl, "use_vllm", False) \
-                and getattr(rl, "vllm_mode", "") == "server":
-            start = next(st.after[0] for st in stages if st.name == s.name)
-            entry["before"] = shlex.join(["trl", "vllm-serve", "--model", str(runs[0] / "checkpoints" / start)])
+        if rl_server and s.name in trained and not s.name.startswith("sft-"):
+            entry["before"] = shlex.join(["trl", "vllm-serve", "--model", str(runs[0] / "checkpoints" / s.after[0])])
         listed.append(entry)
     return {"recipe": recipe.name, "kind": source.kind, "runs": [str(r) for r in runs], **checked,
             "stages": listed, "errors": errors, "warnings": warns}

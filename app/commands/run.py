@@ -91,7 +91,8 @@ def run(args) -> int:
     out = args.out or Path("artifacts") / "runs" / recipe.name
     roots = seed_roots(recipe.seeds, seeds, out)
     if args.dry_run:
-        report = dry_run(recipe, out, list(roots.values()), recipe_arg=args.recipe, data_arg=args.data, sets=args.set)
+        report = dry_run(recipe.with_seed(seeds[0]), out, list(roots.values()), recipe_arg=args.recipe,
+                         data_arg=args.data, sets=args.set)
         if note:
             report["warnings"].append(note)
         print(json.dumps(report, indent=1))

@@ -80,7 +80,7 @@ def run(args) -> int:
         recipe = load_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
-    note = precision_note(recipe)
+    note = None if args.quiet else precision_note(recipe)   # --quiet prints the run folder only
 
     def advise():   # once the input has passed preflight: a refusal stays one line
         nonlocal note

@@ -1,46 +1,52 @@
-"""The study pipeline on the synthetic world: world → tokenizer → pretraining (base) → SFT arms →
-RL arms on the source language + oracle → evaluation of every checkpoint → transfer table → probes
-(activations and alignment metrics, `app.probing`) → the HTML report.
+"""The study pipeline, one stage graph for every recipe: the task source's head stages (world ->
+tokenizer -> pretrain, or model -> bench-data; `app/sources/`) -> sft-data -> SFT arms -> RL arms in
+the source language + oracles -> an evaluation of every checkpoint on the source's evaluation sets ->
+tables -> probes (activations and alignment metrics, `app.probing`) -> the HTML report.
 
-Every stage writes its outputs atomically and a marker with the hash of the config it depends on;
-a rerun skips what is done and matches (`--resume`), so a run killed at any moment and resumed ends
-with the results of an uninterrupted one (each stage is deterministic given its seed on CPU).
-Bad input (a language without a runtime, a checkpoint folder that is not a model, ...) is refused by
-`preflight` before anything is written; `quiet` silences progress bars, stage lines and library
-warnings (the event log still records everything).
+`build_graph(recipe, source, ctx)` lists the stages; each is a module-level function of a
+`RunContext` (and its arm or checkpoint) that a test can call alone. A stage writes its outputs
+atomically and a marker with its hash (`app/stages.py`); a rerun skips what is done and matches
+(`--resume`), so a run killed at any moment and resumed ends with the results of an uninterrupted one.
+`run_pipeline` checks the input first (`preflight`: nothing is written or deleted before), then runs
+the graph, or one stage of it (`only`: what `accelerate launch` runs per training stage; only rank 0
+writes). `dry_run` lists the same graph with the command of each stage. `quiet` silences progress
+bars, stage lines and library warnings (the event log still records everything).
 Not for: the training itself (`train/`) or the folder layout's writing primitives (`runfs.py`).
 """
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import shutil
 import time
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from .preflight import BadInput, check_checkpoints, check_out_dir, check_paths, check_runtimes
-from .runfs import EventLog, atomic_dir, clean_temporaries, read_json, write_json, write_jsonl
+from .context import RunContext, launch_rank
+from .preflight import preflight, probe_config
+from .runfs import clean_temporaries, read_json, write_json, write_jsonl
 from .stages import Stage, StageRunner
 
-# The oracle arm runs the same RL directly in a target language held out of every SFT arm, starting
-# from the parallel arm's SFT checkpoint; its gain bounds what transfer could give in that language.
-ORACLE_LANGS = ("lua",)
+# An oracle arm runs the same RL directly in a target language (the recipe's `oracles`), starting from
+# the parallel arm's SFT checkpoint; its gain bounds what transfer could give in that language.
 ORACLE_BASE_ARM = "parallel"
-HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")
 # Bump when transfer.json's content changes, so that `--resume` rewrites the tables of finished runs.
 TABLES_VERSION = 2
 # Bump when the report's content changes, so that `--resume` rewrites the reports of finished runs.
 REPORT_VERSION = 2
 
 
-def rl_pairs(arms) -> dict[str, tuple[str, str]]:
+def rl_pairs(arms, oracles=()) -> dict[str, tuple[str, str]]:
     """RL arm -> (the SFT checkpoint it starts from, the checkpoint it writes): `rl-<arm>` from
     `sft-<arm>` for every SFT arm, then `oracle-<lang>` from the parallel arm (else the first)."""
     arms = list(arms)
     pairs = {arm: (f"sft-{arm}", f"rl-{arm}") for arm in arms}
     oracle_base = f"sft-{ORACLE_BASE_ARM}" if ORACLE_BASE_ARM in arms else f"sft-{arms[0]}"
-    for lang in ORACLE_LANGS:
+    for lang in oracles:
         pairs[f"oracle-{lang}"] = (oracle_base, f"oracle-{lang}")
     return pairs
 
@@ -49,6 +55,156 @@ def rl_langs(pairs, source: str) -> dict[str, str]:
     """RL arm -> the language its RL ran in: `oracle-<lang>` in <lang>, every other arm in `source`."""
     return {arm: arm.split("-", 1)[1] if arm.startswith("oracle-") else source for arm in pairs}
 
+
+def checkpoints(recipe) -> list[str]:
+    """The run's checkpoints in graph order: base, sft-<arm>..., rl-<arm>..., oracle-<lang>..."""
+    pairs = rl_pairs(recipe.sft.arms, getattr(recipe, "oracles", ()))
+    return ["base"] + [f"sft-{a}" for a in recipe.sft.arms] + [out for _, out in pairs.values()]
+
+
+# ---- the stages every source shares --------------------------------------------------------------
+
+def sft_data_stage(ctx: RunContext) -> None:
+    """data/sft_mixtures.json: the arms' manifest (token counts, task ids per language)."""
+    write_json(ctx.root / "data" / "sft_mixtures.json", ctx.source.sft_data(ctx)[1])
+
+
+def sft_stage(ctx: RunContext, arm: str) -> None:
+    """checkpoints/sft-<arm>: the base model fine-tuned on the arm's mixture."""
+    from train.sft import run_sft
+    src, r = ctx.source, ctx.recipe
+    data = src.sft_data(ctx)[0][arm]
+    with ctx.output_dir(ctx.checkpoint(f"sft-{arm}")) as tmp:
+        run_sft(src.base_model(ctx), src.tokenizer(ctx), data, r.sft, out_dir=tmp, progress=ctx.progress,
+                log=ctx.logger(f"sft-{arm}"), runtime=r.runtime, entropy_eval=src.entropy_eval(ctx))
+
+
+def rl_config(ctx: RunContext):
+    """`[rl]` as the RL stages run it: threads and device follow `[runtime]` unless `[rl]` states its own
+    (threads 0 -> runtime.threads; device 'cpu' -> cuda when the run's device is a GPU). Applied when the
+    stage runs, so neither enters a hash."""
+    import dataclasses
+    cfg, runtime = ctx.recipe.rl, ctx.recipe.runtime
+    changes = {}
+    if cfg.threads == 0 and runtime.threads:
+        changes["threads"] = runtime.threads
+    if cfg.device == "cpu" and ctx.device.type == "cuda":
+        changes["device"] = "cuda"
+    return dataclasses.replace(cfg, **changes) if changes else cfg
+
+
+def rl_stage(ctx: RunContext, base: str, out: str, lang: str) -> None:
+    """checkpoints/<out>: GRPO from checkpoint `base` on the source's RL tasks in `lang`."""
+    from train.grpo import run_grpo
+    src = ctx.source
+    with ctx.output_dir(ctx.checkpoint(out)) as tmp:
+        run_grpo(str(ctx.checkpoint(base)), src.rl_tokenizer(ctx), src.rl_tasks(ctx, lang), lang, rl_config(ctx),
+                 ctx.executor(), tmp, progress=ctx.progress, log=ctx.logger(out))
+
+
+def eval_stage(ctx: RunContext, ckpt: str) -> dict:
+    """evals/<ckpt>.jsonl and .scores.json: the checkpoint, on `[runtime].device`, on every evaluation set
+    of the source (scores keyed by set when the source has several kinds, `source.scores_by_set`)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from train.evaluate import evaluate_checkpoint
+    src = ctx.source
+    path = src.base_model(ctx) if ckpt == "base" else str(ctx.checkpoint(ckpt))
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, src.eval_dtype)).to(ctx.device).eval()
+    tok = src.eval_tokenizer(ctx, path)
+    rows, scores, timings = [], {}, {}
+    for es in src.eval_sets(ctx):
+        t: dict = {}
+        r, s = evaluate_checkpoint(model, tok, es.tasks, es.config, ctx.executor(), progress=ctx.progress,
+                                   log=ctx.logger(f"eval-{ckpt}"), timings=t)
+        for row in r:
+            row["split"] = es.split_of(row["task_id"])
+        rows += r
+        scores[es.name], timings[es.name] = s, t
+    if not src.scores_by_set:
+        (scores,), (timings,) = scores.values(), timings.values()
+    write_jsonl(ctx.root / "evals" / f"{ckpt}.jsonl", rows)
+    write_json(ctx.root / "evals" / f"{ckpt}.scores.json", scores)
+    return {"timings": timings, "device": str(model.device)}
+
+
+def tables_stage(ctx: RunContext, ckpts: list[str], pairs: dict) -> None:
+    """scores.json and transfer.json (of the first evaluation set), and per set in scores_by_benchmark.json /
+    transfer_by_benchmark.json when the source has several."""
+    from train.transfer import transfer_table
+    r, src = ctx.recipe, ctx.source
+    scores = {n: read_json(ctx.root / "evals" / f"{n}.scores.json") for n in ckpts}
+    rows = {n: [json.loads(x) for x in (ctx.root / "evals" / f"{n}.jsonl").read_text().splitlines()] for n in ckpts}
+    by_set_scores, by_set_transfer = {}, {}
+    for name in src.eval_set_names():
+        s = {n: scores[n][name] for n in ckpts} if src.scores_by_set else scores
+        rw = {n: [x for x in rows[n] if x["split"] == name] for n in ckpts} if src.scores_by_set else rows
+        by_set_scores[name] = s
+        by_set_transfer[name] = transfer_table(
+            s, rw, pairs, source=r.rl.lang, n_boot=r.eval.n_boot, seed=r.eval.seed, seen_langs=r.sft.seen_langs,
+            rl_langs=rl_langs(pairs, r.rl.lang), analysis=r.analysis)
+    if src.scores_by_set:
+        write_json(ctx.root / "scores_by_benchmark.json", by_set_scores)
+        write_json(ctx.root / "transfer_by_benchmark.json", by_set_transfer)
+    primary = src.eval_set_names()[0]
+    write_json(ctx.root / "scores.json", by_set_scores[primary])
+    write_json(ctx.root / "transfer.json", by_set_transfer[primary])
+
+
+def probe_stage(ctx: RunContext, cfg) -> dict:
+    """probes/: activations and alignment metrics of the checkpoints (`source.probe`), captured on
+    `[runtime].device` unless `[probe].device` is set (applied here, so it enters no hash)."""
+    import dataclasses
+    if "device" not in ctx.recipe.probe and cfg.device != str(ctx.device):
+        cfg = dataclasses.replace(cfg, device=str(ctx.device))
+    return ctx.source.probe(ctx, cfg) or {}
+
+
+def report_stage(ctx: RunContext) -> dict:
+    """report.html."""
+    from .report import write_report
+    return {"report": str(write_report(ctx.root).relative_to(ctx.root))}
+
+
+# ---- the graph ------------------------------------------------------------------------------------
+
+def build_graph(recipe, source, ctx: RunContext | None = None, probe=None) -> list[Stage]:
+    """Every stage of a run of `recipe` on `source`, in order (`ctx` None: to list or hash them only).
+    `probe` is the probe stage's config (`preflight.probe_config`; None: no probe stage)."""
+    from train.config import hashed_view, stable_hash
+    h = recipe.stage_hashes()
+    arms = list(recipe.sft.arms)
+    stages = source.head_stages(ctx)
+    stages.append(Stage("sft-data", {"h": h["sft"]}, partial(sft_data_stage, ctx), after=[source.pool_after]))
+    for arm in arms:
+        stages.append(Stage(f"sft-{arm}", {"h": h["sft"], "arm": arm}, partial(sft_stage, ctx, arm),
+                            after=["sft-data"]))
+    pairs = rl_pairs(arms, getattr(recipe, "oracles", ()))
+    for name, lang in rl_langs(pairs, recipe.rl.lang).items():
+        base, out = pairs[name]
+        stages.append(Stage(out, {"h": h["rl"], "lang": lang}, partial(rl_stage, ctx, base, out, lang), after=[base]))
+    ckpts = checkpoints(recipe)
+    for c in ckpts:
+        # Its own sections only: the checkpoint it evaluates comes in through `after` (an [rl] change re-runs
+        # the RL checkpoints' evaluations, not eval-base or eval-sft-*); not n_boot, which sets the tables'
+        # resamples only (changing it re-runs the tables alone).
+        stages.append(Stage(f"eval-{c}", {"h": recipe.evaluation_hash()}, partial(eval_stage, ctx, c),
+                            after=[source.base_after if c == "base" else c]))
+    stages.append(Stage("tables", {"h": recipe.hash("eval"), "ckpts": ckpts, "analysis": recipe.hash("analysis"),
+                                   "v": TABLES_VERSION}, partial(tables_stage, ctx, ckpts, pairs),
+                        after=[f"eval-{c}" for c in ckpts]))
+    report_after = ["tables"]
+    if probe is not None:
+        # hashed_view: a probe field left at its default (marked hash=if_set) keeps existing runs' probe hash
+        stages.append(Stage("probe", {"config": stable_hash(hashed_view(probe))}, partial(probe_stage, ctx, probe),
+                            after=["tables"]))
+        report_after.append("probe")
+    stages.append(Stage("report", {"v": REPORT_VERSION}, partial(report_stage, ctx), after=report_after))
+    return stages
+
+
+# ---- running it -----------------------------------------------------------------------------------
 
 class RunExists(Exception):
     pass
@@ -62,20 +218,8 @@ class RunResult:
     seconds: float
 
 
-def _logger(events: EventLog, stage: str):
-    """Adapt the train/ callbacks (dict events or text lines) to the run's JSONL event log."""
-    def log(item):
-        if isinstance(item, dict):
-            fields = dict(item)
-            events(fields.pop("event", "log"), stage=stage, **fields)
-        else:
-            events("log", stage=stage, message=str(item))
-    return log
-
-
 def prepare_run_dir(root: Path, recipe_dict: dict, resume: bool, force: bool) -> None:
     """Refuse to touch an existing run unless told to; with --force start it afresh."""
-    import shutil
     cfg = root / "config.json"
     if root.exists() and any(root.iterdir()):
         if force:
@@ -87,68 +231,6 @@ def prepare_run_dir(root: Path, recipe_dict: dict, resume: bool, force: bool) ->
     root.mkdir(parents=True, exist_ok=True)
     clean_temporaries(root)
     write_json(cfg, recipe_dict)
-
-
-def _section_value(section, name: str, default=None):
-    return section.get(name, default) if isinstance(section, dict) else getattr(section, name, default)
-
-
-def executed_langs(recipe) -> list[str]:
-    """Languages whose programs the run executes: evaluation, RL rewards and the oracle arms."""
-    from evals.world import LANGS
-    return [*(_section_value(recipe.eval, "langs") or LANGS), _section_value(recipe.rl, "lang", "python"),
-            *ORACLE_LANGS]
-
-
-@dataclass
-class ProbeSetup:
-    """The probe stage's entry point and config, or why it cannot run (`app.probing` not there)."""
-    run: object = None
-    config: object = None
-    unavailable: str = ""
-
-
-def probe_setup(recipe) -> ProbeSetup:
-    """Import the probe stage (`app.probing.probe_run`) and build its config from the recipe's `[probe]`
-    table when there is one; a bad key or a missing data path is bad input."""
-    try:
-        from . import probing
-    except ImportError as e:
-        return ProbeSetup(unavailable=f"app.probing is not importable ({e})")
-    run = getattr(probing, "probe_run", None)
-    if run is None:
-        return ProbeSetup(unavailable="app.probing has no probe_run")
-    cls = getattr(probing, "ProbeConfig", None)
-    section = getattr(recipe, "probe", None)
-    if isinstance(section, dict) and section and cls is not None:
-        from train.config import ConfigError, from_dict
-        try:
-            config = from_dict(cls, section, "[probe]")
-        except (ConfigError, ValueError, TypeError) as e:   # ProbeConfig validates with ValueError
-            raise BadInput(f"[probe]: {e}" if not str(e).startswith("[probe]") else str(e)) from None
-    elif section and not isinstance(section, dict):
-        config = section
-    elif cls is not None:
-        # No [probe] table: the probe config's defaults, on at most as many tasks as the evaluation uses
-        # (the micro recipe evaluates 10: probing 200 would dwarf the rest of its run).
-        # A world run probes its lexical control set too (per-language identifiers, metrics.json's "control").
-        n_eval = _section_value(recipe.eval, "n_tasks", 0) or 0
-        default = cls(lexical_control=True)
-        config = cls(n_tasks=min(default.n_tasks, n_eval), lexical_control=True) if 0 < n_eval < default.n_tasks \
-            else default
-    else:
-        config = None
-    check_paths({f"[probe].{name}": getattr(config, name, None) for name in ("data_path", "data_dir")})
-    return ProbeSetup(run=run, config=config)
-
-
-def preflight(recipe, root: Path, resume: bool, force: bool) -> ProbeSetup:
-    """Refuse bad input before the run folder is touched (see the module docstring)."""
-    check_out_dir(root)
-    check_runtimes(executed_langs(recipe))
-    if resume and not force:
-        check_checkpoints(root)
-    return probe_setup(recipe)
 
 
 @contextmanager
@@ -163,155 +245,82 @@ def quiet_output(on: bool):
         yield
 
 
-def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, force: bool = False) -> RunResult:
-    """Run (or resume) one seed of a world recipe into `root`."""
-    probe = preflight(recipe, root, resume, force)
+def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, force: bool = False,
+                 only: str | None = None, source=None, checked=None) -> RunResult:
+    """Run (or resume) one seed of any recipe into `root`; with `only`, that stage alone (its upstream must
+    be done). Bad input is refused before the run folder is touched; `checked()` is called once the
+    input has passed (the command prints its advice there, so a refusal stays one line)."""
+    from .sources import source_for
+    source = source or source_for(recipe)
+    probe = preflight(recipe, source, root, resume or only is not None, force)
+    if checked is not None:
+        checked()
     with quiet_output(quiet):
-        return _run_pipeline(recipe, root, quiet, resume, force, probe)
+        return _run(recipe, source, probe, root, quiet, resume, force, only)
 
 
-def _run_pipeline(recipe, root: Path, quiet: bool, resume: bool, force: bool, probe: ProbeSetup) -> RunResult:
+def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bool, only: str | None) -> RunResult:
     t_start = time.time()
-    prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume, force)
-    events = EventLog(root / "events.jsonl")
-    events("run_start", recipe=recipe.name, seed=recipe.runtime.seed, pid=os.getpid())
-    recipe.runtime.apply()
-    runner = StageRunner(root, events, quiet=quiet)
-    progress = not quiet
-    ckpt = root / "checkpoints"
-
-    from evals.world import SPLITS, World
-    world = World(recipe.world)
-    hashes = recipe.stage_hashes()
-
-    def world_stage():
-        write_json(root / "data" / "world.json", {
-            "stats": world.stats(), "splits": {s: [t.id for t in world.split(s)] for s in SPLITS}})
-    runner(Stage("world", {"h": hashes["world"]}, world_stage))
-
-    def tokenizer_stage():
-        from train.tokenizer import build_tokenizer
-        tok = build_tokenizer(world, recipe.tokenizer)
-        with atomic_dir(root / "tokenizer") as tmp:
-            tok.save_pretrained(tmp)
-    runner(Stage("tokenizer", {"h": hashes["tokenizer"]}, tokenizer_stage, after=["world"]))
-
-    def tokenizer():
-        from transformers import AutoTokenizer
-        return AutoTokenizer.from_pretrained(root / "tokenizer")
-
-    def pretrain_stage():
-        from train.pretrain import pretrain, pretrain_texts, valid_texts
-        tok = tokenizer()
-        texts = pretrain_texts(world, recipe.pretrain, recipe.runtime.seed)
-        with atomic_dir(ckpt / "base") as tmp:
-            pretrain(recipe.model, tok, texts, recipe.pretrain, out_dir=tmp, progress=progress,
-                     log=_logger(events, "pretrain"), runtime=recipe.runtime,
-                     valid=valid_texts(world, recipe.pretrain))
-    runner(Stage("pretrain", {"h": hashes["pretrain"]}, pretrain_stage, after=["tokenizer"]))
-
-    arms = list(recipe.sft.arms)
-    mixtures: dict = {}
-
-    def mixtures_for():
-        if not mixtures:
-            from train.mixtures import build_arms
-            datasets, manifest = build_arms(world, tokenizer(), recipe.sft, seed=recipe.runtime.seed)
-            mixtures.update(datasets=datasets, manifest=manifest)
-        return mixtures
-
-    def mixture_stage():
-        write_json(root / "data" / "sft_mixtures.json", mixtures_for()["manifest"])
-    runner(Stage("sft-data", {"h": hashes["sft"]}, mixture_stage, after=["pretrain"]))
-
-    for arm in arms:
-        def sft_stage(arm=arm):
-            from train.sft import entropy_set, run_sft
-            data = mixtures_for()["datasets"][arm]
-            with atomic_dir(ckpt / f"sft-{arm}") as tmp:
-                run_sft(str(ckpt / "base"), tokenizer(), data, recipe.sft, out_dir=tmp, progress=progress,
-                        log=_logger(events, f"sft-{arm}"), runtime=recipe.runtime,
-                        entropy_eval=entropy_set(world, recipe.sft.entropy_tasks))
-        runner(Stage(f"sft-{arm}", {"h": hashes["sft"], "arm": arm}, sft_stage, after=["sft-data"]))
-
-    from evals.execution import Executor
-    with Executor() as executor:
-        rl_tasks = world.split("rl")
-        rl_ckpts = rl_pairs(arms)
-        for name, (base, out) in rl_ckpts.items():
-            lang = name.split("-", 1)[1] if name.startswith("oracle-") else recipe.rl.lang
-
-            def rl_stage(base=base, out=out, lang=lang):
-                from train.grpo import run_grpo
-                with atomic_dir(ckpt / out) as tmp:
-                    run_grpo(str(ckpt / base), None, rl_tasks, lang, recipe.rl, executor, tmp,
-                             progress=progress, log=_logger(events, out))
-            runner(Stage(out, {"h": hashes["rl"], "lang": lang}, rl_stage, after=[base]))
-
-        eval_tasks = [t for s in HELD_OUT_SPLITS for t in world.split(s)]
-        split_of = {t.id: t.split for t in eval_tasks}
-        ckpts = ["base"] + [f"sft-{a}" for a in arms] + [out for _, out in rl_ckpts.values()]
-        for name in ckpts:
-            def eval_stage(name=name):
-                import torch
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                from train.evaluate import evaluate_checkpoint
-                model = AutoModelForCausalLM.from_pretrained(ckpt / name, dtype=torch.float32).eval()
-                tok = AutoTokenizer.from_pretrained(ckpt / name)
-                timings: dict = {}
-                rows, scores = evaluate_checkpoint(model, tok, eval_tasks, recipe.eval, executor,
-                                                   progress=progress, log=_logger(events, f"eval-{name}"),
-                                                   timings=timings)
-                for r in rows:
-                    r["split"] = split_of.get(r["task_id"], "")
-                write_jsonl(root / "evals" / f"{name}.jsonl", rows)
-                write_json(root / "evals" / f"{name}.scores.json", scores)
-                return {"timings": timings}
-            # Its own section only: the checkpoint it evaluates comes in through `after` (so an [rl] change
-            # re-runs the RL checkpoints' evaluations, not eval-base or eval-sft-*). Not n_boot: it sets the
-            # tables' resamples (and only the B a sampled pass@k interval records in scores.json), never what is
-            # generated or executed, so changing it re-runs the tables alone.
-            runner(Stage(f"eval-{name}", {"h": recipe.hash("eval", without=("n_boot",))}, eval_stage,
-                         after=["pretrain" if name == "base" else name]))
-
-    def tables_stage():
-        import json
-
-        from train.transfer import transfer_table
-        scores = {n: read_json(root / "evals" / f"{n}.scores.json") for n in ckpts}
-        write_json(root / "scores.json", scores)
-        rows = {n: [json.loads(x) for x in (root / "evals" / f"{n}.jsonl").read_text().splitlines()]
-                for n in ckpts}
-        write_json(root / "transfer.json", transfer_table(
-            scores, rows, rl_ckpts, source=recipe.rl.lang, n_boot=recipe.eval.n_boot, seed=recipe.eval.seed,
-            seen_langs=recipe.sft.seen_langs,
-            rl_langs=rl_langs(rl_ckpts, recipe.rl.lang), analysis=recipe.analysis))
-    runner(Stage("tables", {"h": recipe.hash("eval"), "ckpts": ckpts, "analysis": recipe.hash("analysis"),
-                            "v": TABLES_VERSION}, tables_stage,
-                 after=[f"eval-{n}" for n in ckpts]))
-
-    report_after = ["tables"]
-    if probe.run is None:
-        events("stage_unavailable", stage="probe", reason=probe.unavailable)
-        runner.say(f"[probe] skipped: {probe.unavailable}")
-    else:
-        from train.config import hashed_view, stable_hash
-
-        def probe_stage():
-            return probe.run(root, probe.config, progress=progress, log=_logger(events, "probe")) or {}
-        # hashed_view: a probe field left at its default (marked hash=if_set) keeps existing runs' probe hash
-        config_hash = stable_hash(hashed_view(probe.config)) if probe.config is not None else None
-        runner(Stage("probe", {"config": config_hash},
-                     probe_stage, after=["tables"]))
-        report_after.append("probe")
-
-    def report_stage():
-        from .report import write_report
-        return {"report": str(write_report(root).relative_to(root))}
-    runner(Stage("report", {"v": REPORT_VERSION}, report_stage, after=report_after))
-
+    main = launch_rank() == 0
+    if main:
+        prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume or only is not None, force)
+    ctx = RunContext(recipe, source, root, progress=not quiet and main)
+    ctx.log("run_start", recipe=recipe.name, seed=recipe.runtime.seed, pid=os.getpid(), only=only)
+    ctx.device   # noqa: B018 -- sets torch's threads (runtime.apply) before any stage
+    runner = StageRunner(root, ctx.log, quiet=quiet or not main)
+    try:
+        runner.run_graph(build_graph(recipe, source, ctx, probe), only=only, main=main, cheap=source.cheap_stages)
+    finally:
+        ctx.close()
     seconds = round(time.time() - t_start, 1)
-    events("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)
+    ctx.log("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)
     return RunResult(root, runner.ran, runner.skipped, seconds)
 
+
+def dry_run(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str | None, sets: list[str]) -> dict:
+    """The dry run's report: {"recipe", "kind", "runs", "stages", "errors", "warnings"} and what the
+    source checks (a bench recipe: "model", "data", "launch", "estimates"); nothing is loaded or written.
+    "stages" is the graph `run_pipeline` runs, each stage with what it reads (`after`), its hash for the
+    first run's seed and the command that runs it for every seed (training stages through `accelerate
+    launch` when the recipe has a `[launch].accelerate_config`)."""
+    from .preflight import BadInput, check_out_dir, check_runtimes
+    from .sources import source_for
+    from .stages import graph_hashes
+    source = source_for(recipe)
+    errors: list[str] = []
+    warns: list[str] = []
+    probe = None
+    for check in (lambda: check_out_dir(out), lambda: check_runtimes(source.executed_langs()),
+                  source.check_inputs):
+        try:
+            check()
+        except BadInput as e:
+            errors.append(str(e))
+    try:
+        probe = probe_config(recipe, source)
+    except BadInput as e:
+        errors.append(str(e))
+    checked = source.dry_run(errors, warns)
+    stages = build_graph(recipe, source, None, probe)
+    hashes = graph_hashes(stages)
+    base = ["psft", "run", "--recipe", recipe_arg, "--out", str(out), "--resume"]
+    if data_arg:
+        base += ["--data", data_arg]
+    for item in sets:
+        base += ["--set", item]
+    accel = checked.get("launch", {}).get("config_file")
+    launch = getattr(recipe, "launch", None)
+    train_prefix = (["accelerate", "launch", "--config_file", accel, "--num_processes", str(launch.num_processes),
+                     "-m", "app.cli"] if accel else ["psft"])
+    pairs = rl_pairs(recipe.sft.arms, getattr(recipe, "oracles", ()))
+    trained = {f"sft-{a}" for a in recipe.sft.arms} | {ckpt for _, ckpt in pairs.values()}
+    rl_server = recipe.rl.use_vllm and recipe.rl.vllm_mode == "server"
+    listed = []
+    for s in stages:
+        cmd = (train_prefix + base[1:] if s.name in trained else base) + ["--stage", s.name]
+        entry = {"stage": s.name, "after": list(s.after), "hash": hashes[s.name], "command": shlex.join(cmd)}
+        if rl_server and s.name in trained and not s.name.startswith("sft-"):
+            entry["before"] = shlex.join(["trl", "vllm-serve", "--model", str(runs[0] / "checkpoints" / s.after[0])])
+        listed.append(entry)
+    return {"recipe": recipe.name, "kind": source.kind, "runs": [str(r) for r in runs], **checked,
+            "stages": listed, "errors": errors, "warnings": warns}

@@ -1,7 +1,9 @@
 """Checks before a run touches its folder, so that bad input ends in one clear message naming the problem
 and nothing is written, deleted or overwritten: an output path that is a file, a language the run
 would execute without a runtime here, a checkpoint folder of the run that is not a model, a data path
-that does not exist. Not for: recipe keys and types (`train.recipe` checks those when loading).
+that does not exist, a `[probe]` table `probe.config.ProbeConfig` rejects, a CUDA device that is not
+there. `preflight` runs them all for every recipe, before `--force` deletes anything. Not for: recipe
+keys and types (`train.recipe` checks those when loading).
 """
 from __future__ import annotations
 
@@ -75,11 +77,46 @@ def check_checkpoints(root: Path) -> None:
                            "or pass --force to redo the whole run")
 
 
-def check_paths(paths: dict[str, str | Path | None]) -> None:
-    """Data paths named in the config ({"[probe].data": path}) must exist."""
-    for key, p in paths.items():
-        if p and not Path(p).exists():
-            raise BadInput(f"{key}: {p} does not exist")
+def probe_config(recipe, source):
+    """The probe stage's `ProbeConfig` from the recipe's `[probe]` table (None: no probe stage), for every
+    kind of recipe: a bad key or value is one `BadInput` naming it; without a table, the source's default
+    (`source.default_probe`); the lexical control set only where the source has one."""
+    from probe.config import ProbeConfig
+    from train.config import ConfigError, from_dict
+    section = recipe.probe
+    if not section:
+        return source.default_probe(ProbeConfig)
+    try:
+        cfg = from_dict(ProbeConfig, section, "[probe]")
+    except (ConfigError, ValueError, TypeError) as e:   # ProbeConfig validates with ValueError
+        raise BadInput(f"[probe]: {e}" if not str(e).startswith("[probe]") else str(e)) from None
+    if cfg.lexical_control and not source.lexical_control:
+        raise BadInput("[probe].lexical_control: the lexical control renames the world's identifiers; "
+                       "benchmark programs have none to rename")
+    return cfg
+
+
+def check_device(runtime) -> None:
+    """`[runtime].device` names a CUDA device: one must be visible here (imports torch)."""
+    if not runtime.device.startswith("cuda"):
+        return
+    import torch
+    if not torch.cuda.is_available():
+        raise BadInput(f"[runtime].device: {runtime.device!r} but no CUDA device is visible here: "
+                       "pass --set runtime.device=cpu (or 'auto')")
+
+
+def preflight(recipe, source, root: Path, resume: bool, force: bool):
+    """Every check above for `recipe` run into `root`, before anything is written or deleted; returns the
+    probe config (None: no probe stage)."""
+    check_out_dir(root)
+    check_runtimes(source.executed_langs())
+    source.check_inputs()
+    probe = probe_config(recipe, source)
+    check_device(recipe.runtime)
+    if resume and not force:
+        check_checkpoints(root)
+    return probe
 
 
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:

@@ -1,8 +1,10 @@
 """Stage bookkeeping: a stage is skipped when its marker exists and its config hash matches.
 
 A stage's hash covers its own config section and the hashes of the stages it reads from, so that
-changing the pretraining recipe redoes everything downstream and nothing upstream. Not for: the
-stages' work itself (see `pipeline.py`).
+changing the pretraining recipe redoes everything downstream and nothing upstream. `graph_hashes`
+computes every hash of a graph without running anything (the dry run, tests); `StageRunner.run_graph`
+runs a graph, or one stage of it whose upstream is done (`psft run --stage`). Not for: the stages'
+work itself (see `pipeline.py` and `sources/`).
 """
 from __future__ import annotations
 
@@ -25,6 +27,33 @@ class Stage:
 
     def hash(self, upstream: dict[str, str]) -> str:
         return stable_hash([self.name, self.config, [upstream[a] for a in self.after]])
+
+
+class StageOrderError(Exception):
+    """A stage asked for alone whose upstream stages are not done (or no such stage)."""
+
+
+def graph_hashes(stages: list[Stage]) -> dict[str, str]:
+    """Stage name -> hash, chained along `after` in graph order (what `StageRunner` would record)."""
+    hashes: dict[str, str] = {}
+    for s in stages:
+        hashes[s.name] = s.hash(hashes)
+    return hashes
+
+
+def upstream(stages: list[Stage], name: str) -> set[str]:
+    """Every stage `name` reads from, directly or not."""
+    by_name = {s.name: s for s in stages}
+    if name not in by_name:
+        raise StageOrderError(f"no stage named {name!r}; stages: {', '.join(by_name)}")
+    seen: set[str] = set()
+    todo = list(by_name[name].after)
+    while todo:
+        n = todo.pop()
+        if n not in seen:
+            seen.add(n)
+            todo += by_name[n].after
+    return seen
 
 
 class StageRunner:
@@ -63,6 +92,36 @@ class StageRunner:
         self.log("stage_end", stage=stage.name, hash=h, seconds=seconds)
         self.ran.append(stage.name)
         self._say(f"[{stage.name}] done in {seconds:.1f}s")
+
+    def run_graph(self, stages: list[Stage], only: str | None = None, main: bool = True,
+                  cheap: tuple[str, ...] = ()) -> None:
+        """Run every stage in order; with `only`, that stage once its upstream stages are done (those named
+        in `cheap` are done on the way). A process other than the main one (`main=False`) runs only its
+        `only` stage, without bookkeeping: its outputs go to throw-away folders (`RunContext.output_dir`)."""
+        if only is None:
+            if not main:
+                raise StageOrderError("only the main process runs the whole graph: name a stage with --stage")
+            for s in stages:
+                self(s)
+            return
+        needed = upstream(stages, only)
+        for s in stages:
+            if s.name not in needed and s.name != only:
+                continue
+            h = s.hash(self.hashes)
+            if s.name == only:
+                if main:
+                    self(s)
+                else:
+                    self.hashes[s.name] = h
+                    s.run()
+                return
+            if s.name in cheap and main and not self.done(s.name, h):
+                self(s)
+                continue
+            self.hashes[s.name] = h
+            if not self.done(s.name, h):
+                raise StageOrderError(f"stage {s.name!r} (upstream of {only!r}) is not done: run it first")
 
     def say(self, msg: str) -> None:
         self._say(msg)

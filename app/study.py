@@ -14,6 +14,10 @@ checks that they evaluated the same tasks and declared the same analysis, and wr
   checkpoint at one pooling and normalisation, each seed's value beside the mean, with the model-free
   bag-of-tokens baseline, each layer's excess over it (its CI is each seed's paired bootstrap over tasks)
   and the same on the lexical control set when the seeds probed one (`pooled_probes`).
+The checkpoints pooled are the runs' own (their scores.json: `oracle-<lang>` only where they trained
+one). A bench run's evaluation sets are pooled each on its own rows: "scores" and "transfer" hold the
+first benchmark (as the run's scores.json does) and "by_benchmark" every one, {benchmark: {"scores",
+"transfer"}}.
 `markdown(study)` renders the tables the README shows. Not for: running seeds (`app/commands/run.py`).
 """
 from __future__ import annotations
@@ -81,28 +85,52 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     if any(_seen_langs(c.get("sft", {})) != seen for c in configs[1:]):
         raise ValueError(f"{out}: the seed runs' SFT arms cover different languages")
     analysis = _analysis(configs, Path(out))
-    pairs = rl_pairs(arms)
-    ckpts = ["base"] + [f"sft-{a}" for a in arms] + [rl for _, rl in pairs.values()]
-    loaded = [(run.scores, {c: run.eval_rows(c) for c in ckpts}) for run in (Run(d) for _, d in runs)]
+    # The runs' own checkpoints (scores.json): a world run has oracle-<lang> arms, a bench run none.
+    ckpts = list(read_json(runs[0][1] / "scores.json") or {})
+    if any(list(read_json(d / "scores.json") or {}) != ckpts for _, d in runs[1:]):
+        raise ValueError(f"{out}: the seed runs evaluated different checkpoints")
+    oracles = [c.split("-", 1)[1] for c in ckpts if c.startswith("oracle-")]
+    pairs = {a: p for a, p in rl_pairs(arms, oracles).items() if p[0] in ckpts and p[1] in ckpts}
+    # A bench run's evaluation sets (scores_by_benchmark.json): each pooled on its own rows; the first is
+    # "scores"/"transfer" (as the run's scores.json), every one is under "by_benchmark".
+    by_set = [read_json(d / "scores_by_benchmark.json") for _, d in runs]
+    sets = list(by_set[0]) if all(by_set) else [None]
+    pooled = {}
+    for name in sets:
+        loaded = []
+        for (_, d), sb in zip(runs, by_set):
+            run = Run(d)
+            rows = {c: run.eval_rows(c) for c in ckpts}
+            if name is not None:
+                rows = {c: [r for r in rs if r.get("split") == name] for c, rs in rows.items()}
+            loaded.append((sb[name] if name is not None else run.scores, rows))
+        pooled[name] = {"scores": _pooled_scores(loaded, ckpts, out, per_task_pass, pooled_pass),
+                        "transfer": pooled_transfer(loaded, pairs, source=source, n_boot=n_boot, seed=0, seen_langs=seen,
+                                                    rl_langs=rl_langs(pairs, source), analysis=analysis)}
+    study = {"seeds": [s for s, _ in runs], "source": source, **pooled[sets[0]]}
+    if sets != [None]:
+        study["by_benchmark"] = pooled
+    probes = pooled_probes([Run(d) for _, d in runs])
+    if probes:
+        study["probes"] = probes
+    write_json(Path(out) / "study.json", study)
+    return study
+
+
+def _pooled_scores(loaded, ckpts: list[str], out: Path, per_task_pass, pooled_pass) -> dict:
+    """pass@1 per checkpoint and language over the seeds' runs `loaded` ([(scores, rows by ckpt)])."""
     langs = list(loaded[0][0]["base"])
-    pooled_scores: dict = {}
+    pooled: dict = {}
     for c in ckpts:
-        pooled_scores[c] = {}
+        pooled[c] = {}
         for lang in langs:
             per_run = [per_task_pass(rows[c], lang) for _, rows in loaded]
             ids = sorted(per_run[0])
             if any(sorted(p) != ids for p in per_run[1:]):
                 raise ValueError(f"{out}: the seeds evaluated {c} in {lang} on different tasks")
             cell = pooled_pass([[p[t] for t in ids] for p in per_run])
-            pooled_scores[c][lang] = {**cell, "per_seed": [s[c][lang]["pass@1"] for s, _ in loaded]}
-    study = {"seeds": [s for s, _ in runs], "source": source, "scores": pooled_scores,
-             "transfer": pooled_transfer(loaded, pairs, source=source, n_boot=n_boot, seed=0, seen_langs=seen,
-                                         rl_langs=rl_langs(pairs, source), analysis=analysis)}
-    probes = pooled_probes([Run(d) for _, d in runs])
-    if probes:
-        study["probes"] = probes
-    write_json(Path(out) / "study.json", study)
-    return study
+            pooled[c][lang] = {**cell, "per_seed": [s[c][lang]["pass@1"] for s, _ in loaded]}
+    return pooled
 
 
 PROBE_NORMS = ("centered", "raw", "standardized")   # the first one every seed measured is reported

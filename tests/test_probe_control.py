@@ -89,9 +89,12 @@ def test_the_control_can_be_turned_off_and_is_refused_for_a_benchmark(run, tmp_p
     assert main(["probe", str(tmp_path / "mb"), "--model", str(run / "checkpoints" / "sft-mono"), "--data", "x",
                  "--lexical-control", "--quiet"]) == 2
     assert "none to rename" in capsys.readouterr().err
-    from app.pipeline_bench import BadProbeConfig, probe_config
-    with pytest.raises(BadProbeConfig, match="lexical_control"):
-        probe_config({"lexical_control": True})
+    from app.preflight import BadInput, probe_config
+    from app.sources import source_for
+    from train.recipe import load_recipe
+    smol = load_recipe("smol", {"probe.lexical_control": "true"})
+    with pytest.raises(BadInput, match="lexical_control"):
+        probe_config(smol, source_for(smol))
 
 
 def test_per_language_naming_lowers_the_lexical_overlap_of_translations():

@@ -113,7 +113,8 @@ class BenchGRPOConfig(GRPOStageConfig):
         "help": "Completions (not prompts) per optimizer step; x steps_per_generation must divide by num_generations."})
     max_completion_length: int = field(default=192, metadata={"help": "Generated tokens per completion, at most."})
     lora: bool = field(default=True, metadata={"help": "Train a LoRA adapter (merged into the saved checkpoint)."})
-    threads: int = field(default=1, metadata={"help": "torch threads for the stage."})
+    threads: int = field(default=1, metadata={
+        "help": "torch threads for GRPO, the stage's stated exception to [runtime].threads (0: follow it)."})
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ Built-in: `smol-micro` (the whole path in minutes, for CI), `smol` (SmolLM2-135M
 CPU), `paper` (Llama-3.1-8B-Instruct on GPUs, with an accelerate config file beside it). Sections:
 `[runtime]` RuntimeConfig, `[model]` BenchModelConfig, `[data]` BenchDataConfig, `[prompt]`
 PromptConfig, `[sft]` BenchSFTConfig, `[rl]` BenchGRPOConfig, `[eval]` BenchEvalConfig, `[launch]`
-LaunchConfig (see `train.bench_config`), and an optional `[probe]` table that app/ types as
+LaunchConfig (see `train.bench_config`), `[analysis]` the confirmatory contrasts (as world recipes'),
+and an optional `[probe]` table that app/ types as
 `probe.config.ProbeConfig` (the probe stage runs only when it is there). Errors are `train.recipe.RecipeError`s naming the key, as for
 world recipes. `is_bench_recipe(name_or_path)` tells the two kinds apart. Not for: running (`app/`).
 """
@@ -34,11 +35,12 @@ from .bench_config import (
 from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError
+from .transfer import AnalysisConfig
 
 BENCH_BUILTIN = ("smol-micro", "smol", "paper")
 SECTIONS: dict[str, type] = {"runtime": RuntimeConfig, "model": BenchModelConfig, "data": BenchDataConfig,
                              "prompt": PromptConfig, "sft": BenchSFTConfig, "rl": BenchGRPOConfig,
-                             "eval": BenchEvalConfig, "launch": LaunchConfig}
+                             "eval": BenchEvalConfig, "launch": LaunchConfig, "analysis": AnalysisConfig}
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class BenchRecipe:
     rl: BenchGRPOConfig = field(default_factory=BenchGRPOConfig)
     eval: BenchEvalConfig = field(default_factory=BenchEvalConfig)
     launch: LaunchConfig = field(default_factory=LaunchConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig, metadata={
+        "help": "The primary (confirmatory) family of the transfer tables, declared before the run; every other "
+                "comparison is reported as exploratory."})
     probe: dict = field(default_factory=dict, metadata={
         "help": "The probe stage's config (app/ maps it onto probe.config.ProbeConfig); empty: no probe stage."})
 
@@ -63,8 +68,15 @@ class BenchRecipe:
         return {"kind": self.kind, "name": self.name, "description": self.description, "seeds": list(self.seeds),
                 **{s: to_dict(getattr(self, s)) for s in SECTIONS}, "probe": dict(self.probe)}
 
-    def hash(self, section: str) -> str:
-        return stable_hash(hashed_view(getattr(self, section)))
+    def hash(self, section: str, without: tuple[str, ...] = ()) -> str:
+        """Stable hash of one section's resolved values, less the fields named in `without`."""
+        view = hashed_view(getattr(self, section))
+        return stable_hash({k: v for k, v in view.items() if k not in without})
+
+    def evaluation_hash(self) -> str:
+        """What an evaluation stage hashes besides the checkpoint it reads: the prompt format and `[eval]`
+        without threads (speed only) and n_boot (the tables' resamples only)."""
+        return stable_hash([self.hash("prompt"), self.hash("eval", without=("threads", "n_boot"))])
 
     def stage_hashes(self) -> dict[str, str]:
         """model -> data -> sft -> rl -> eval, each covering its upstream (threads and device excluded)."""

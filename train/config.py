@@ -168,9 +168,10 @@ def stable_hash(obj: Any) -> str:
 @dataclass(frozen=True)
 class RuntimeConfig:
     threads: int = field(default=0, metadata={
-        "help": "torch.set_num_threads for training and inference; 0 = auto (see `auto_threads`: every core on "
-                "an idle machine, 1 when other processes are running). 2 threads were 2.4x faster than 1 on an "
-                "idle 2-core machine, but 5-20x slower when another process shared the cores."})
+        "help": "The run's threads knob: torch.set_num_threads for every stage; 0 = auto (see `auto_threads`: every "
+                "core on an idle machine, 1 when other processes are running). Stated exceptions: [rl].threads "
+                "when not 0, [eval].threads (torch threads while generating, beside the executor's workers) and "
+                "[probe].threads when set. In no stage hash."})
     seed: int = field(default=0, metadata={
         "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
                 "which has its own seed in [world])."})
@@ -179,7 +180,10 @@ class RuntimeConfig:
                 "stay fp32), and what [rl].bf16 and [eval].dtype = 'auto' follow (see `follow_precision`). "
                 "Faster on CPUs with AMX/AVX512-BF16 (1.35x measured), 3-13x slower on CPUs without them."})
     device: str = field(default="cpu", metadata={
-        "help": "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available, else cpu)."})
+        "help": "The run's device knob: 'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available, else cpu) for "
+                "pretraining, SFT, evaluation and probing; RL follows it onto a GPU ([rl].device 'cuda' is the "
+                "stated exception on a CPU run) and [probe].device, when set, overrides it. Under accelerate "
+                "'cuda' means each process's own GPU. In no stage hash."})
 
     def __post_init__(self):
         require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")

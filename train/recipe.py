@@ -77,6 +77,9 @@ class Recipe:
     description: str = field(default="", metadata={"help": "What the recipe is for."})
     seeds: tuple[int, ...] = field(default=(0,), metadata={
         "help": "Training seeds: the pipeline runs once per seed with runtime.seed set to it (see with_seed)."})
+    oracles: tuple[str, ...] = field(default=("lua",), metadata={
+        "help": "Oracle arms: for each language, `oracle-<lang>` runs the same RL directly in that language from "
+                "the parallel arm's SFT checkpoint; its gain bounds what transfer could give there."})
     world: WorldConfig = field(default_factory=WorldConfig, metadata={"help": "The task world (evals.world)."})
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig, metadata={"help": "Threads, seed, precision, device."})
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig, metadata={"help": "Byte-level BPE."})
@@ -99,6 +102,7 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe, JSON-ready (for the run's config.json)."""
         return {"name": self.name, "description": self.description, "seeds": list(self.seeds),
+                "oracles": list(self.oracles),
                 **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval",
                                          "analysis", "probe")}}
 
@@ -107,6 +111,11 @@ class Recipe:
         does not read, or reads only for what another stage recomputes)."""
         view = hashed_view(getattr(self, section))
         return stable_hash({k: v for k, v in view.items() if k not in without} if without else view)
+
+    def evaluation_hash(self) -> str:
+        """What an evaluation stage hashes besides the checkpoint it reads: `[eval]` without n_boot (it sets
+        the tables' resamples only)."""
+        return self.hash("eval", without=("n_boot",))
 
     def stage_hashes(self) -> dict[str, str]:
         """Stage -> hash of its section and every upstream section (see the module docstring)."""
@@ -131,20 +140,25 @@ class Recipe:
 
 
 def recipe_path(name_or_path: str | Path) -> Path:
+    from .bench_recipe import BENCH_BUILTIN
     if str(name_or_path) in BUILTIN:
         return RECIPES_DIR / f"{name_or_path}.toml"
     path = Path(name_or_path)
     if not path.is_file():
-        raise RecipeError("recipe", f"{str(name_or_path)!r} is neither a built-in recipe ({', '.join(BUILTIN)}) "
-                                    "nor a .toml file")
+        raise RecipeError("recipe", f"{str(name_or_path)!r} is neither a built-in recipe "
+                                    f"({', '.join(BUILTIN + BENCH_BUILTIN)}) nor a .toml file")
     return path
 
 
-def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
-    """Load a built-in recipe (`micro`, `toy`, `study`) or a .toml file, then apply `overrides`: a nested
-    dict (`{"sft": {"lr": 1e-4}}`) or dotted keys (`{"sft.lr": 1e-4}`). An override given as a string
-    for a non-string field is read as a TOML value (`"1e-4"` -> 1e-4, `"[1, 2]"` -> [1, 2]), so a CLI
-    can pass `--set sft.lr=1e-4` through."""
+def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None):
+    """Load a built-in recipe (`micro`, `toy`, `study`; the bench recipes `smol-micro`, `smol`, `paper`)
+    or a .toml file, then apply `overrides`: a nested dict (`{"sft": {"lr": 1e-4}}`) or dotted keys
+    (`{"sft.lr": 1e-4}`). An override given as a string for a non-string field is read as a TOML value
+    (`"1e-4"` -> 1e-4, `"[1, 2]"` -> [1, 2]), so a CLI can pass `--set sft.lr=1e-4` through. A bench
+    recipe (`kind = "bench"`) comes back as a `train.bench_recipe.BenchRecipe`, every other as a `Recipe`."""
+    from .bench_recipe import is_bench_recipe, load_bench_recipe
+    if is_bench_recipe(name_or_path):
+        return load_bench_recipe(name_or_path, overrides)
     path = recipe_path(name_or_path)
     try:
         data = tomllib.loads(path.read_text())
@@ -159,8 +173,12 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
     return recipe_from_dict(data)
 
 
-def recipe_from_dict(data: dict[str, Any]) -> Recipe:
-    """Build and check a `Recipe` from a dict shaped like a recipe file (e.g. a saved config.json)."""
+def recipe_from_dict(data: dict[str, Any]):
+    """Build and check a recipe from a dict shaped like a recipe file (e.g. a saved config.json): a
+    `BenchRecipe` when it says `kind = "bench"`, else a `Recipe`."""
+    if data.get("kind") == "bench":
+        from .bench_recipe import bench_recipe_from_dict
+        return bench_recipe_from_dict(data)
     hints = typing.get_type_hints(Recipe)
     names = [f.name for f in dataclasses.fields(Recipe)]
     kwargs: dict[str, Any] = {}
@@ -168,7 +186,7 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
         if key not in names:
             raise RecipeError(key, f"unknown key; known: {', '.join(names)}")
         cls = _section_class(key) if key in TYPED else None
-        if key in ("name", "description", "seeds"):
+        if key in ("name", "description", "seeds", "oracles"):
             try:
                 kwargs[key] = coerce(value, hints[key], key)
             except TypeError as e:
@@ -179,6 +197,10 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
             kwargs[key] = dict(value)
         else:
             kwargs[key] = _build_section(cls, key, value)
+    for key in TYPED:   # a section the file leaves out takes its config's defaults
+        cls = _section_class(key)
+        if key not in kwargs and cls is not None:
+            kwargs[key] = _build_section(cls, key, {})
     recipe = Recipe(**kwargs)
     recipe = dataclasses.replace(recipe, rl=follow_precision(recipe.rl, recipe.runtime),
                                  eval=follow_precision(recipe.eval, recipe.runtime))
@@ -187,6 +209,10 @@ def recipe_from_dict(data: dict[str, Any]) -> Recipe:
 
 
 def _check_across_sections(r: Recipe) -> None:
+    from evals.world import LANGS
+    bad = [la for la in r.oracles if la not in LANGS]
+    if bad or len(set(r.oracles)) != len(r.oracles):
+        raise RecipeError("oracles", f"expected distinct world languages ({', '.join(LANGS)}), got {list(r.oracles)}")
     limit = r.model.max_position_embeddings
     for key, value in (("[pretrain].seq_len", r.pretrain.seq_len), ("[sft].max_length", r.sft.max_length)):
         if value > limit:
@@ -238,6 +264,8 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
 def _is_str_field(parts: list[str]) -> bool:
     if len(parts) == 1:
         return parts[0] in ("name", "description")
+    if parts[0] == "probe":   # typed by app/ (ProbeConfig): a value is read as TOML, else kept as a string
+        return False
     cls = _section_class(parts[0]) if parts[0] in TYPED else None
     if cls is None:
         return True

@@ -79,7 +79,7 @@ def _field(name: str, value, help_text: str, with_help: bool) -> list[str]:
 
 def run(args) -> int:
     from app.cli import CliError
-    from app.commands.run_bench import overrides
+    from app.commands.run import overrides
     from train.bench_recipe import is_bench_recipe, load_bench_recipe
     from train.config import ConfigError, help_of
     from train.recipe import RecipeError, load_recipe

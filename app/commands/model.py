@@ -31,8 +31,8 @@ def run(args) -> int:
     import shutil
 
     from app.cli import CliError
-    from app.pipeline_bench import MODELS
     from app.runfs import atomic_dir
+    from app.sources.bench import MODELS
     from train.pretrained import KNOWN, MARKER, ModelSourceError, convert_gguf, gguf_path, is_converted
 
     out = args.out or MODELS / KNOWN[args.name].default_dir

@@ -1,14 +1,23 @@
-"""`psft run`: the whole study on the synthetic world, resumable (see app/pipeline.py and README)."""
+"""`psft run`: the whole study, resumable, for every recipe (see app/pipeline.py and README).
+
+    psft run --recipe toy                                              # the synthetic world, CPU
+    psft run --recipe smol-micro --data ../shared/data/mbxp            # a pretrained model on MBXP, minutes
+    psft run --recipe paper --data DATA --dry-run                      # check a GPU plan on a CPU
+    psft run --recipe smol --data DATA --stage sft-parallel --resume   # one stage (what accelerate launches)
+"""
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 from pathlib import Path
 
 
 def add_parser(sub):
-    p = sub.add_parser("run", help="run a study: pretrain, SFT arms, RL arms, evaluation (resumable)",
-                       description=__doc__)
-    p.add_argument("--recipe", default="toy", help="built-in recipe (micro, toy, study) or a .toml file")
+    p = sub.add_parser("run", help="run a study: pretrain or load a model, SFT arms, RL arms, evaluation (resumable)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--recipe", default="toy",
+                   help="built-in recipe (micro, toy, study; bench: smol-micro, smol, paper) or a .toml file")
     p.add_argument("--out", type=Path, default=None, help="run folder (default artifacts/runs/<recipe>)")
     p.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's first)")
     p.add_argument("--seeds", type=int, default=None,
@@ -16,61 +25,94 @@ def add_parser(sub):
                         "recipe that has several) each seed runs in <out>/seed-<s>, and the finished seeds "
                         "are pooled into <out>/study.json (see `psft study`)")
     p.add_argument("--resume", action="store_true", help="continue an existing run, skipping finished stages")
-    p.add_argument("--force", action="store_true", help="delete an existing run folder and start afresh")
+    p.add_argument("--force", action="store_true", help="delete an existing run folder and start afresh "
+                                                        "(after the recipe and inputs are checked)")
     p.add_argument("--quiet", action="store_true", help="no progress bars or stage lines")
-    # Recipes with kind = "bench" (smol-micro, smol, paper): a pretrained model on real benchmarks.
     p.add_argument("--data", default=None, help="bench recipes: MBXP folder or hub id (sets [data].mbxp)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a recipe value, e.g. --set sft.lr=1e-4 or --set runtime.bf16_autocast=false "
                         "(repeatable; the run folder's config.json records the result)")
-    p.add_argument("--stage", default=None, help="bench recipes: run only this stage (its upstream must be done)")
+    p.add_argument("--stage", default=None,
+                   help="run only this stage (its upstream stages must be done): what `accelerate launch` runs "
+                        "per training stage; see --dry-run for the stages and their commands")
     p.add_argument("--dry-run", action="store_true",
-                   help="bench recipes: check configs, data, model and launch commands without training")
+                   help="check the recipe, inputs and launch and print the stage graph with each stage's "
+                        "command, without loading or writing anything")
     return p
+
+
+def overrides(args) -> dict:
+    """`--set KEY=VALUE` (repeatable) and `--data` as dotted recipe overrides; a malformed item is a
+    CliError."""
+    from app.cli import CliError
+    out = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise CliError(f"--set {item!r}: expected KEY=VALUE, e.g. sft.lr=1e-4")
+        out[key.strip()] = value
+    if getattr(args, "data", None):
+        out["data.mbxp"] = args.data
+    return out
+
+
+def seed_roots(recipe_seeds, seeds: list[int], out: Path) -> dict[int, Path]:
+    """seed -> run folder: <out>/seed-<s> whenever the run or the recipe has several seeds (`--seed 2` of a
+    3-seed recipe goes to seed-2/), else <out> itself."""
+    per_seed = len(seeds) > 1 or len(recipe_seeds) > 1
+    return {seed: out / f"seed-{seed}" if per_seed else out for seed in seeds}
 
 
 def run(args) -> int:
     from app.cli import CliError
-    from app.pipeline import RunExists, run_pipeline
-    from app.preflight import BadInput
+    from app.pipeline import RunExists, dry_run, run_pipeline
+    from app.preflight import BadInput, precision_note
+    from app.stages import StageOrderError
+    from train.bench_recipe import is_bench_recipe
     from train.config import ConfigError
     from train.recipe import RecipeError, load_recipe
 
     if args.resume and args.force:
         raise CliError("--resume and --force exclude each other")
-    from train.bench_recipe import is_bench_recipe
-    if is_bench_recipe(args.recipe):
-        from app.commands.run_bench import run_bench
-        return run_bench(args)
-    if args.data or args.stage or args.dry_run:
-        raise CliError("--data, --stage and --dry-run are for bench recipes (smol-micro, smol, paper)")
-    from app.commands.run_bench import overrides
+    if args.data and not is_bench_recipe(args.recipe):
+        raise CliError("--data is for bench recipes (smol-micro, smol, paper)")
     try:
         recipe = load_recipe(args.recipe, overrides(args))
     except (RecipeError, ConfigError, FileNotFoundError, ValueError) as e:
         raise CliError(str(e)) from e
-    from app.preflight import precision_note
-    note = precision_note(recipe)
-    if note:
-        print(f"psft run: {note}", file=sys.stderr)
+    note = None if args.quiet else precision_note(recipe)   # --quiet prints the run folder only
+
+    def advise():   # once the input has passed preflight: a refusal stays one line
+        nonlocal note
+        if note:
+            print(f"psft run: {note}", file=sys.stderr)
+            note = None
     seeds = resolve_seeds(list(recipe.seeds), args)
     out = args.out or Path("artifacts") / "runs" / recipe.name
-    per_seed = len(seeds) > 1 or len(recipe.seeds) > 1   # `--seed 2` of a 3-seed study goes to seed-2/
-
-    def root_of(seed: int) -> Path:
-        return out / f"seed-{seed}" if per_seed else out
-
-    for seed in seeds:
-        root = root_of(seed)
+    roots = seed_roots(recipe.seeds, seeds, out)
+    if args.dry_run:
+        report = dry_run(recipe.with_seed(seeds[0]), out, list(roots.values()), recipe_arg=args.recipe,
+                         data_arg=args.data, sets=args.set)
+        if note:
+            report["warnings"].append(note)
+        print(json.dumps(report, indent=1))
+        if report["errors"]:
+            raise CliError("dry run found problems:\n  " + "\n  ".join(report["errors"]))
+        return 0
+    for seed, root in roots.items():
         try:
-            res = run_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume, force=args.force)
-        except (RunExists, BadInput) as e:
+            res = run_pipeline(recipe.with_seed(seed), root, quiet=args.quiet, resume=args.resume, force=args.force,
+                               only=args.stage, checked=advise)
+        except (RunExists, BadInput, StageOrderError) as e:
             raise CliError(str(e)) from e
         if not args.quiet:
             print(f"run {root}: {len(res.ran)} stages ran, {len(res.skipped)} skipped, {res.seconds:.0f}s",
                   file=sys.stderr)
+    if args.stage:
+        print(out)
+        return 0
     study = None
-    if per_seed:
+    if any(root != out for root in roots.values()):   # seed-<s>/ folders: pool the finished ones
         from app.study import markdown, pool_seeds
         try:
             study = pool_seeds(out)
@@ -81,16 +123,16 @@ def run(args) -> int:
     if args.quiet:
         print(out)
         return 0
-    first = root_of(seeds[0])
+    first = roots[seeds[0]]
     psft = _psft_command()
     print(f"\nrun:     {out}")
-    for seed in seeds:
-        print(f"report:  {root_of(seed) / 'report.html'}")
+    for root in roots.values():
+        print(f"report:  {root / 'report.html'}")
     if study is not None:
         print(f"study:   {out / 'study.json'}  (seeds {', '.join(map(str, study['seeds']))} pooled; "
               f"tables: {psft} study {out})")
     if len(seeds) > 1:
-        print(f"compare: {psft} report {first} --vs {root_of(seeds[1])}")
+        print(f"compare: {psft} report {first} --vs {roots[seeds[1]]}")
     print(f"explore: {psft} app {first}    (then open http://localhost:8501)")
     return 0
 

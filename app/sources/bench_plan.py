@@ -1,20 +1,18 @@
-"""The dry run of a bench recipe (`psft run --recipe paper --data PATH --dry-run`): check everything a GPU
-run needs, without loading the model or writing anything, and print the plan.
+"""The dry run's checks of a bench recipe (`psft run --recipe paper --data PATH --dry-run`): everything a GPU
+run needs, without loading the model or writing anything (the stage list itself is the pipeline's graph).
 
 Checked: the recipe's configs (already typed by the loader); the data (MBXP and Multi-HumanEval load, the
 numbers that train and evaluate, candidates per language); the model (a known GGUF model is installed, a
 local folder has a config, a hub id is well formed: it is downloaded at run time); the accelerate config
-file (exists, parses, agrees with `[launch].num_processes`); memory per GPU against `[launch].gpu_memory_gb`. The plan lists every stage with the command that runs it
-(`accelerate launch ... -m app.cli run ... --stage sft-<arm>` for the training stages) and rough GPU
-memory and time. Estimates assume H100-class GPUs (bf16 989 TFLOP/s peak at 35% utilisation for
-training, ~2,500 generated tokens/s per GPU with vLLM, ~400 with our own decoding loop); they are orders
-of magnitude, not promises. Not for: running anything (`pipeline_bench.py`).
+file (exists, parses, agrees with `[launch].num_processes`); memory per GPU against
+`[launch].gpu_memory_gb`, with rough hours. Estimates assume H100-class GPUs (bf16 989 TFLOP/s peak at
+35% utilisation for training, ~2,500 generated tokens/s per GPU with vLLM, ~400 with our own decoding loop); they are orders
+of magnitude, not promises. Not for: running anything (`app/pipeline.py`).
 """
 from __future__ import annotations
 
 import json
 import re
-import shlex
 from pathlib import Path
 
 TRAIN_FLOPS = 989e12 * 0.35      # effective bf16 FLOP/s per GPU while training
@@ -42,7 +40,7 @@ def _model(recipe, errors: list, warnings: list) -> dict:
             info.update(source="gguf", file=str(gguf_path(name)))
         except ModelSourceError as e:
             errors.append(f"[model].name: {e}")
-        from app.pipeline_bench import MODELS
+        from .bench import MODELS
         conv = MODELS / KNOWN[name].default_dir / "config.json"
         config = json.loads(conv.read_text()) if conv.is_file() else None
     elif Path(name).exists():
@@ -162,14 +160,12 @@ def _estimates(recipe, model: dict, n_eval: int, errors: list) -> dict:
     eval_h = (1 + 2 * arms) * n_eval * recipe.eval.max_new_tokens / LOOP_TOKENS_S / 3600
     return {**mem, "sft_compute_seconds": round(3600 * sft_h), "rl_minutes_upper_bound": round(60 * rl_h, 1),
             "eval_hours_one_gpu_upper_bound": round(eval_h, 2), "gpus": n, "per_seed": True,
-            "assumptions": "H100-class GPUs, every completion at its length limit; see app/plan_bench.py"}
+            "assumptions": "H100-class GPUs, every completion at its length limit; see app/sources/bench_plan.py"}
 
 
-def plan(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str | None, sets: list[str]) -> dict:
-    """The dry run's report: {"recipe", "runs", "model", "data", "launch", "stages", "estimates", "errors",
-    "warnings"}; nothing is loaded or written. Each stage's command runs that stage for every seed."""
-    errors: list[str] = []
-    warnings: list[str] = []
+def check_plan(recipe, errors: list, warnings: list) -> dict:
+    """What the dry run of a bench recipe checks beyond the graph: {"model", "data", "launch",
+    "estimates"}; problems are appended to `errors` / `warnings`. Nothing is loaded or written."""
     model = _model(recipe, errors, warnings)
     data = _data(recipe, errors)
     launch = _accelerate(recipe, errors)
@@ -181,27 +177,5 @@ def plan(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str | N
                             "(`make setup TORCH=torch` then `pip install -e .[gpu]`)")
     if recipe.runtime.device == "cpu" and (recipe.launch.num_processes > 1 or rl.use_vllm):
         errors.append("[runtime].device: 'cpu' with a multi-GPU launch or vLLM")
-
-    base = ["psft", "run", "--recipe", recipe_arg, "--out", str(out), "--resume"]
-    if data_arg:
-        base += ["--data", data_arg]
-    for item in sets:
-        base += ["--set", item]
-    accel = launch.get("config_file")
-    train_prefix = (["accelerate", "launch", "--config_file", accel, "--num_processes",
-                     str(recipe.launch.num_processes), "-m", "app.cli"] if accel else ["psft"])
-    arms = list(recipe.sft.arms)
-    names = (["model", "bench-data", "sft-data"] + [f"sft-{a}" for a in arms] + [f"rl-{a}" for a in arms]
-             + [f"eval-{c}" for c in ["base"] + [f"sft-{a}" for a in arms] + [f"rl-{a}" for a in arms]] + ["tables"])
-    stages = []
-    for name in names:
-        training = name.startswith(("sft-", "rl-")) and name != "sft-data"
-        cmd = (train_prefix + base[1:] if training else base) + ["--stage", name]
-        entry = {"stage": name, "command": shlex.join(cmd)}
-        if name.startswith("rl-") and rl.use_vllm and rl.vllm_mode == "server":
-            entry["before"] = shlex.join(["trl", "vllm-serve", "--model", str(runs[0] / "checkpoints" / f"sft-{name[3:]}")])
-        stages.append(entry)
     n_eval = sum(e["evaluated"] * len(e["langs"]) for e in data.get("eval", {}).values())
-    return {"recipe": recipe.name, "runs": [str(r) for r in runs], "model": model, "data": data, "launch": launch,
-            "stages": stages, "estimates": _estimates(recipe, model, n_eval, errors),
-            "errors": errors, "warnings": warnings}
+    return {"model": model, "data": data, "launch": launch, "estimates": _estimates(recipe, model, n_eval, errors)}

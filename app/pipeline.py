@@ -36,8 +36,10 @@ from .stages import Stage, StageRunner
 ORACLE_BASE_ARM = "parallel"
 # Bump when transfer.json's content changes, so that `--resume` rewrites the tables of finished runs.
 TABLES_VERSION = 2
+# 2: the probe set is the evaluated tasks (every probed program has a verdict); runs probed before re-probe
+PROBE_VERSION = 2
 # Bump when the report's content changes, so that `--resume` rewrites the reports of finished runs.
-REPORT_VERSION = 2
+REPORT_VERSION = 3
 
 
 def rl_pairs(arms, oracles=()) -> dict[str, tuple[str, str]]:
@@ -76,7 +78,8 @@ def sft_stage(ctx: RunContext, arm: str) -> None:
     data = src.sft_data(ctx)[0][arm]
     with ctx.output_dir(ctx.checkpoint(f"sft-{arm}")) as tmp:
         run_sft(src.base_model(ctx), src.tokenizer(ctx), data, r.sft, out_dir=tmp, progress=ctx.progress,
-                log=ctx.logger(f"sft-{arm}"), runtime=r.runtime, entropy_eval=src.entropy_eval(ctx))
+                log=ctx.logger(f"sft-{arm}"), runtime=r.runtime, entropy_eval=src.entropy_eval(ctx),
+                align=src.align_pairs(ctx) if arm == "align" else None)
 
 
 def rl_config(ctx: RunContext):
@@ -197,7 +200,8 @@ def build_graph(recipe, source, ctx: RunContext | None = None, probe=None) -> li
     report_after = ["tables"]
     if probe is not None:
         # hashed_view: a probe field left at its default (marked hash=if_set) keeps existing runs' probe hash
-        stages.append(Stage("probe", {"config": stable_hash(hashed_view(probe))}, partial(probe_stage, ctx, probe),
+        stages.append(Stage("probe", {"config": stable_hash(hashed_view(probe)), "v": PROBE_VERSION},
+                            partial(probe_stage, ctx, probe),
                             after=["tables"]))
         report_after.append("probe")
     stages.append(Stage("report", {"v": REPORT_VERSION}, partial(report_stage, ctx), after=report_after))

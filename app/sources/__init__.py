@@ -7,7 +7,8 @@ synthetic world and a pretrained model on real benchmarks is a `TaskSource`:
   `base_after` names the one that makes the base checkpoint, `pool_after` the one the SFT pool needs,
   `cheap_stages` those a `--stage` run does on the way when they are not done;
 - `base_model(ctx)`, `tokenizer(ctx)`: the base checkpoint's path and the tokenizer SFT trains with;
-- `sft_data(ctx)`: the SFT arms' datasets and their manifest; `entropy_eval(ctx)`: the entropy probe set;
+- `sft_data(ctx)`: the SFT arms' datasets and their manifest; `align_pairs(ctx)`: the align arm's parallel
+  pairs (seen only by its contrastive loss); `entropy_eval(ctx)`: the entropy probe set;
 - `rl_tasks(ctx, lang)`, `rl_tokenizer(ctx)`: what GRPO trains on in `lang`;
 - `eval_sets(ctx)` (`EvalSet`s, loaded once per run) and `eval_set_names()` (without loading them),
   `eval_tokenizer(ctx, path)`, `eval_dtype`; `scores_by_set`: whether evaluation files are keyed by set;

@@ -141,6 +141,13 @@ class BenchSource:
                                         seed=self.recipe.runtime.seed)
         return self._mixtures
 
+    def align_pairs(self, ctx) -> list[tuple[str, str]]:
+        """The align arm's parallel pairs (texts of one problem in two languages), seen only by its contrastive loss."""
+        from train.bench_data import TaskPool
+        from train.mixtures import arm_align_pairs
+        return arm_align_pairs(TaskPool({"train": self.tasks(ctx)["sft_pool"]}), self.recipe.sft,
+                               seed=self.recipe.runtime.seed)
+
     def entropy_eval(self, ctx):
         from train.bench_data import entropy_eval
         sft = self.recipe.sft

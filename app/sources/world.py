@@ -84,6 +84,11 @@ class WorldSource:
             self._mixtures = build_arms(self.world, self.tokenizer(ctx), self.recipe.sft, seed=self.recipe.runtime.seed)
         return self._mixtures
 
+    def align_pairs(self, ctx) -> list[tuple[str, str]]:
+        """The align arm's parallel pairs (texts of one task in two languages), seen only by its contrastive loss."""
+        from train.mixtures import arm_align_pairs
+        return arm_align_pairs(self.world, self.recipe.sft, seed=self.recipe.runtime.seed)
+
     def entropy_eval(self, ctx):
         from train.sft import entropy_set
         return entropy_set(self.world, self.recipe.sft.entropy_tasks)

@@ -46,9 +46,12 @@ def _seen_langs(sft: dict) -> list[str]:
 
     from train.sft import SFTStageConfig
     default = {f.name: f.default for f in dataclasses.fields(SFTStageConfig)}
-    langs = {"mono": [sft.get("source_lang", default["source_lang"])],
-             "multi": sft.get("multi_langs", default["multi_langs"]),
-             "parallel": sft.get("parallel_langs", default["parallel_langs"])}
+    source = sft.get("source_lang", default["source_lang"])
+    multi, parallel = sft.get("multi_langs", default["multi_langs"]), sft.get("parallel_langs", default["parallel_langs"])
+    langs = {"mono": [source], "multi": multi, "align": multi, "parallel": parallel,
+             "parallel-paired": [la for g in (sft.get("paired_groups") or [parallel]) for la in g],
+             # the default directions join the source language with each other parallel language
+             "translate": [la for pair in (sft.get("translate_pairs") or [[source, *parallel]]) for la in pair]}
     return sorted({la for arm in sft.get("arms") or () for la in langs.get(arm, ())})
 
 

@@ -7,7 +7,7 @@ from app.cli import main
 from train.recipe import tomllib  # the stdlib parser, or tomli on Python 3.10
 
 
-@pytest.mark.parametrize("name", ["micro", "toy", "study"])
+@pytest.mark.parametrize("name", ["micro", "toy", "study", "mechanism"])
 def test_world_recipes_print_every_field_with_help_and_load_back_the_same(name, capsys, tmp_path):
     from train.recipe import load_recipe
     assert main(["config", name, "--set", "rl.steps=7", "--set", "runtime.bf16_autocast=false"]) == 0

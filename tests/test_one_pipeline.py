@@ -24,7 +24,7 @@ from train.recipe import load_recipe
 
 from .conftest import SHARED_DATA
 
-WORLD = ("micro", "toy", "study")
+WORLD = ("micro", "toy", "study", "mechanism")
 BENCH = ("smol-micro", "smol", "paper")
 HASHES = Path(__file__).with_name("world_stage_hashes.json")
 

@@ -42,7 +42,7 @@ from .tokenizer import TokenizerConfig
 from .transfer import AnalysisConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-BUILTIN = ("micro", "toy", "study")
+BUILTIN = ("micro", "toy", "study", "mechanism")
 STAGES = ("world", "tokenizer", "pretrain", "sft", "rl", "eval")
 TYPED = (*STAGES, "runtime", "model", "analysis")   # sections built into a config class
 
@@ -73,7 +73,7 @@ def _section_class(name: str) -> type | None:
 
 @dataclass(frozen=True)
 class Recipe:
-    name: str = field(default="custom", metadata={"help": "Name of the recipe (built-in names: micro, toy, study)."})
+    name: str = field(default="custom", metadata={"help": "Name of the recipe (built-in names: micro, toy, study, mechanism)."})
     description: str = field(default="", metadata={"help": "What the recipe is for."})
     seeds: tuple[int, ...] = field(default=(0,), metadata={
         "help": "Training seeds: the pipeline runs once per seed with runtime.seed set to it (see with_seed)."})
@@ -151,7 +151,7 @@ def recipe_path(name_or_path: str | Path) -> Path:
 
 
 def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None):
-    """Load a built-in recipe (`micro`, `toy`, `study`; the bench recipes `smol-micro`, `smol`, `paper`)
+    """Load a built-in recipe (`micro`, `toy`, `study`, `mechanism`; the bench recipes `smol-micro`, `smol`, `paper`)
     or a .toml file, then apply `overrides`: a nested dict (`{"sft": {"lr": 1e-4}}`) or dotted keys
     (`{"sft.lr": 1e-4}`). An override given as a string for a non-string field is read as a TOML value
     (`"1e-4"` -> 1e-4, `"[1, 2]"` -> [1, 2]), so a CLI can pass `--set sft.lr=1e-4` through. A bench

@@ -12,7 +12,7 @@ only where vllm is installed and a GPU is present). Scoring: the sandboxed execu
 counted as passed only with its completion proof (as `psft score`). Benchmark tasks are the problems present
 in every evaluated language (MBXP: test numbers 11-510), prompted through the model's chat template when its
 tokenizer has one (`--prompt`). Scores: greedy pass@1 with its Wilson 95% interval; with `--samples K`,
-pass@k (k in 1, 5, 10 up to K) with bootstrap intervals over tasks. The folder (`--out`, default
+pass@k (k = 1, 5, 10 up to K, and K) with bootstrap intervals over tasks. The folder (`--out`, default
 artifacts/runs/eval-<name>-<bench>) must be new or empty: nothing is overwritten.
 """
 from __future__ import annotations
@@ -90,7 +90,9 @@ def request_from_args(args):
     overrides = {"n_tasks": args.n_tasks, "n_samples": args.samples, "temperature": args.temperature,
                  "top_p": args.top_p, "greedy": False if args.no_greedy else None,
                  "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size, "seed": args.seed,
-                 "threads": args.threads}
+                 "threads": args.threads,
+                 "ks": None if args.samples is None else tuple(sorted({k for k in (1, 5, 10) if k <= args.samples}
+                                                                      | {args.samples}))}
     return EvalRequest(model=args.model, bench=args.bench, data=args.data, adapter=args.adapter, recipe=args.recipe,
                        langs=_list(args.langs), name=args.name, out=args.out, engine=args.engine, prompt=args.prompt,
                        device=args.device or _default_device(), workers=args.workers, timeout_s=args.timeout,

@@ -182,7 +182,7 @@ def test_eval_smollm2_on_mbxp_with_its_chat_template(shared_data, tmp_path, caps
                 "python,javascript", "--n-tasks", 4, "--max-new-tokens", 128, "--out", out, "--quiet") == 0
     config = json.loads((out / "config.json").read_text())
     name = config["name"]
-    assert name == "smollm2-135m-instruct" and config["prompt"]["style"] == "chat"
+    assert name == "smollm2" and config["prompt"]["style"] == "chat"
     rows = rows_of(out, name)
     assert len(rows) == 8 and all(r["prompt"].startswith("<|im_start|>system") for r in rows)
     assert all(r["status"] != "sandbox_error" for r in rows)

@@ -1,5 +1,5 @@
 """`psft eval`: any HF causal LM evaluated on MBXP or the world into an evaluation-only run folder that
-`psft report`, `psft probe` and the explorer open; scoring is the pipeline's (a model that writes the
+`psft report`, the explorer (`psft app`) and `psft probe` open; scoring is the pipeline's (a model that writes the
 references passes what they pass); a LoRA adapter evaluates as the merged model; bad input is one message
 and exit code 2 with nothing written. Tiny random models for speed; SmolLM2-135M-Instruct (slow) for a
 real chat model."""
@@ -33,7 +33,7 @@ def rows_of(folder: Path, name: str) -> list[dict]:
     return [json.loads(x) for x in (folder / "evals" / f"{name}.jsonl").read_text().splitlines()]
 
 
-def test_eval_writes_a_folder_that_report_and_probe_open(tiny, shared_data, tmp_path, capsys):
+def test_eval_writes_a_folder_that_report_and_probe_open(tiny, shared_data, tmp_path, capsys, monkeypatch):
     out = tmp_path / "eval"
     assert psft("eval", "--model", tiny, "--bench", "mbxp", "--data", shared_data / "mbxp", "--langs",
                 "python,javascript", "--n-tasks", 3, "--samples", 2, "--temperature", 0.8, "--max-new-tokens", 24,
@@ -58,10 +58,25 @@ def test_eval_writes_a_folder_that_report_and_probe_open(tiny, shared_data, tmp_
     assert psft("report", out, "--markdown") == 0
     md = capsys.readouterr().out
     assert "| tiny |" in md and "Wilson" in md
+    explorer_pages_open(out, monkeypatch)
     assert psft("probe", out, "--no-check", "--n-tasks", 4, "--langs", "python,javascript", "--layers", "embed,-1",
                 "--n-boot", 100, "--threads", 1, "--quiet") == 0
     metrics = json.loads((out / "probes" / "metrics.json").read_text())
     assert list(metrics["checkpoints"]) == ["tiny"] and metrics["meta"]["source"] == "mbxp"
+
+
+def explorer_pages_open(run: Path, monkeypatch) -> None:
+    """`psft app RUN`'s script, headless: every page renders without an exception, the pass@1 table shown."""
+    from streamlit.testing.v1 import AppTest
+
+    from .conftest import REPO
+    monkeypatch.setenv("PSFT_RUN", str(run))
+    at = AppTest.from_file(str(REPO / "app" / "explorer" / "main.py"), default_timeout=120).run()
+    for page in ("Map", "Compare", "Alignment", "CKA"):
+        at = at.sidebar.radio(key="page").set_value(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    at = at.sidebar.radio(key="page").set_value("Map").run()
+    assert any(d.value.index.name == "checkpoint" and "python" in d.value.columns for d in at.dataframe)
 
 
 def test_a_model_that_writes_the_references_passes_what_they_pass(tiny, shared_data, executor):

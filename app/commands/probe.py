@@ -88,6 +88,10 @@ def run(args) -> int:
     from app.runfs import read_json
 
     evaluated = read_json(args.run / "config.json") if args.model is None and not args.data else None
+    if isinstance(evaluated, dict) and evaluated.get("kind") == "eval" and evaluated.get("bench") not in ("mbxp",
+                                                                                                        "world"):
+        raise CliError(f"{args.run} evaluated {evaluated.get('bench')}; probes read the world or MBXP: "
+                       "probe its model with --model FOLDER --data MBXP_DATA")
     if isinstance(evaluated, dict) and evaluated.get("kind") == "eval" and evaluated.get("bench") == "mbxp":
         # A `psft eval` folder on MBXP: probe its model on the MBXP data it was evaluated on.
         args.model, args.name, args.data = args.run / "checkpoints" / evaluated["name"], evaluated["name"], evaluated["data"]

@@ -84,17 +84,13 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
     from evals.execution.sandbox import SandboxUnavailable
     from train.config import to_dict
     from train.model_eval import (
-        ModelEvalConfig,
         ModelEvalError,
-        bench_langs,
-        bench_tasks,
+        evaluate_model,
         load_model,
         load_tokenizer,
-        prompt_format,
         vllm_generate,
         vllm_unavailable,
         with_overrides,
-        world_tasks,
     )
 
     say = log or (lambda _m: None)
@@ -107,26 +103,12 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
     try:
         model = resolve_model(req.model, progress)
         data = str(Path(req.data).resolve()) if req.data and Path(req.data).exists() else req.data
-        config: dict = {"kind": "eval", "name": name, "model": model, "adapter": req.adapter, "bench": req.bench,
+        adapter = str(Path(req.adapter).resolve()) if req.adapter else None
+        config: dict = {"kind": "eval", "name": name, "model": model, "adapter": adapter, "bench": req.bench,
                         "data": data, "recipe": req.recipe, "engine": req.engine}
         tok = load_tokenizer(model, req.adapter)
-        if req.bench == "world":
-            from evals.world import World
-            from train.recipe import RecipeError, load_recipe
-            try:
-                recipe = load_recipe(req.recipe)
-            except RecipeError as e:
-                raise EvalInputError(str(e)) from None
-            world = World(recipe.world)
-            tasks, base_cfg = world_tasks(world), recipe.eval
-            config.update(prompt="world", world=to_dict(recipe.world))
-        else:
-            langs = list(req.langs) or bench_langs(req.bench, req.data)
-            check_runtimes(langs)
-            fmt = prompt_format(tok, req.prompt)
-            tasks = bench_tasks(req.bench, req.data, langs, fmt)
-            base_cfg = ModelEvalConfig(langs=tuple(langs))
-            config["prompt"] = {"style": "chat", **to_dict(fmt.cfg)} if hasattr(fmt, "cfg") else {"style": "plain"}
+        tasks, base_cfg, described = task_set(req, tok)
+        config.update(described)
         cfg = with_overrides(base_cfg, **dict(req.overrides), langs=tuple(req.langs) or None)
         if req.bench == "world":
             check_runtimes(cfg.langs)
@@ -139,7 +121,6 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
     except (ModelEvalError, BenchmarkError, ValueError) as e:
         raise EvalInputError(str(e)) from None
 
-    from train.model_eval import evaluate_model
     try:
         with Executor(workers=req.workers, limits=Limits(timeout_s=req.timeout_s)) as ex:
             rows, scores, timings = evaluate_model(lm, tok, tasks, cfg, ex, generate_fn=generate_fn,
@@ -155,6 +136,27 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
         write_json(tmp / "scores.json", {name: scores})
         link_checkpoint(tmp / "checkpoints" / name, model, req.adapter, tok)
     return out
+
+
+def task_set(req: EvalRequest, tok) -> tuple[list, object, dict]:
+    """(tasks, evaluation config before the command line's overrides, what config.json records of them):
+    the world's held-out tasks and its recipe's [eval], or a benchmark's tasks in the requested languages
+    (default: every language of the data the sandbox runs) with their prompt format."""
+    from train.config import to_dict
+    from train.model_eval import ModelEvalConfig, bench_langs, bench_tasks, prompt_format, world_tasks
+    if req.bench == "world":
+        from evals.world import World
+        from train.recipe import RecipeError, load_recipe
+        try:
+            recipe = load_recipe(req.recipe)
+        except RecipeError as e:
+            raise EvalInputError(str(e)) from None
+        return world_tasks(World(recipe.world)), recipe.eval, {"prompt": "world", "world": to_dict(recipe.world)}
+    langs = list(req.langs) or bench_langs(req.bench, req.data)
+    check_runtimes(langs)
+    fmt = prompt_format(tok, req.prompt)
+    prompt = {"style": "chat", **to_dict(fmt.cfg)} if hasattr(fmt, "cfg") else {"style": "plain"}
+    return bench_tasks(req.bench, req.data, langs, fmt), ModelEvalConfig(langs=tuple(langs)), {"prompt": prompt}
 
 
 def resolve_model(model: str, progress: bool = False) -> str:

@@ -12,8 +12,10 @@ What a CPU needs (accelerate 1.x, trl 1.x, torch 2.x; `tests/test_distributed_cp
   come from mpirun). `--multi_gpu` starts torchrun's processes (RANK, LOCAL_RANK, WORLD_SIZE set) on a machine
   without GPUs too; the stages' `use_cpu=True` (SFT: `[runtime].device = "cpu"`; GRPO: `device = "cpu"`)
   then makes accelerate pick its MULTI_CPU mode, whose backend is gloo (mpi only when torch was built with it).
-- One torch thread per process (`OMP_NUM_THREADS=1` and `torch.set_num_threads(1)`): accelerate would give
-  each CPU process cores / processes threads, and on shared cores more threads only slow small models down.
+- One torch thread per process: the launcher sets each process's OMP_NUM_THREADS to
+  `--num_cpu_threads_per_process` (default: the caller's OMP_NUM_THREADS, else 1; with `--cpu` and no
+  OMP_NUM_THREADS it would take physical cores / processes), and the script calls `torch.set_num_threads(1)`:
+  on shared cores more threads only slow small models down.
 - The same global batch: per-device batch x processes. Samples are spread over the ranks in order (batch
   i of the per-device size goes to rank i mod WORLD_SIZE), so the ranks together see the one process's batch;
   trl's GRPO sampler draws its prompt order from the global generation batch, so the prompts are the same too.

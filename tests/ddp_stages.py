@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder (rank r writes <out>/<stage>-rank<r>)")
     p.add_argument("--world-tasks", type=int, default=300, help="tasks of the synthetic world (micro: 300)")
     p.add_argument("--rl-tasks", type=int, default=4, help="RL tasks (from the world's rl split)")
-    p.add_argument("--per-group-sampling", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--per-group-sampling", action=argparse.BooleanOptionalAction, default=True,
+                   help="decode each GRPO group with its own seeded generator (the loop engine only)")
+    p.add_argument("--generation-engine", default="loop", choices=("loop", "hf"),
+                   help="GRPO's generation: the lab's decode loop (default) or model.generate (the micro recipe's)")
     args = p.parse_args(argv)
 
     import torch
@@ -89,11 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     run_sft(str(args.base), tok, data, sft, out_dir=args.out / f"sft-rank{rank}", progress=False, runtime=runtime)
 
     # [rl] of the micro recipe: 2 steps of 8 completions, groups of 4, 64 tokens, float32
-    if args.per_group_sampling:
+    if args.per_group_sampling and args.generation_engine == "loop":
         per_group_sampling()
     rl = GRPOStageConfig(steps=2, num_generations=4, per_device_train_batch_size=8 // world_size,
                          max_completion_length=64, temperature=1.0, lr=5e-4, threads=1, bf16=False,
-                         generation_engine="loop", n_tasks=args.rl_tasks)
+                         generation_engine=args.generation_engine, n_tasks=args.rl_tasks)
     tasks = world.split("rl")
     with Executor(workers=1) as ex:
         run_grpo(str(args.rl_init), tok, tasks, "python", rl, ex, args.out / f"rl-rank{rank}", progress=False)

@@ -331,7 +331,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="constant_with_warmup" if cfg.warmup_steps else "constant",
         use_cpu=cfg.device == "cpu", bf16=bool(cfg.bf16),   # None outside a recipe: float32
         use_vllm=cfg.use_vllm, activation_checkpointing=False,
-        report_to=reporters(cfg.report_to) or ["none"], project=PROJECT, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        report_to=reporters(cfg.report_to) or ["none"], project=PROJECT,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         logging_steps=cfg.logging_steps, save_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
         disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False, **extra,
     )

@@ -259,26 +259,73 @@ def _measure(rows: Sequence, acts_all: dict, token_ids: list, tokenizer_of: str,
         raise ProbeError(str(e)) from None
 
 
-def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callable | None = None) -> dict:
-    """The probe stage of a run: the world's parallel set from the run's world config, every chosen
-    checkpoint captured, all metrics (with alignment vs transfer from evals/ and transfer.json)."""
+def evaluated_tasks(outcomes: dict) -> list[str]:
+    """The task ids the run's evaluation scored (every sft-* and rl-* checkpoint's rows), in id order (the
+    evaluation's own order)."""
+    return sorted({task_id for per_ckpt in outcomes.values() for task_id, _lang in per_ckpt})
+
+
+def probe_task_list(world, cfg: ProbeConfig, evaluated: Sequence[str]) -> tuple[list, dict]:
+    """The probe set's tasks and what meta records of them. A run with evaluations probes the tasks it
+    evaluated (of every held-out split; the first `n_tasks` in id order, all when 0), so that every probed
+    program has a test verdict and the per-task statistics use every probed task; `split` picks the tasks
+    only when nothing was evaluated (its first `n_tasks`)."""
+    try:
+        split_tasks = world.split(cfg.split)
+    except ValueError as e:
+        raise ProbeError(str(e)) from None
+    if evaluated:
+        tasks = []
+        for t in evaluated:
+            try:
+                tasks.append(world.get(t))
+            except KeyError:
+                raise ProbeError(f"the run evaluated task {t!r}, which its world config does not make") from None
+        if cfg.n_tasks:
+            tasks = tasks[:cfg.n_tasks]
+        splits: dict[str, int] = {}
+        for t in tasks:
+            splits[t.split] = splits.get(t.split, 0) + 1
+        return tasks, {"split": "evaluated", "tasks_from": "the evaluated tasks", "splits": splits,
+                       "n_evaluated_tasks": len(evaluated)}
+    tasks = split_tasks[:cfg.n_tasks] if cfg.n_tasks else split_tasks
+    return tasks, {"split": cfg.split, "tasks_from": f"split {cfg.split} (no evaluation yet)",
+                   "splits": {cfg.split: len(tasks)}, "n_evaluated_tasks": 0}
+
+
+def task_rows(tasks: Sequence, langs: Sequence[str], text: str) -> list:
+    """ProgramRows of `tasks` in every language of `langs`, language-major (as `world_programs`)."""
     from evals.world import LANGS
-    from probe.programs import world_programs
+    from probe.programs import ProgramRow, world_code
+    bad = [x for x in langs if x not in LANGS]
+    if bad:
+        raise ProbeError(f"unknown world language(s) {', '.join(bad)}; known: {', '.join(LANGS)}")
+    return [ProgramRow(t.id, lang, world_code(t, lang, text)) for lang in langs for t in tasks]
+
+
+def probe_run(root: Path, cfg: ProbeConfig, progress: bool = False, log: Callable | None = None) -> dict:
+    """The probe stage of a run: the world's parallel set from the run's world config (the evaluated
+    tasks: `probe_task_list`), every chosen checkpoint captured, all metrics (with alignment vs transfer
+    from evals/ and transfer.json)."""
+    from evals.world import LANGS
 
     root = Path(root)
     models = run_checkpoints(root, cfg.ckpts)
     world = world_of(root)
     outcomes = eval_outcomes(root)
-    evaluated = {task_id for per_ckpt in outcomes.values() for task_id, _lang in per_ckpt}
+    tasks, task_meta = probe_task_list(world, cfg, evaluated_tasks(outcomes))
+    langs = list(cfg.langs or LANGS)
     try:
-        rows = world_programs(world, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text, prefer=evaluated)
+        rows = task_rows(tasks, langs, cfg.text)
     except ValueError as e:
         raise ProbeError(str(e)) from None
-    meta = {"source": "world", "text": cfg.text, "split": cfg.split, "config": cfg.to_dict(),
+    if task_meta["n_evaluated_tasks"] and cfg.n_tasks > len(tasks):
+        _say(log, f"probe: {len(tasks)} tasks (the evaluated ones), fewer than n_tasks = {cfg.n_tasks}")
+    meta = {"source": "world", "text": cfg.text, **task_meta, "config": cfg.to_dict(),
             "naming": world.config.naming}
     control = None
     if cfg.lexical_control:
-        control = control_rows(world, cfg, evaluated)
+        control = control_rows(world, cfg, [t.id for t in tasks])
         meta["control"] = ({"naming": CONTROL_NAMING, "what": CONTROL_WHAT} if control is not None else
                            {"skipped": f"the run's world already renders with naming {CONTROL_NAMING!r}"})
     metrics = probe_models(root, rows, models, cfg, meta, transfer=read_json(root / "transfer.json"),
@@ -292,15 +339,14 @@ CONTROL_WHAT = ("the probe set's tasks, languages and order, rendered with per-l
                 "(evals.world.render.OWN_NAMES): what survives it is not the names translations share")
 
 
-def control_rows(world, cfg: ProbeConfig, prefer=()) -> list | None:
-    """The lexical control set of a world probe: the same rows as `world_programs(world, ...)`, texts
-    rendered with naming "per_language"; None when the world already renders that way."""
+def control_rows(world, cfg: ProbeConfig, task_ids: Sequence[str]) -> list | None:
+    """The lexical control set of a world probe: the same tasks, languages and order as the probe set,
+    texts rendered with naming "per_language"; None when the world already renders that way."""
     from evals.world import LANGS, World
-    from probe.programs import world_programs
     if world.config.naming == CONTROL_NAMING:
         return None
     other = World(replace(world.config, naming=CONTROL_NAMING))
-    return world_programs(other, cfg.split, list(cfg.langs or LANGS), cfg.n_tasks, cfg.text, prefer=prefer)
+    return task_rows([other.get(t) for t in task_ids], list(cfg.langs or LANGS), cfg.text)
 
 
 def summary_of(metrics: dict) -> dict:

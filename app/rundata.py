@@ -81,6 +81,29 @@ class Run:
         return read_json(self.root / "transfer.json", {}) or {}
 
     @cached_property
+    def scores_by_benchmark(self) -> dict:
+        """{benchmark: {ckpt: {lang: cell}}} of a bench run that evaluated several benchmarks (e.g. MBXP and
+        Multi-HumanEval; scores.json holds the first), or {}."""
+        return read_json(self.root / "scores_by_benchmark.json", {}) or {}
+
+    @cached_property
+    def transfer_by_benchmark(self) -> dict:
+        """{benchmark: transfer table} beside scores_by_benchmark.json, or {}."""
+        return read_json(self.root / "transfer_by_benchmark.json", {}) or {}
+
+    def verdict_coverage(self) -> tuple[int, int]:
+        """(probed programs, those with a test verdict: their task and language evaluated in some sft-* or
+        rl-* checkpoint's evals/<ckpt>.jsonl), on the first probed checkpoint's rows; (0, 0) without probes."""
+        if not self.probe_ckpts:
+            return 0, 0
+        rows = self.rows(self.probe_ckpts[0])
+        evaluated: set[tuple[str, str]] = set()
+        for c in self.ckpts:
+            if c.startswith(("sft-", "rl-")):
+                evaluated |= {(r.get("task_id"), r.get("lang")) for r in self.eval_rows(c)}
+        return len(rows), sum((r.get("task_id"), r.get("lang")) in evaluated for r in rows)
+
+    @cached_property
     def metrics(self) -> dict:
         """probes/metrics.json, or {} when the probe stage has not run."""
         return read_json(self.root / "probes" / "metrics.json", {}) or {}

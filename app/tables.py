@@ -72,6 +72,11 @@ def p_text(cell: dict, key: str = "p_value") -> str:
     return format_p(p, bound)
 
 
+def p_eq(text: str) -> str:
+    """"0.012" -> "p=0.012"; "< 0.0005" -> "p < 0.0005"."""
+    return f"p {text}" if text.startswith("<") else f"p={text}"
+
+
 def groups_note(transfer: dict) -> str:
     """Which languages each group holds: "targets" every language but the arm's RL language, "seen" those
     in some SFT arm, "zero-shot" those in none."""
@@ -135,9 +140,9 @@ def compare_frame(transfer: dict) -> pd.DataFrame:
     def cell(d):
         if not d:
             return "–"
-        text = f"{pct(d.get('diff'), d.get('ci95'), signed=True)} p={p_text(d)}"
+        text = f"{pct(d.get('diff'), d.get('ci95'), signed=True)} {p_eq(p_text(d))}"
         if d.get("role") == "confirmatory":
-            text += f" · Holm p={p_text(d, 'p_holm')} (confirmatory)"
+            text += f" · Holm {p_eq(p_text(d, 'p_holm'))} (confirmatory)"
         return text
     df = pd.DataFrame({GROUP_LABELS.get(c, c): [cell(comp[k].get(c)) for k in comp] for c in cols}, index=list(comp))
     df.index.name = "arms"

@@ -55,7 +55,8 @@ def write_synthetic_run(root: Path, n_tasks: int = 12, n_layers: int = 3, d: int
             passed[(c, lang)] = ok
             for t, v in zip(tasks, ok):
                 rows.append({"task_id": t, "lang": lang, "sample": -1, "split": "test",
-                             "prompt": f"# {t} in {lang}\n", "completion": f"return {t!r}  # {c}",
+                             "prompt": f"# language: {lang}\n# Return the list of task {t}.\ndef {t}(xs):",
+                             "completion": f"return {t!r}  # {c}",
                              "status": "passed" if v else "failed", "passed": bool(v)})
             pr = float(ok.mean())
             per_lang[lang] = {"pass@1": pr, "ci95": _ci(pr, n_tasks), "n": n_tasks}

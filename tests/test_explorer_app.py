@@ -52,6 +52,16 @@ def table(at: AppTest, *columns: str, index: str | None = None):
     return found
 
 
+def values(v) -> list:
+    """A trace's array as a list (plotly may send numbers as {"dtype", "bdata"}: base64 bytes)."""
+    if isinstance(v, dict) and "bdata" in v:
+        import base64
+
+        import numpy as np
+        return np.frombuffer(base64.b64decode(v["bdata"]), dtype=v["dtype"]).tolist()
+    return list(v)
+
+
 def map_traces(at: AppTest) -> list[dict]:
     return figures(at)[0]["data"]
 
@@ -123,6 +133,8 @@ def test_selecting_a_program_shows_code_verdicts_ranks_and_neighbours(probed, mo
     at = open_app(probed, monkeypatch)
     ok(at.number_input(key="program").set_value(7).run())
     assert any("def t00001" in c.value for c in at.code)        # row 7 = task 1 in the second language
+    assert any("Return the list of task t00001" in m.value for m in at.markdown)     # its description
+    assert any(c.value == "def t00001(xs):" for c in at.code)                         # and signature
     verdicts = table(at, "checkpoint", "status", "passed")[0]
     assert len(verdicts) == 8 and set(verdicts["status"]) <= {"passed", "failed"}
     ranks = table(at, "language", "rank", "of")[0]
@@ -132,15 +144,65 @@ def test_selecting_a_program_shows_code_verdicts_ranks_and_neighbours(probed, mo
     assert any(t["name"] == "selected" for t in map_traces(at))
 
 
+def expected_transitions(run, arm: str, lang: str | None = None) -> dict:
+    """(task, program language) -> what RL did, computed here from the run's evaluation files."""
+    def verdicts(ckpt):
+        rows = [json.loads(x) for x in (run / "evals" / f"{ckpt}.jsonl").read_text().splitlines()]
+        return {(r["task_id"], r["lang"]): r["passed"] for r in rows}
+    before, after = verdicts(f"sft-{arm}"), verdicts(f"rl-{arm}")
+    out = {}
+    for t, own in before:
+        a, b = before[(t, lang or own)], after[(t, lang or own)]
+        out[(t, own)] = "fixed" if b and not a else "broken" if a and not b else "both pass" if a else "both fail"
+    return out
+
+
+def test_map_colours_each_program_by_what_rl_did(probed, monkeypatch):
+    from collections import Counter
+    at = open_app(probed, monkeypatch)
+    ok(at.selectbox(key="colour").set_value("RL transition").run())
+    assert at.selectbox(key="rl_arm").value == "parallel"               # the arm of the checkpoint shown
+    for arm, lang in (("parallel", None), ("mono", "lua")):
+        ok(at.selectbox(key="rl_arm").set_value(arm).run())
+        ok(at.selectbox(key="rl_lang").set_value(lang or "(each program's own)").run())
+        fig = figures(at)[0]
+        assert f"sft-{arm} → rl-{arm}" in fig["layout"]["title"]["text"]
+        shown = {t["name"]: len(values(t["x"])) for t in fig["data"] if t["name"] != "same task"}
+        assert set(shown) <= {"fixed", "broken", "both pass", "both fail"} and sum(shown.values()) == 8 * len(LANGS)
+        assert shown == dict(Counter(expected_transitions(probed, arm, lang).values()))
+
+
+def test_a_selection_is_summarised(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    rows = list(range(0, 24, 2))                                          # 12 programs: tasks 0-3, 3 languages each
+    at.session_state["selected_rows"] = rows
+    ok(at.run())
+    text = " ".join(m.value for m in at.markdown if "Selection:" in m.value)
+    assert "**Selection: 12 programs** (4 tasks)" in text and "javascript 4" not in text
+    assert "python 4" in text and "ruby 4" in text and "lua 4" in text
+    exp = expected_transitions(probed, "parallel")
+    progs = [json.loads(x) for x in (probed / "probes" / "sft-parallel" / "rows.jsonl").read_text().splitlines()]
+    def rate(ckpt):
+        v = {(r["task_id"], r["lang"]): r["passed"] for r in map(json.loads, (probed / "evals" / f"{ckpt}.jsonl")
+                                                                  .read_text().splitlines())}
+        return 100 * sum(v[(progs[i]["task_id"], progs[i]["lang"])] for i in rows) / len(rows)
+    assert f"sft-parallel {rate('sft-parallel'):.1f}% → rl-parallel {rate('rl-parallel'):.1f}%" in text
+    fixed = sum(exp[(progs[i]["task_id"], progs[i]["lang"])] == "fixed" for i in rows)
+    assert (f"fixed {fixed}" in text) == (fixed > 0) and "mean alignment" in text
+
+
 def test_compare_page_shows_two_aligned_maps_side_by_side(probed, monkeypatch):
     at = open_app(probed, monkeypatch)
     ok(at.sidebar.radio(key="page").set_value("Compare").run())
-    assert at.selectbox(key="ckpt_b").value == "rl-mono"
+    assert at.selectbox(key="ckpt_b").value == "rl-parallel"           # the arm's SFT against its RL
     for other in ("base", "rl-parallel"):
         ok(at.selectbox(key="ckpt_b").set_value(other).run())
         a, b = figures(at)[:2]
         assert a["layout"]["title"]["text"].startswith("sft-parallel") and b["layout"]["title"]["text"].startswith(other)
-    assert list(table(at, "sft-parallel", "rl-parallel")[0].columns) == ["sft-parallel", "rl-parallel"]
+    metrics = table(at, "sft-parallel", "rl-parallel", index="metric")[0]
+    assert list(metrics.columns) == ["sft-parallel", "rl-parallel", "rl-parallel − sft-parallel", "intervals overlap"]
+    diff = metrics["rl-parallel − sft-parallel"].dropna()
+    assert len(diff) and ((metrics["rl-parallel"] - metrics["sft-parallel"]).loc[diff.index] - diff).abs().max() < 1e-9
     ok(at.number_input(key="program").set_value(0).run())
     assert len(table(at, "row", "task", "same task")) == 2          # neighbours in both checkpoints
 
@@ -150,11 +212,17 @@ def test_alignment_page_curves_and_alignment_vs_gain(probed, monkeypatch):
     ok(at.sidebar.radio(key="page").set_value("Alignment").run())
     for curve in at.selectbox(key="curve").options:
         ok(at.selectbox(key="curve").set_value(curve).run())
-        curves, gain = figures(at)[:2]
-        assert len(curves["data"]) == 8 and all(len(t["x"]) == 3 for t in curves["data"])
+        curves, gain, per_task = figures(at)[:3]
+        lines = [t for t in curves["data"] if t["name"] != "selected layer"]
+        assert len(lines) == 8 and all(t["x"] == ["embed", "0", "1"] for t in lines)
+        assert curves["layout"]["xaxis"]["type"] == "category"
+        mark = [t for t in curves["data"] if t["name"] == "selected layer"][0]      # on the curves' own points
+        assert set(mark["x"]) == {"1"} and sorted(mark["y"]) == sorted(t["y"][2] for t in lines)
     assert {t["name"] for t in gain["data"]} == {"mono", "multi", "parallel"}
+    assert "8 tasks: alignment of sft-parallel (layer 1) vs RL gain" in per_task["layout"]["title"]["text"]
+    assert len(values(per_task["data"][0]["x"])) == 8
     ok(at.multiselect(key="curve_ckpts").set_value(["base", "sft-parallel"]).run())
-    assert [t["name"] for t in figures(at)[0]["data"]] == ["base", "sft-parallel"]
+    assert [t["name"] for t in figures(at)[0]["data"]] == ["base", "sft-parallel", "selected layer"]
     assert len(table(at, "pair", "top1", "top5", "mrr")[0]) == 5     # python -> each other language
 
 
@@ -164,8 +232,12 @@ def test_cka_page_heatmaps_for_both_estimators(probed, monkeypatch):
     for kind in ("debiased", "linear"):
         ok(at.radio(key="cka_kind").set_value(kind).run())
         figs = figures(at)
-        assert len(figs) == 3 and all(f["data"][0]["type"] == "heatmap" for f in figs)
-        assert [len(f["data"][0]["z"]) for f in figs] == [3, 8, 6]    # layers, checkpoints, languages
+        assert len(figs) == 4 and all(f["data"][0]["type"] == "heatmap" for f in figs)
+        assert [len(f["data"][0]["z"]) for f in figs] == [3, 8, 6, 6]    # layers, checkpoints, languages, difference
+        layers = figs[0]["layout"]
+        for axis in ("xaxis", "yaxis"):                                    # every layer a row and a column
+            assert layers[axis]["type"] == "category" and layers[axis]["categoryarray"] == ["embed", "0", "1"]
+        assert figs[3]["layout"]["title"]["text"].startswith("rl-parallel − sft-parallel")
 
 
 def test_a_run_without_probes_says_so_on_every_page(unprobed, monkeypatch):

@@ -12,6 +12,27 @@ from .conftest import REPO
 from .synthetic_run import write_synthetic_run
 
 SHOT = REPO / "artifacts" / "screenshots" / "explorer.png"
+LANGS = {"python", "javascript", "ruby", "php", "lua", "perl"}
+
+
+def pick(page, label: str, option: str) -> None:
+    """Choose `option` in the Streamlit selectbox labelled `label`."""
+    page.locator('[data-testid="stSelectbox"]').filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def chart_titled(page, text: str):
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('.js-plotly-plot .gtitle')].some(e => e.textContent.includes(t))",
+        arg=text, timeout=60_000)
+    return page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=text)).first
+
+
+def ticks(plot, axis: str) -> list[str]:
+    """The tick labels plotly drew on an axis, in order along it (top to bottom for y)."""
+    return plot.evaluate("""(el, axis) => [...el.querySelectorAll(`.${axis}axislayer-above .${axis}tick text`)]
+        .map(t => [t.getBoundingClientRect()[axis], t.textContent]).sort((a, b) => a[0] - b[0]).map(p => p[1])""",
+                         axis)
 
 
 @pytest.mark.slow
@@ -52,14 +73,48 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT), full_page=True)
 
-        # The other pages render in the browser too (each waits for a chart title only it draws).
-        for name, title_part in (("Compare", "rl-mono ·"), ("Alignment", "vs RL gain"),
+        # Colour by what RL did, then box-select a region: the legend shows the transitions and the summary
+        # counts the selected programs.
+        pick(page, "colour by", "RL transition")
+        page.wait_for_function("() => document.querySelector('.gtitle')?.textContent.includes('sft-parallel → rl-parallel')",
+                               timeout=90_000)
+        page.wait_for_timeout(500)
+        legend = set(page.evaluate("s => [...document.querySelectorAll(s)].map(e => e.textContent)",
+                                   f"{MAP} .legendtext"))
+        assert legend & {"fixed", "broken", "both pass", "both fail"} and not legend & set(LANGS), legend
+        page.wait_for_timeout(500)
+        page.locator(f"{MAP} .modebar-btn[data-title='Box Select']").first.click()
+        area = page.locator(f"{MAP} .nsewdrag").first.bounding_box()
+        page.mouse.move(area["x"] + 2, area["y"] + 2)
+        page.mouse.down()
+        page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2, steps=8)
+        page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
+        page.mouse.up()
+        summary = page.locator(".st-key-selection_summary")
+        page.wait_for_function("n => document.querySelector('.st-key-selection_summary')?.textContent"
+                               ".includes(`Selection: ${n} programs`)", arg=12 * len(LANGS), timeout=90_000)
+        text = summary.text_content()
+        n = int(text.split("Selection: ")[1].split(" programs")[0])
+        assert n == 12 * len(LANGS) and "sft-parallel" in text and "→ rl-parallel" in text, text
+        assert page.locator(EXCEPTION).count() == 0
+
+        # The other pages render in the browser too (each waits for a chart title only it draws), and every
+        # layer axis draws every layer, embed included.
+        layers = ["embed", "0", "1", "2"]
+        for name, title_part in (("Compare", "rl-parallel ·"), ("Alignment", "vs RL gain"),
                                  ("CKA", "checkpoint × checkpoint")):
             page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
             page.wait_for_function(
                 "t => [...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes(t))",
                 arg=title_part, timeout=90_000)
             assert page.locator(EXCEPTION).count() == 0, name
+            if name == "Alignment":
+                plot = chart_titled(page, "retrieval top-1")
+                assert ticks(plot, "x") == layers
+                assert plot.locator(".xaxislayer-above .xtick").count() == len(layers)
+            if name == "CKA":
+                plot = chart_titled(page, "layer × layer")
+                assert ticks(plot, "x") == layers and ticks(plot, "y") == layers
         assert not errors, errors
 
 

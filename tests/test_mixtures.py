@@ -130,3 +130,68 @@ def test_arm_language_config_is_checked():
         SFTStageConfig(parallel_langs=("python",))
     with pytest.raises(ValueError, match=r"SFTStageConfig\.arms"):
         SFTStageConfig(arms=("mono", "oracle"))
+
+
+# ---- the parallel forms the field uses: paired sequences and translations ----------------------------
+
+@pytest.fixture(scope="module")
+def forms(world, tok):
+    cfg = SFTStageConfig(budget_tokens=BUDGET, arms=("multi", "parallel", "parallel-paired", "translate"),
+                         paired_groups=(("python", "javascript"), ("python", "ruby", "php")))
+    return cfg, *build_arms(world, tok, cfg, seed=0)
+
+
+def test_every_parallel_form_gets_the_same_supervised_budget(forms, tok):
+    _, datasets, manifest = forms
+    counts = {arm: _recount(tok, ds) for arm, ds in datasets.items()}
+    for arm, n in counts.items():
+        assert n == manifest["arms"][arm]["completion_tokens"] == manifest["arms"][arm]["tokens"], arm
+        assert BUDGET <= n <= BUDGET * 1.05, (arm, n)
+
+
+def test_a_paired_example_holds_its_task_in_every_language_of_its_group(forms, world):
+    cfg, datasets, manifest = forms
+    ds = datasets["parallel-paired"]
+    assert set(ds["lang"]) == {"python+javascript", "python+ruby+php"}
+    for row in ds:
+        task, group = world.get(row["task_id"]), row["lang"].split("+")
+        assert row["prompt"] == task.prompt(group[0])
+        text = row["prompt"] + row["completion"]
+        for lang in group:           # every language's tag line, signature and body, in group order
+            head = task.prompt(lang, describe=lang == group[0])
+            assert head + task.solution(lang) in text
+        positions = [text.index(task.prompt(lang, describe=False).splitlines()[-1]) for lang in group]
+        assert positions == sorted(positions)
+        assert text.count(task.description) == 1                      # the description once
+        assert not {"lua", "perl"} & set(group)
+    assert manifest["arms"]["parallel-paired"]["langs"] == ["python", "javascript", "ruby", "php"]
+
+
+def test_translate_prompts_and_completions_are_the_same_task_in_two_languages(forms, world, cfg):
+    _, datasets, manifest = forms
+    ds = datasets["translate"]
+    directions = {tuple(x.split(">")) for x in ds["lang"]}
+    assert directions == {("python", la) for la in ("javascript", "ruby", "php")} | \
+        {(la, "python") for la in ("javascript", "ruby", "php")}
+    for row in ds:
+        task = world.get(row["task_id"])
+        a, b = row["lang"].split(">")
+        assert row["completion"] == task.solution(b)
+        assert row["prompt"] == task.prompt(a, describe=False) + task.solution(a) + "\n" + task.prompt(b, describe=False)
+        assert task.description not in row["prompt"]        # translated from code, not written from the description
+    assert arm_languages_seen(manifest).isdisjoint({"lua", "perl"})
+
+
+def test_paired_and_translate_languages_are_checked():
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.paired_groups"):
+        SFTStageConfig(paired_groups=(("python",),))
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.translate_pairs"):
+        SFTStageConfig(translate_pairs=(("python", "python"),))
+    assert SFTStageConfig(translate_pairs=[["python", "lua"]]).translate_pairs == (("python", "lua"),)
+    cfg = SFTStageConfig(arms=("mono", "translate"), translate_pairs=(("python", "lua"),))
+    assert "lua" in cfg.seen_langs and "lua" not in cfg.heldout_langs    # a language an arm holds is seen
+
+
+def test_new_arm_fields_left_at_their_defaults_keep_the_sft_hash():
+    from train.config import hashed_view
+    assert "paired_groups" not in hashed_view(SFTStageConfig()) and "translate_pairs" not in hashed_view(SFTStageConfig())

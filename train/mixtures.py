@@ -1,13 +1,22 @@
-"""The SFT arms: `mono`, `multi` and `parallel` data mixtures with the same token budget.
+"""The SFT arms: `mono`, `multi`, `parallel`, `parallel-paired` and `translate` data mixtures with the same token budget.
 
 - `mono`: the source language only (Python by default);
 - `multi`: several languages, DIFFERENT tasks per language (non-parallel); each next task goes to the
   language with the fewest tokens so far, so the languages get about equal shares;
-- `parallel`: the same tasks in all of the arm's languages (a task enters with all its renderings).
+- `parallel`: the same tasks in all of the arm's languages (a task enters with all its renderings, one
+  language per example: nothing puts a program beside its translation);
+- `parallel-paired`: one example holds a task's programs in every language of one group, in one sequence:
+  the first language's prompt, then its body, then for each further language its tag line, signature and
+  body (the description once). Tasks take the groups (`SFTStageConfig.groups`) in turn;
+- `translate`: the prompt is a task's program in language A (tag line, signature, body; no description)
+  and the tag line and signature in language B, the completion its body in B. Tasks take the directions
+  (`SFTStageConfig.directions`) in turn.
 
 All arms draw tasks from the world's `train` split in one seeded order, so the arms overlap as much
 as their definitions allow. An arm is filled until its token count reaches `budget_tokens`; it
 overshoots by at most one example (one task group for `parallel`), well under 1% at the default sizes.
+For `parallel-paired` the supervised tokens include the further languages' tag lines and signatures
+(they are in the completion), so at an equal budget it holds fewer bodies than `parallel`.
 Tokens are counted with the model's tokenizer exactly as trl trains on them. By default the budget
 counts supervised tokens, the completion + `<|eos|>` (`budget_counts="completion"`: the loss is on
 completions, so equal budgets mean equal supervision); `budget_counts="prompt+completion"` counts the
@@ -85,6 +94,80 @@ def _pick(kind: str, langs: tuple[str, ...], n_tasks: int, count: _Counter, budg
     return picked
 
 
+def _headless(task, lang: str) -> str:
+    """The task's prompt in `lang` without its description (world tasks), else its whole prompt."""
+    try:
+        return task.prompt(lang, describe=False)
+    except TypeError:        # a benchmark task: its prompt is its code and docstring, shown as they are
+        return task.prompt(lang)
+
+
+def example(task, kind: str, unit: tuple[str, ...]) -> tuple[str, str]:
+    """(prompt, completion) of one `parallel-paired` example (`unit`: its language group) or one `translate`
+    example (`unit`: (from, to))."""
+    if kind == "parallel-paired":
+        first, rest = unit[0], unit[1:]
+        return task.prompt(first), task.solution(first) + "".join(
+            "\n" + _headless(task, lang) + task.solution(lang) for lang in rest)
+    if kind == "translate":
+        a, b = unit
+        return _headless(task, a) + task.solution(a) + "\n" + _headless(task, b), task.solution(b)
+    raise ValueError(f"not a multi-language example kind: {kind!r}")
+
+
+def _pick_units(kind: str, units: tuple[tuple[str, ...], ...], tasks: list, tok, count_prompt: bool,
+                budget: int) -> list[tuple[int, tuple[str, ...], str, str, int, int]]:
+    """(task index, unit, prompt, completion, budgeted tokens, completion tokens) of one arm whose examples
+    hold several languages, in training order (task i takes unit i mod len(units)), until the budget."""
+    picked, spent = [], 0
+    for i, task in enumerate(tasks):
+        if spent >= budget:
+            return picked
+        unit = units[i % len(units)]
+        prompt, completion = example(task, kind, unit)
+        comp = len(tok(completion + tok.eos_token, add_special_tokens=False).input_ids)
+        total = comp + (len(tok(prompt).input_ids) if count_prompt else 0)
+        picked.append((i, unit, prompt, completion, total, comp))
+        spent += total
+    if spent < budget:
+        raise ValueError(f"SFTStageConfig.budget_tokens: {budget} tokens is more than the {kind} arm can draw "
+                         f"from {len(tasks)} train tasks ({spent}); lower it or grow the world")
+    return picked
+
+
+def _unit_name(kind: str, unit: tuple[str, ...]) -> str:
+    return ("+" if kind == "parallel-paired" else ">").join(unit)
+
+
+def _multi_language_arm(kind: str, tasks: list, tok, cfg: SFTStageConfig) -> tuple[dict, dict]:
+    """Rows and manifest entry of a `parallel-paired` or `translate` arm. `lang` of a row names its unit
+    (`python+ruby`, `python>ruby`); the manifest counts tokens per unit and examples per language held."""
+    units = cfg.groups if kind == "parallel-paired" else cfg.directions
+    picked = _pick_units(kind, units, tasks, tok, cfg.budget_counts == "prompt+completion", cfg.budget_tokens)
+    rows = {"prompt": [], "completion": [], "task_id": [], "lang": []}
+    tokens: dict[str, int] = defaultdict(int)
+    completion_tokens: dict[str, int] = defaultdict(int)
+    ids: dict[str, list[str]] = defaultdict(list)
+    for i, unit, prompt, completion, budgeted, comp in picked:
+        name = _unit_name(kind, unit)
+        rows["prompt"].append(prompt)
+        rows["completion"].append(completion)
+        rows["task_id"].append(tasks[i].id)
+        rows["lang"].append(name)
+        tokens[name] += budgeted
+        completion_tokens[name] += comp
+        for lang in unit:
+            ids[lang].append(tasks[i].id)
+    entry = {"kind": kind, "langs": list(cfg.arm_langs(kind)), "examples": len(picked),
+             "tasks": len({i for i, *_ in picked}),
+             "tokens": sum(tokens.values()), "completion_tokens": sum(completion_tokens.values()),
+             "units": [_unit_name(kind, u) for u in units],
+             "tokens_by_unit": dict(tokens), "completion_tokens_by_unit": dict(completion_tokens),
+             "examples_by_lang": {lang: len(v) for lang, v in ids.items()},
+             "task_ids_by_lang": dict(ids)}
+    return rows, entry
+
+
 def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
                seed: int = 0) -> tuple[dict[str, Dataset], dict[str, Any]]:
     """The datasets of the arms in `cfg.arms`, and a JSON-ready manifest.
@@ -92,7 +175,8 @@ def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
     Each dataset has trl's prompt-completion columns `prompt` and `completion` (so the loss is on the
     completion only) plus `task_id` and `lang` (dropped before training). The manifest has, per arm:
     kind, languages, examples, tokens and completion tokens (in total and per language) and the task
-    ids per language; and the budget, the counting rule and the held-out languages."""
+    ids per language (a `parallel-paired` or `translate` arm: tokens per unit, examples and task ids per
+    language it holds); and the budget, the counting rule and the held-out languages."""
     from datasets import Dataset
 
     tasks = task_order(world, seed)
@@ -101,6 +185,10 @@ def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
     manifest: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "budget_counts": cfg.budget_counts,
                                 "heldout_langs": list(cfg.heldout_langs), "seed": seed, "arms": {}}
     for arm in cfg.arms:
+        if arm in ("parallel-paired", "translate"):
+            rows, manifest["arms"][arm] = _multi_language_arm(arm, tasks, tokenizer, cfg)
+            datasets[arm] = Dataset.from_dict(rows)
+            continue
         langs = cfg.arm_langs(arm)
         picked = _pick(arm, langs, len(tasks), count, cfg.budget_tokens)
         rows = {"prompt": [], "completion": [], "task_id": [], "lang": []}
@@ -133,4 +221,4 @@ def arm_languages_seen(manifest: dict[str, Any]) -> set[str]:
     return {lang for arm in manifest["arms"].values() for lang in arm["examples_by_lang"]}
 
 
-__all__ = ["arm_languages_seen", "build_arms", "task_order"]
+__all__ = ["arm_languages_seen", "build_arms", "example", "task_order"]

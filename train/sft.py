@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-ARM_KINDS = ("mono", "multi", "parallel")
+ARM_KINDS = ("mono", "multi", "parallel", "parallel-paired", "translate")
 Log = Callable[[dict[str, Any]], None]
 
 
@@ -44,13 +44,29 @@ class SFTStageConfig:
     # The languages the arms may name (a subclass widens it: train.bench_config for real benchmarks).
     LANGUAGES: ClassVar[tuple[str, ...]] = LANGS
 
-    arms: tuple[str, ...] = field(default=ARM_KINDS, metadata={
-        "help": "Arms to build and train, among 'mono', 'multi', 'parallel'."})
+    arms: tuple[str, ...] = field(default=("mono", "multi", "parallel"), metadata={
+        "help": "Arms to build and train, among 'mono', 'multi', 'parallel' (the same tasks in several languages, "
+                "one language per example), 'parallel-paired' (one example holds a task's programs in every "
+                "language of a group, in one sequence) and 'translate' (the prompt is a task's program in one "
+                "language, the completion the same program in another). Every arm gets the same budget."})
     source_lang: str = field(default="python", metadata={"help": "The only language of the mono arm (and RL's)."})
     multi_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
         "help": "Languages of the multi arm (different tasks per language)."})
     parallel_langs: tuple[str, ...] = field(default=("python", "javascript", "ruby", "php"), metadata={
         "help": "Languages of the parallel arm (the same tasks in every language)."})
+    paired_groups: tuple[tuple[str, ...], ...] = field(default=(), metadata={
+        "hash": "if_set",
+        "help": "Language groups of the parallel-paired arm, e.g. [[\"python\", \"javascript\"], [\"python\", "
+                "\"ruby\"]]: each example is one task in every language of one group (the first language's "
+                "prompt, then its body, then each further language's tag line, signature and body; the "
+                "description once); tasks take the groups in turn. [] = one group, `parallel_langs`."})
+    translate_pairs: tuple[tuple[str, str], ...] = field(default=(), metadata={
+        "hash": "if_set",
+        "help": "(from, to) directions of the translate arm, e.g. [[\"python\", \"ruby\"], [\"ruby\", \"python\"]]: "
+                "the prompt is a task's program in `from` (tag line, signature, body; no description) followed "
+                "by the tag line and signature in `to`, the completion is its body in `to`; tasks take the "
+                "directions in turn. [] = both directions between `source_lang` and every other language of "
+                "`parallel_langs`."})
     budget_tokens: int = field(default=42_000, metadata={
         "help": "Tokens of every arm (equal across arms to within one example), counted as `budget_counts` says. "
                 "42k supervised tokens is what a 100k prompt+completion budget gave the multi and parallel arms "
@@ -94,6 +110,15 @@ class SFTStageConfig:
             langs = getattr(self, name)
             require(self, name, set(langs) <= set(universe) and len(set(langs)) == len(langs) >= 2,
                     f"must be at least two distinct languages of {universe}")
+        # TOML gives lists of lists: hold them as tuples of tuples (frozen, hashable, equal to the defaults)
+        object.__setattr__(self, "paired_groups", tuple(tuple(g) for g in self.paired_groups))
+        object.__setattr__(self, "translate_pairs", tuple(tuple(p) for p in self.translate_pairs))
+        require(self, "paired_groups", all(len(set(g)) == len(g) >= 2 and set(g) <= set(universe)
+                                           for g in self.paired_groups),
+                f"every group must hold at least two distinct languages of {universe}")
+        require(self, "translate_pairs", all(len(p) == 2 and p[0] != p[1] and set(p) <= set(universe)
+                                             for p in self.translate_pairs),
+                f"every pair must be two different languages of {universe}")
         require(self, "budget_tokens", self.budget_tokens >= 100, "must be at least 100")
         require(self, "lr", 0 < self.lr < 1, "must be in (0, 1)")
         require(self, "epochs", self.epochs > 0, "must be positive")
@@ -111,7 +136,26 @@ class SFTStageConfig:
         require(self, "report_to", known(self.report_to), f"choose from {', '.join(REPORTERS)}, comma-separated")
         require(self, "entropy_tasks", self.entropy_tasks >= 0, "must be >= 0")
 
+    @property
+    def groups(self) -> tuple[tuple[str, ...], ...]:
+        """The parallel-paired arm's language groups (its default: one group, `parallel_langs`)."""
+        return self.paired_groups or (self.parallel_langs,)
+
+    @property
+    def directions(self) -> tuple[tuple[str, str], ...]:
+        """The translate arm's (from, to) pairs (its default: both ways between the source language and
+        every other language of `parallel_langs`)."""
+        if self.translate_pairs:
+            return self.translate_pairs
+        others = [la for la in self.parallel_langs if la != self.source_lang]
+        return tuple(p for la in others for p in ((self.source_lang, la), (la, self.source_lang)))
+
     def arm_langs(self, arm: str) -> tuple[str, ...]:
+        """The languages an arm's data holds, in the order of the arm's definition."""
+        if arm == "parallel-paired":
+            return tuple(dict.fromkeys(la for g in self.groups for la in g))
+        if arm == "translate":
+            return tuple(dict.fromkeys(la for p in self.directions for la in p))
         return {"mono": (self.source_lang,), "multi": self.multi_langs, "parallel": self.parallel_langs}[arm]
 
     @property

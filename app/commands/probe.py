@@ -27,15 +27,20 @@ def add_parser(sub):
     p.add_argument("--layers", default=None,
                    help="hooks: 'all' (default) or a list of 'embed', block indices (negative from the end), "
                         "hook names, e.g. embed,0,-1")
-    p.add_argument("--pooling", default="mean,last", help="poolings: mean, last or both (default mean,last)")
-    p.add_argument("--norms", default=None, help="normalisations (default raw,centered,standardized)")
-    p.add_argument("--n-tasks", type=int, default=None, help="tasks in the probe set (default 200; 0: all)")
+    p.add_argument("--pooling", default=None, help="poolings: mean, last or both (default: the run's recipe, else "
+                                                   "mean,last)")
+    p.add_argument("--norms", default=None, help="normalisations (default: the run's recipe, else "
+                                                 "raw,centered,standardized)")
+    p.add_argument("--n-tasks", type=int, default=None,
+                   help="tasks in the probe set: a run's evaluated tasks, the first N (default: the run's recipe; "
+                        "0: all)")
     p.add_argument("--langs", default=None, help="languages (default: all six world languages; MBXP: "
                                                  "python,javascript,ruby,php)")
-    p.add_argument("--split", default="test", help="world split of the probe set (default test)")
-    p.add_argument("--text", default="code", choices=("code", "body", "description"),
-                   help="pool over code only (default), the body alone (no function name), or the full text "
-                        "with its description (a control)")
+    p.add_argument("--split", default=None, help="world split of the probe set when the run has evaluated "
+                                                 "nothing yet (default: the run's recipe, else test)")
+    p.add_argument("--text", default=None, choices=("code", "body", "description"),
+                   help="pool over code only, the body alone (no function name), or the full text with its "
+                        "description (a control); default: the run's recipe, else code")
     p.add_argument("--batch-size", type=int, default=None, help="programs per trace (default 16)")
     p.add_argument("--n-boot", type=int, default=None, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=None, help="seed of bootstraps, permutations, k-means (default 0)")
@@ -55,9 +60,35 @@ def add_parser(sub):
     return p
 
 
+def recipe_probe(run: Path) -> dict:
+    """The probe settings the run's own probe stage used: its recipe's [probe] table (config.json), or,
+    without one, what the pipeline then uses (at most as many tasks as the evaluation, the lexical control
+    on), so that `psft probe RUN` with no options measures what the report shows."""
+    from app.runfs import read_json
+    from probe.config import ProbeConfig
+    cfg = read_json(Path(run) / "config.json")
+    if not isinstance(cfg, dict):
+        return {}
+    section = cfg.get("probe")
+    if isinstance(section, dict) and section:
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
+    n_eval = (cfg.get("eval") or {}).get("n_tasks") if isinstance(cfg.get("eval"), dict) else None
+    out: dict = {"lexical_control": True}
+    if isinstance(n_eval, int) and 0 < n_eval < ProbeConfig().n_tasks:
+        out["n_tasks"] = n_eval
+    return out
+
+
 def config_from_args(args):
     from probe.config import ProbeConfig
-    kw: dict = {"split": args.split, "text": args.text, "poolings": tuple(_list(args.pooling))}
+    kw: dict = recipe_probe(args.run) if args.model is None else {}
+    for opt, key in (("split", "split"), ("text", "text")):
+        if getattr(args, opt) is not None:
+            kw[key] = getattr(args, opt)
+    if args.pooling:
+        kw["poolings"] = tuple(_list(args.pooling))
+        if kw.get("alignment_pooling") not in kw["poolings"]:
+            kw.pop("alignment_pooling", None)
     ckpts = [c for item in (args.ckpt or []) for c in _list(item)]
     if ckpts:
         kw["ckpts"] = tuple(ckpts)
@@ -71,11 +102,14 @@ def config_from_args(args):
                      ("threads", "threads"), ("device", "device")):
         if getattr(args, opt) is not None:
             kw[key] = getattr(args, opt)
-    kw["lexical_control"] = args.model is None if args.lexical_control is None else args.lexical_control
+    if args.lexical_control is not None:
+        kw["lexical_control"] = args.lexical_control
+    elif args.model is not None:
+        kw["lexical_control"] = False
     if args.model is not None and not args.langs:
         from app.probing import MBXP_LANGS
         kw["langs"] = MBXP_LANGS
-    if "alignment_pooling" not in kw and kw["poolings"] and "mean" not in kw["poolings"]:
+    if "alignment_pooling" not in kw and kw.get("poolings") and "mean" not in kw["poolings"]:
         kw["alignment_pooling"] = kw["poolings"][0]
     if "norms" in kw and kw["norms"] and "centered" not in kw["norms"]:
         kw["alignment_norm"] = kw["norms"][0]

@@ -12,6 +12,12 @@ tails of stdout, stderr and detail. `--json` prints {lang: {"n", "passed", "pass
 pass@1 is passed / n over the rows and ci95 its Wilson 95% interval; otherwise a short table.
 Bad input (a malformed row, an unknown task or language, a missing file, an existing --out without
 --force) is reported with its file and line before anything runs, and nothing is written.
+
+Stdin/stdout benchmarks (`code-contests`, `apps`): a completion is a whole program, and "lang" is
+required: {"task_id": <problem name>, "lang": "lua", "completion": "<program>"}, in any language the
+executor has (the tests are input/output pairs, the same for every language). A row's verdict is over all
+the chosen tests (`--tests`); `--out` rows add n_tests, n_passed, counts (tests by status),
+first_failure and the per-test verdicts (tests).
 """
 from __future__ import annotations
 
@@ -21,7 +27,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCHES = ("mbxp", "multi-humaneval", "humaneval-x", "multipl-e")
+BENCHES = ("mbxp", "multi-humaneval", "humaneval-x", "multipl-e", "code-contests", "apps")
 
 
 def add_parser(sub):
@@ -43,6 +49,8 @@ def add_parser(sub):
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--json", action="store_true",
                    help='print one JSON object {lang: {"n", "passed", "pass@1", "ci95"}}')
+    from app.commands.check_bench import add_io_arguments
+    add_io_arguments(p)
     return p
 
 
@@ -78,6 +86,9 @@ def run(args) -> int:
     if not args.completions.is_file():
         raise CliError(f"{args.completions}: no such file")
     langs = [x.strip() for x in args.langs.split(",") if x.strip()] if args.langs else None
+    from app.commands.check_bench import IO_BENCHES
+    if args.bench in IO_BENCHES:
+        return _run_io(args, langs)
     for name in langs or ():
         _check_lang_name(name)
     try:
@@ -103,6 +114,154 @@ def run(args) -> int:
     if args.out is not None and not args.json:
         print(f"wrote {len(rows)} verdicts to {args.out}", file=sys.stderr)
     return 0
+
+
+@dataclass(frozen=True)
+class IORow:
+    """One whole program to judge on a stdin/stdout problem."""
+
+    origin: str      # "file:line"
+    problem: object  # evals.benchmarks.io_problem.IOProblem
+    lang: str
+    completion: str
+
+
+def _run_io(args, langs: list[str] | None) -> int:
+    from app.cli import CliError
+    from app.commands.check_bench import judge_config, load_io
+    from evals.benchmarks.io_judge import judge
+    from evals.execution import Executor, Limits
+    from evals.execution.sandbox import SandboxUnavailable
+
+    config = judge_config(args)
+    problems, files = load_io(args)
+    rows = read_io_completions(args.completions, problems, args.bench, langs)
+    try:
+        with Executor(workers=args.workers, limits=Limits(timeout_s=args.timeout), hide=files) as ex:
+            verdicts = judge(ex, [(r.problem, r.lang, r.completion) for r in rows], config,
+                             progress=not args.json and sys.stderr.isatty(), desc="scoring")
+    except SandboxUnavailable as e:
+        raise CliError(str(e)) from None
+    if args.out is not None:
+        _write_atomic(args.out, [v.to_dict() for v in verdicts])
+    summary = summarize_langs([r.lang for r in rows], [v.passed for v in verdicts])
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(format_summary(summary, [(r.lang, v.status.value, v.passed) for r, v in zip(rows, verdicts)],
+                             args.bench, args.completions))
+        if args.out is not None:
+            print(f"wrote {len(rows)} verdicts to {args.out}", file=sys.stderr)
+    return 0
+
+
+def read_io_completions(path: Path, problems, bench: str, langs: list[str] | None) -> list[IORow]:
+    """Every row of a completions file for a stdin/stdout benchmark, each matched to its problem and a
+    language with a runner here; the first bad row raises `CliError` naming its file and line."""
+    from app.cli import CliError
+    from evals.benchmarks import BenchmarkError
+    from evals.benchmarks.source import read_file
+    from evals.languages import UnknownLanguage, get_language
+
+    by_id = {p.id: p for p in problems}
+    wanted = None
+    if langs:
+        try:
+            wanted = {get_language(x).name for x in langs}
+        except UnknownLanguage as e:
+            raise CliError(f"--langs: {e}") from None
+    rows: list[IORow] = []
+    try:
+        for rec in read_file(path):
+            for key in ("task_id", "lang", "completion"):
+                if key not in rec.data:
+                    raise CliError(f"{rec.origin}: missing field {key!r} (a {bench} completion is a whole "
+                                   "program: its language is required)")
+                if not isinstance(rec.data[key], str):
+                    raise CliError(f"{rec.origin}: field {key!r} should be a string, got "
+                                   f"{'null' if rec.data[key] is None else type(rec.data[key]).__name__}")
+            task_id, given = rec.data["task_id"], rec.data["lang"]
+            problem = by_id.get(task_id)
+            if problem is None:
+                raise CliError(f"{rec.origin}: unknown {bench} task {task_id!r}")
+            if problem.unavailable:
+                raise CliError(f"{rec.origin}: {task_id} cannot be judged here: {problem.unavailable}")
+            try:
+                lang = get_language(given)
+            except UnknownLanguage as e:
+                raise CliError(f"{rec.origin}: {e}") from None
+            if wanted is not None and lang.name not in wanted:
+                raise CliError(f"{rec.origin}: {lang.name} is not among --langs {','.join(langs or [])}")
+            rows.append(IORow(rec.origin, problem, lang.name, rec.data["completion"]))
+    except BenchmarkError as e:
+        raise CliError(str(e)) from None
+    if not rows:
+        raise CliError(f"{path}: no completions (expected one JSON object a line)")
+    first: dict[str, str] = {}
+    for r in rows:
+        first.setdefault(r.lang, r.origin)
+    _check_runtimes_of(first)
+    return rows
+
+
+def _check_runtimes_of(first: dict[str, str]) -> None:
+    """{lang: origin of its first row}: each language's runtime must be installed, else one error."""
+    from app.cli import CliError
+    from evals.languages import get_language
+
+    for lang, origin in first.items():
+        language = get_language(lang)
+        missing = language.missing()
+        if missing:
+            raise CliError(f"{origin}: {lang} runtime not installed: {', '.join(missing)} "
+                           f"(Debian: {' '.join(language.debian)})")
+
+
+def _write_atomic(out: Path, objs: list[dict]) -> None:
+    """One JSON object a line, written whole or not at all."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for o in objs:
+                f.write(json.dumps(o) + "\n")
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def summarize_langs(langs: list[str], passed: list[bool]) -> dict[str, dict]:
+    """{lang: {"n", "passed", "pass@1", "ci95": [low, high]}}, languages in order of first appearance."""
+    from evals.scoring import wilson_interval
+
+    counts: dict[str, list[int]] = {}
+    for lang, ok in zip(langs, passed):
+        c = counts.setdefault(lang, [0, 0])
+        c[0] += 1
+        c[1] += int(ok)
+    return {lang: {"n": n, "passed": k, "pass@1": k / n, "ci95": list(wilson_interval(k, n))}
+            for lang, (n, k) in counts.items()}
+
+
+def format_summary(summary: dict[str, dict], outcomes: list[tuple[str, str, bool]], bench: str, path: Path) -> str:
+    """The table of `summarize_langs`, then the statuses of what did not pass, per language."""
+    width = max([len(x) for x in summary] + [4])
+    lines = [f"{bench} completions ({path})",
+             f"{'lang':<{width}}  {'n':>6}  {'passed':>6}  {'pass@1':>6}  95% CI"]
+    for lang, s in summary.items():
+        lo, hi = s["ci95"]
+        lines.append(f"{lang:<{width}}  {s['n']:>6}  {s['passed']:>6}  {100 * s['pass@1']:>6.1f}  "
+                     f"[{100 * lo:.1f}, {100 * hi:.1f}]")
+    others: dict[str, dict[str, int]] = {}
+    for lang, status, ok in outcomes:
+        if not ok:
+            tally = others.setdefault(lang, {})
+            tally[status] = tally.get(status, 0) + 1
+    if others:
+        lines.append("")
+        for lang, tally in sorted(others.items(), key=lambda kv: list(summary).index(kv[0])):
+            lines.append(f"not passed {lang}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
+    return "\n".join(lines)
 
 
 def _check_lang_name(name: str) -> None:
@@ -211,47 +370,16 @@ def build_programs(rows: list[Row]) -> list:
 
 def write_rows(out: Path, rows: list[Row], results: list) -> None:
     """One JSON verdict a line, in input order, written whole or not at all."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("w", encoding="utf-8") as f:
-            for row, r in zip(rows, results):
-                f.write(json.dumps({"task_id": row.problem.id, "lang": row.problem.lang, "status": r.status.value,
-                                    "passed": r.passed, "stdout": r.stdout, "stderr": r.stderr,
-                                    "detail": r.detail}) + "\n")
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _write_atomic(out, [{"task_id": row.problem.id, "lang": row.problem.lang, "status": r.status.value,
+                         "passed": r.passed, "stdout": r.stdout, "stderr": r.stderr, "detail": r.detail}
+                        for row, r in zip(rows, results)])
 
 
 def summarize(rows: list[Row], results: list) -> dict[str, dict]:
     """{lang: {"n", "passed", "pass@1", "ci95": [low, high]}}, languages in order of first appearance."""
-    from evals.scoring import wilson_interval
-
-    counts: dict[str, list[int]] = {}
-    for row, r in zip(rows, results):
-        c = counts.setdefault(row.problem.lang, [0, 0])
-        c[0] += 1
-        c[1] += int(r.passed)
-    return {lang: {"n": n, "passed": k, "pass@1": k / n, "ci95": list(wilson_interval(k, n))}
-            for lang, (n, k) in counts.items()}
+    return summarize_langs([row.problem.lang for row in rows], [r.passed for r in results])
 
 
 def format_table(summary: dict[str, dict], rows: list[Row], results: list, bench: str, path: Path) -> str:
-    width = max([len(x) for x in summary] + [4])
-    lines = [f"{bench} completions ({path})",
-             f"{'lang':<{width}}  {'n':>6}  {'passed':>6}  {'pass@1':>6}  95% CI"]
-    for lang, s in summary.items():
-        lo, hi = s["ci95"]
-        lines.append(f"{lang:<{width}}  {s['n']:>6}  {s['passed']:>6}  {100 * s['pass@1']:>6.1f}  "
-                     f"[{100 * lo:.1f}, {100 * hi:.1f}]")
-    others: dict[str, dict[str, int]] = {}
-    for row, r in zip(rows, results):
-        if not r.passed:
-            tally = others.setdefault(row.problem.lang, {})
-            tally[r.status.value] = tally.get(r.status.value, 0) + 1
-    if others:
-        lines.append("")
-        for lang, tally in sorted(others.items(), key=lambda kv: list(summary).index(kv[0])):
-            lines.append(f"not passed {lang}: " + ", ".join(f"{k} {v}" for k, v in sorted(tally.items())))
-    return "\n".join(lines)
+    return format_summary(summary, [(row.problem.lang, r.status.value, r.passed) for row, r in zip(rows, results)],
+                          bench, path)

@@ -24,6 +24,27 @@ def _verdicts(view: View, task: str, lang: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def task_text(view: View, task: str, lang: str) -> tuple[str | None, str | None]:
+    """(description, signature line) of a world task in `lang`: from an evaluation prompt of the run (its
+    last line is the signature, the one before it the description comment), else from the world itself;
+    (None, None) for a benchmark run."""
+    if not isinstance((view.run.config or {}).get("world"), dict):
+        return None, None
+    for c in view.run.ckpts:
+        prompt = (data.verdicts(view.root, c, view.version).get((task, lang)) or {}).get("prompt")
+        if prompt:
+            lines = prompt.rstrip("\n").splitlines()
+            if len(lines) >= 2:
+                desc = lines[-2].strip()
+                for mark in ("#", "//", "--"):
+                    if desc.startswith(mark):
+                        desc = desc[len(mark):].strip()
+                        break
+                return desc, lines[-1]
+    t = data.world_tasks(view.root, view.version).get(task)
+    return (t.description, t.signature_line(lang)) if t is not None else (None, None)
+
+
 def program_details(view: View, ckpt: str, also: str | None = None) -> None:
     progs = data.programs(view.root, ckpt, view.version)
     st.subheader("Selected program")
@@ -39,6 +60,13 @@ def program_details(view: View, ckpt: str, also: str | None = None) -> None:
     i = int(i)
     task, lang = str(progs.task_ids[i]), str(progs.langs[i])
     st.markdown(f"**{task}** · {lang} · {int(progs.n_tokens[i])} tokens · row {i}")
+    desc, sig = task_text(view, task, lang)
+    if desc or sig:
+        box = st.container(key="task_text")
+        if desc:
+            box.markdown(f"**task:** {desc}")
+        if sig:
+            box.code(sig, language=CODE_LANG.get(lang))
     c1, c2 = st.columns(2)
     with c1:
         st.code(progs.code[i] or "(no code recorded)", language=CODE_LANG.get(lang))

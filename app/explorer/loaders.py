@@ -110,7 +110,7 @@ def _aligned(root, ckpt, pooling, layer, norm, method, anchor, version):
 @st.cache_resource(max_entries=16, show_spinner=False)
 def verdicts(root: str, ckpt: str, version: tuple) -> dict[tuple[str, str], dict]:
     """(task_id, lang) -> {"passed": share of samples that passed, "status": first sample's status,
-    "completion": first sample's completion} from evals/<ckpt>.jsonl."""
+    "completion": first sample's completion, "prompt": its prompt} from evals/<ckpt>.jsonl."""
     out: dict[tuple[str, str], dict] = {}
     counts: dict[tuple[str, str], list[int]] = {}
     for r in open_run(root).eval_rows(ckpt):
@@ -118,7 +118,7 @@ def verdicts(root: str, ckpt: str, version: tuple) -> dict[tuple[str, str], dict
         c = counts.setdefault(key, [0, 0])
         c[0] += bool(r.get("passed"))
         c[1] += 1
-        out.setdefault(key, {"status": r.get("status"), "completion": r.get("completion")})
+        out.setdefault(key, {"status": r.get("status"), "completion": r.get("completion"), "prompt": r.get("prompt")})
     for key, (ok, n) in counts.items():
         out[key]["passed"] = ok / n
     return out
@@ -132,3 +132,106 @@ def pass_column(root: str, ckpt: str, version: tuple) -> np.ndarray:
     out = np.array([(v.get((t, lang)) or {}).get("passed", np.nan) for t, lang in zip(progs.task_ids, progs.langs)],
                    dtype=np.float32)
     return _frozen(out)
+
+
+# ---- what RL did to each program ----------------------------------------------------------------
+
+TRANSITIONS = ("fixed", "broken", "both pass", "both fail", "not evaluated")
+TRANSITION_COLOURS = {"fixed": "#2ca02c", "broken": "#d62728", "both pass": "#1f77b4", "both fail": "#ff9f40",
+                      "not evaluated": "#c7c7c7"}
+
+
+def rl_arms(run: Run) -> dict[str, tuple[str, str]]:
+    """{arm: (sft checkpoint, rl checkpoint)} of the run's evaluated RL arms (an oracle starts from
+    sft-parallel), in the transfer table's order when it has one."""
+    have = set(run.scores) or set(run.ckpts)
+    out = {}
+    names = [a for a in (run.transfer or {}) if not a.startswith("_")] or \
+        [c.removeprefix("rl-") for c in run.ckpts if c.startswith("rl-")] + [c for c in run.ckpts if c.startswith("oracle-")]
+    for arm in names:
+        pair = ("sft-parallel", arm) if arm.startswith("oracle-") else (f"sft-{arm}", f"rl-{arm}")
+        if pair[0] in have and pair[1] in have:
+            out[arm] = pair
+    return out
+
+
+def arm_of(ckpt: str | None) -> str | None:
+    """"sft-parallel" / "rl-parallel" -> "parallel"; "oracle-lua" -> "oracle-lua"; others None."""
+    if not ckpt:
+        return None
+    if ckpt.startswith(("sft-", "rl-")):
+        return ckpt.split("-", 1)[1]
+    return ckpt if ckpt.startswith("oracle-") else None
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def transition_column(root: str, ckpt: str, arm: str, lang: str | None, version: tuple) -> np.ndarray:
+    """Per program row: what RL did in `arm` to its task in `lang` (None: the program's own language),
+    one of TRANSITIONS, from the SFT and RL checkpoints' verdicts (a task passes when at least half its
+    samples pass)."""
+    run = get_run(root)
+    sft, rl = rl_arms(run)[arm]
+    progs = programs(root, ckpt, version)
+    vs, vr = verdicts(root, sft, version), verdicts(root, rl, version)
+    out = []
+    for t, own in zip(progs.task_ids.tolist(), progs.langs.tolist()):
+        key = (t, lang or own)
+        a, b = vs.get(key), vr.get(key)
+        if a is None or b is None:
+            out.append("not evaluated")
+            continue
+        pa, pb = a["passed"] >= 0.5, b["passed"] >= 0.5
+        out.append("fixed" if pb and not pa else "broken" if pa and not pb else "both pass" if pa else "both fail")
+    return _frozen(np.array(out))
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def pass_share(root: str, ckpt: str, rows_of: str, lang: str | None, version: tuple) -> np.ndarray:
+    """Per program row of `rows_of`'s probe set: the share of `ckpt`'s samples that passed on its task in
+    `lang` (None: its own language); NaN when not evaluated."""
+    progs = programs(root, rows_of, version)
+    v = verdicts(root, ckpt, version)
+    return _frozen(np.array([(v.get((t, lang or own)) or {}).get("passed", np.nan)
+                             for t, own in zip(progs.task_ids.tolist(), progs.langs.tolist())], dtype=np.float32))
+
+
+@st.cache_resource(max_entries=24, show_spinner=False)
+def alignment_column(root: str, ckpt: str, pooling: str, layer: str, norm: str, source: str, version: tuple) -> np.ndarray:
+    """Per program row: the cosine to its translation in `source` (for a `source` program: the mean cosine
+    to its translations), at this checkpoint, layer and normalisation; NaN when the task has none."""
+    progs = programs(root, ckpt, version)
+    U = unit_vectors(root, ckpt, pooling, layer, norm, version)
+    tasks, langs = progs.task_ids, progs.langs
+    out = np.full(len(tasks), np.nan, dtype=np.float32)
+    src = {t: i for i, (t, lg) in enumerate(zip(tasks.tolist(), langs.tolist())) if lg == source}
+    members: dict[str, list[int]] = {}
+    for i, t in enumerate(tasks.tolist()):
+        members.setdefault(t, []).append(i)
+    for t, rows in members.items():
+        j = src.get(t)
+        if j is None:
+            continue
+        sims = U[rows] @ U[j]
+        for i, s in zip(rows, sims):
+            if i != j:
+                out[i] = s
+        others = [s for i, s in zip(rows, sims) if i != j]
+        if others:
+            out[j] = float(np.mean(others))
+    return _frozen(out)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def world_tasks(root: str, version: tuple) -> dict:
+    """{task_id: Task} of a world run (to show a program's description and signature); {} for a benchmark
+    run or a config without a world table."""
+    cfg = get_run(root).config or {}
+    w = cfg.get("world")
+    if not isinstance(w, dict) or "n_tasks" not in w:
+        return {}
+    try:
+        from evals.world import World, WorldConfig
+        world = World(WorldConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in w.items()}))
+        return {t.id: t for t in world.tasks}
+    except (TypeError, ValueError):
+        return {}

@@ -28,7 +28,8 @@ from .controls import View
 from .details import program_details
 from .projection import methods
 
-COLOURS = ("language", "task", "pass/fail")
+COLOURS = ("language", "task", "pass/fail", "RL transition")
+OWN_LANGUAGE = "(each program's own)"
 # Above this many points the map draws with WebGL (scattergl); below, SVG (every point is an element).
 WEBGL_POINTS = 2000
 
@@ -46,7 +47,7 @@ def link_lines(xy: np.ndarray, tasks: np.ndarray, langs: np.ndarray) -> dict:
 
 def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
                highlight: str | None, links: bool, selected: int | None = None, title: str = "",
-               height: int = 560) -> go.Figure:
+               height: int = 560, transitions: np.ndarray | None = None) -> go.Figure:
     langs, tasks = progs.langs[idx], progs.task_ids[idx]
     gl = len(idx) > WEBGL_POINTS
     Scatter = go.Scattergl if gl else go.Scatter
@@ -59,6 +60,9 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
     if colour == "language":
         for i, lang in enumerate(dict.fromkeys(langs.tolist())):
             groups.append((lang, langs == lang, PALETTE[i % len(PALETTE)]))
+    elif colour == "RL transition" and transitions is not None:
+        tr = transitions[idx]
+        groups += [(name, tr == name, data.TRANSITION_COLOURS[name]) for name in data.TRANSITIONS]
     elif colour == "pass/fail" and passed is not None:
         p = passed[idx]
         groups += [("passed", p >= 0.5, "#2ca02c"), ("failed", p < 0.5, "#d62728"),
@@ -87,7 +91,7 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
             fig.add_trace(Scatter(x=xy[pos, 0], y=xy[pos, 1], mode="markers", name="selected", hoverinfo="skip",
                                   marker={"size": 16, "symbol": "circle-open", "color": "black",
                                           "line": {"width": 2}}))
-    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60 if "<br>" in title else 40, "b": 10},
                       legend={"itemsizing": "constant"},
                       xaxis={"showticklabels": False, "zeroline": False, "showgrid": False},
                       yaxis={"showticklabels": False, "zeroline": False, "showgrid": False, "scaleanchor": "x"})
@@ -105,11 +109,11 @@ def _on_select(key: str) -> None:
         if cd is not None:
             rows.append(int(cd))
     if rows:
-        st.session_state["selected_rows"] = rows
+        st.session_state["selected_rows"] = sorted(set(rows))
         st.session_state["program"] = rows[0]
 
 
-def map_controls(langs: list[str], n_programs: int = 0) -> dict:
+def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), default_arm: str | None = None) -> dict:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     method = c1.selectbox("projection", methods(), key="method",
                           help=f"PCA maps every program; t-SNE/UMAP map a sample of whole tasks "
@@ -119,8 +123,22 @@ def map_controls(langs: list[str], n_programs: int = 0) -> dict:
     links = c4.checkbox("link translations", value=n_programs <= WEBGL_POINTS, key="links",
                         help="a line joins the same task's programs (off at first above "
                              f"{WEBGL_POINTS} programs: thousands of lines hide the points and slow drawing)")
+    arm, rl_lang = None, None
+    if colour == "RL transition" or arms:
+        d1, d2, _ = st.columns([1, 1, 2])
+        if arms:
+            if st.session_state.get("rl_arm") not in arms:
+                st.session_state["rl_arm"] = default_arm if default_arm in arms else arms[0]
+            arm = d1.selectbox("RL arm", list(arms), key="rl_arm",
+                               help="what RL did: this arm's SFT checkpoint against its RL checkpoint (fixed, broken, "
+                                    "both pass, both fail), in the language chosen beside")
+            lang = d2.selectbox("RL transition in", [OWN_LANGUAGE, *langs], key="rl_lang",
+                                help="each program's own language, or one language for every program of a task")
+            rl_lang = None if lang == OWN_LANGUAGE else lang
+        else:
+            d1.caption("no RL arm with evaluations in this run")
     return {"method": method, "colour": colour, "highlight": None if highlight == "(none)" else highlight,
-            "links": links}
+            "links": links, "arm": arm, "rl_lang": rl_lang}
 
 
 def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> None:
@@ -129,11 +147,16 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
         idx, xy = data.aligned_map(view.root, ckpt, view.pooling, view.layer, view.norm, opts["method"], anchor)
     progs = data.programs(view.root, ckpt, view.version)
     passed = data.pass_column(view.root, ckpt, view.version) if opts["colour"] == "pass/fail" else None
+    transitions = None
     title = f"{ckpt} · layer {view.layer} · {view.pooling} · {view.norm} · {opts['method']}"
+    if opts["colour"] == "RL transition" and opts.get("arm"):
+        transitions = data.transition_column(view.root, ckpt, opts["arm"], opts.get("rl_lang"), view.version)
+        sft, rl = data.rl_arms(view.run)[opts["arm"]]
+        title += f"<br><sup>what RL did: {sft} → {rl}, in {opts.get('rl_lang') or 'each program’s language'}</sup>"
     if len(idx) < len(progs):
         title += f" · {len(idx)} of {len(progs)} programs"
     fig = map_figure(xy, idx, progs, opts["colour"], passed, opts["highlight"], opts["links"],
-                     selected=st.session_state.get("program"), title=title, height=height)
+                     selected=st.session_state.get("program"), title=title, height=height, transitions=transitions)
     st.plotly_chart(fig, key=key, on_select=lambda: _on_select(key), selection_mode=("points", "box", "lasso"),
                     config={"displaylogo": False})
 
@@ -146,34 +169,43 @@ def _styled(df, highlight: str | None):
 
 
 def tables_panel(view: View, highlight: str | None) -> None:
-    """pass@1 and RL gain beside the map (percent / points; the CIs in the expander below them), with the
-    confirmatory contrasts the recipe declared first: every other comparison shown is exploratory."""
+    """pass@1 and RL gain beside the map (points; the CIs in the expander below them), with the
+    confirmatory contrasts the recipe declared first: every other comparison shown is exploratory. A bench
+    run that evaluated several benchmarks (MBXP, Multi-HumanEval) gets a choice of benchmark."""
     run = view.run
-    family = (run.transfer or {}).get("_family") or {}
+    scores, transfer = run.scores, run.transfer
+    by_bench = run.scores_by_benchmark
+    if len(by_bench) > 1:
+        bench = st.radio("benchmark", list(by_bench), horizontal=True, key="benchmark")
+        scores = by_bench[bench]
+        transfer = run.transfer_by_benchmark.get(bench) or {}
+    langs = sorted({lg for per in scores.values() for lg in per}, key=lambda x: run.langs.index(x)
+                   if x in run.langs else len(run.langs)) if scores else run.langs
+    family = (transfer or {}).get("_family") or {}
     fam = family_frame(family)
     if not fam.empty:
         st.markdown(f"**{family_title(family)}**")
         st.dataframe(fam, key="family_table")
-    if run.scores:
+    if scores:
         st.markdown("**pass@1 (%)**")
-        st.dataframe(_styled((100 * pass_values(run.scores, run.langs)).round(1), highlight), key="pass_table")
+        st.dataframe(_styled((100 * pass_values(scores, langs)).round(1), highlight), key="pass_table")
     else:
         st.caption("no scores yet")
-    if run.transfer:
+    if transfer:
         st.markdown("**RL gain (points; exploratory: no correction)**")
-        st.dataframe(_styled((100 * gain_values(run.transfer, run.langs)).round(1), highlight), key="transfer_table")
-        st.caption(f"{groups_note(run.transfer)} Interval unit: {interval_unit(run.transfer)}.")
+        st.dataframe(_styled((100 * gain_values(transfer, langs)).round(1), highlight), key="transfer_table")
+        st.caption(f"{groups_note(transfer)} Interval unit: {interval_unit(transfer)}.")
     else:
         st.caption("no transfer table yet")
     with st.expander("with 95% confidence intervals"):
-        if run.scores:
-            st.dataframe(pass_frame(run.scores, run.langs), key="pass_ci")
-        if run.transfer:
-            st.dataframe(transfer_frame(run.transfer, run.langs), key="transfer_ci")
-            comp = compare_frame(run.transfer)
+        if scores:
+            st.dataframe(pass_frame(scores, langs), key="pass_ci")
+        if transfer:
+            st.dataframe(transfer_frame(transfer, langs), key="transfer_ci")
+            comp = compare_frame(transfer)
             if not comp.empty:
-                st.markdown("arms compared (difference of gains, paired; exploratory, unadjusted p, except the "
-                            "cells marked confirmatory)")
+                st.markdown("arms compared (difference of gains in points, paired; exploratory, unadjusted p, "
+                            "except the cells marked confirmatory)")
                 st.dataframe(comp, key="compare_ci")
 
 
@@ -187,13 +219,24 @@ def map_page(view: View) -> None:
         no_probes(view)
         tables_panel(view, None)
         return
-    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)))
+    arms = list(data.rl_arms(view.run))
+    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)), arms,
+                        data.arm_of(view.ckpt))
     left, right = st.columns([3, 2])
     with left:
         draw_map(view, view.ckpt, opts, key="map")
+        selection_summary(view, opts)
     with right:
         tables_panel(view, opts["highlight"])
     program_details(view, view.ckpt)
+
+
+def counterpart(ckpt: str, others: list[str]) -> str:
+    """The sensible checkpoint to compare with: sft-X -> rl-X, rl-X -> sft-X, oracle-L -> sft-parallel,
+    base -> sft-parallel; else the first other."""
+    arm = ckpt.split("-", 1)[1] if ckpt.startswith(("sft-", "rl-")) else None
+    prefs = {"sft": [f"rl-{arm}"], "rl": [f"sft-{arm}"]}.get(ckpt.split("-", 1)[0], []) + ["sft-parallel", "rl-parallel"]
+    return next((c for c in prefs if c in others), others[0])
 
 
 def compare_page(view: View) -> None:
@@ -202,9 +245,12 @@ def compare_page(view: View) -> None:
         return
     others = [c for c in view.run.probe_ckpts if c != view.ckpt] or [view.ckpt]
     if st.session_state.get("ckpt_b") not in others:
-        st.session_state["ckpt_b"] = next((c for c in others if c.startswith("rl-")), others[0])
-    ckpt_b = st.selectbox("compare with", others, key="ckpt_b")
-    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)))
+        st.session_state["ckpt_b"] = counterpart(view.ckpt, others)
+    ckpt_b = st.selectbox("compare with", others, key="ckpt_b",
+                          help="by default the other end of RL: an SFT checkpoint's RL checkpoint, an RL checkpoint's SFT")
+    arms = list(data.rl_arms(view.run))
+    opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)), arms,
+                        data.arm_of(view.ckpt) or data.arm_of(ckpt_b))
     left, right = st.columns(2)
     with left:
         draw_map(view, view.ckpt, opts, key="map_a", height=480)
@@ -213,3 +259,42 @@ def compare_page(view: View) -> None:
     from .panels import metrics_side_by_side
     metrics_side_by_side(view, [view.ckpt, ckpt_b])
     program_details(view, view.ckpt, also=ckpt_b)
+
+
+def selection_summary(view: View, opts: dict) -> None:
+    """What a box or lasso selection holds: its size and language mix, the share passing before and after
+    RL (the chosen arm's SFT and RL checkpoints, on each program's task in the chosen language), what RL
+    did to them, and their mean alignment (cosine to the source-language translation at this layer)."""
+    rows = st.session_state.get("selected_rows") or []
+    box = st.container(key="selection_summary")
+    if not rows:
+        box.caption("Select points (box or lasso) to summarise them: size, languages, pass rates before and after "
+                    "RL, mean alignment.")
+        return
+    progs = data.programs(view.root, view.ckpt, view.version)
+    rows = [r for r in rows if 0 <= r < len(progs)]
+    idx = np.array(rows, dtype=int)
+    langs = progs.langs[idx]
+    mix = ", ".join(f"{lg} {n}" for lg, n in zip(*np.unique(langs, return_counts=True)))
+    source = (view.run.transfer or {}).get("_languages", {}).get("source") or "python"
+    align = data.alignment_column(view.root, view.ckpt, view.pooling, view.layer, view.norm, source, view.version)[idx]
+    line = [f"**Selection: {len(idx)} programs** ({len(np.unique(progs.task_ids[idx]))} tasks) · {mix}",
+            f"mean alignment (cosine to the {source} translation, {view.ckpt}, layer {view.layer}): "
+            + ("–" if np.isnan(align).all() else f"{np.nanmean(align):.3f}")]
+    arm = opts.get("arm")
+    if arm:
+        sft, rl = data.rl_arms(view.run)[arm]
+        lang = opts.get("rl_lang")
+        before = data.pass_share(view.root, sft, view.ckpt, lang, view.version)[idx]
+        after = data.pass_share(view.root, rl, view.ckpt, lang, view.version)[idx]
+        both = ~np.isnan(before) & ~np.isnan(after)
+        where = f"in {lang}" if lang else "in their own languages"
+        if both.any():
+            line.append(f"pass@1 {where}: {sft} {100 * before[both].mean():.1f}% → {rl} {100 * after[both].mean():.1f}% "
+                        f"({int(both.sum())} of {len(idx)} evaluated)")
+            tr = data.transition_column(view.root, view.ckpt, arm, lang, view.version)[idx]
+            line.append("RL: " + ", ".join(f"{name} {int((tr == name).sum())}" for name in data.TRANSITIONS
+                                          if (tr == name).any()))
+        else:
+            line.append(f"none of them evaluated {where} by {sft} and {rl}")
+    box.markdown("  \n".join(line))

@@ -3,7 +3,10 @@
 `Executor.map` is the throughput path (RL rewards, pass@k, benchmark checks): identical programs run
 once, every core gets a worker, and start-up is avoided where a language allows (a Python fork
 server, a warm Node runner, fast-start flags, one build per compiled program). `Executor.run` is
-`map` of one. Not for: assembling programs from tasks (benchmarks and the world do that).
+`map` of one. A program with `inputs` (a stdin/stdout program) is built once and run once per input in the
+same sandboxed request; its `Result.runs` carries each run's whole stdout for the caller to compare on
+the host. Not for: assembling programs from tasks (benchmarks and the world do that), or judging outputs
+(`evals.benchmarks.io_judge`).
 """
 from __future__ import annotations
 
@@ -33,11 +36,15 @@ class Executor:
     """A pool of sandboxed workers. Use as a context manager, or call `close()`."""
 
     def __init__(self, workers: int | None = None, limits: Limits | None = None, sandbox_level: str = "auto",
-                 warm: bool = True):
+                 warm: bool = True, hide: Iterable[str | os.PathLike] = ()):
+        """`hide`: host files no program may read (e.g. a benchmark's data, which holds the expected
+        outputs): each is covered by an empty file in the bubblewrap sandbox. The process-level fallback
+        cannot hide them: there they must not be readable to the worker's user."""
         self.n_workers = workers or default_workers()
         self.limits = limits or Limits()
         self.level = sandbox.resolve_level(sandbox_level)
         self.warm = warm
+        self.hide = sandbox.hidden_files(hide)
         node = sandbox.which("node")
         self._node_argv = ([sandbox.trusted_path(self.level, node), f"--max-old-space-size={self.limits.memory_mb}",
                             str(sandbox.NODE_RUNNER)] if warm and node and sandbox.NODE_RUNNER.exists() else None)
@@ -53,7 +60,8 @@ class Executor:
         for slot in range(self.n_workers):
             self._free.put(Worker(slot, self.level, self._node_argv,
                                   {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs",
-                                   "PSFT_TS_TYPE_ROOTS": node_types_dir()}, memory_mb=self.limits.memory_mb))
+                                   "PSFT_TS_TYPE_ROOTS": node_types_dir()}, memory_mb=self.limits.memory_mb,
+                                  hide=self.hide))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
         self._lock = threading.Lock()
         self._missing: dict[str, list[str]] = {}
@@ -77,7 +85,7 @@ class Executor:
         unique: dict[str, Program] = {}
         for p in programs:
             unique.setdefault(p.key(), p)
-        futures = {k: self._pool.submit(self._run_one, p, limits) for k, p in unique.items()}
+        futures = {k: self._pool.submit(self._run_one, p, p.limits or limits) for k, p in unique.items()}
         bar = None
         if progress:
             from tqdm import tqdm
@@ -121,7 +129,7 @@ class Executor:
         if missing:
             return Result(Status.UNAVAILABLE, detail=f"runtime not installed: {', '.join(missing)} "
                           f"(Debian: {' '.join(lang.debian)})", lang=lang.name)
-        req = self._request(lang, program.source, limits)
+        req = self._request(lang, program.source, limits, program.inputs)
         token = secrets.token_hex(16) if program.proof else None
         if token:
             req["proof"] = token
@@ -150,9 +158,11 @@ class Executor:
                           detail="the program killed or hung its sandbox worker (worker restarted)")
         if "error" in resp:
             return Result(Status.SANDBOX_ERROR, detail=resp["error"], lang=lang.name)
+        if program.inputs is not None:
+            return self._judge_runs(lang, resp, limits)
         return self._judge(lang, resp["steps"], limits, token)
 
-    def _request(self, lang: Language, source: str, limits: Limits) -> dict:
+    def _request(self, lang: Language, source: str, limits: Limits, inputs: Sequence[str] | None = None) -> dict:
         mem = limits.memory_mb
         steps = []
         if lang.build:
@@ -171,7 +181,10 @@ class Executor:
                                    "env": dict(lang.env)}
         req = {"id": 0, "files": {lang.file_name(): source}, "steps": steps, "limits": limits.to_dict(),
                "env": dict(lang.env)}
-        if lang.mode == "node" and self._node_argv:
+        if inputs is not None:  # one run per input, stdout kept from its start; never the warm Node runner
+            steps[-1]["stdout_head"] = int(limits.stdout_max_bytes)
+            req["inputs"] = list(inputs)
+        elif lang.mode == "node" and self._node_argv:
             req["warm"] = {"id": 0, "lang": lang.name, "source": source, "filename": lang.file_name(),
                            "timeout_ms": int(limits.timeout_s * 1000), "output_bytes": limits.output_bytes}
         return req
@@ -198,8 +211,32 @@ class Executor:
                       detail=detail, phase=last["phase"], lang=lang.name)
 
 
+    def _judge_runs(self, lang: Language, resp: dict, limits: Limits) -> Result:
+        """A program run on inputs: the build's verdict when it failed, else one `Result` per run (its
+        whole stdout kept), and as status the first run that did not end cleanly (else passed)."""
+        steps = resp["steps"]
+        if steps and (steps[-1].get("error") or steps[-1]["exit_code"] != 0 or steps[-1]["timed_out"]):
+            return self._judge(lang, steps, limits)  # the build failed: no run started
+        build_s = steps[0]["duration_s"] if steps else 0.0
+        runs = []
+        for run in resp.get("runs", []):
+            r = self._judge(lang, [run], limits)
+            r.stdout_complete = bool(run.get("stdout_complete", True))
+            runs.append(r)
+        first = next((r for r in runs if not r.passed), None)
+        if first is None and not runs:
+            first = Result(Status.SANDBOX_ERROR, detail="no run came back", lang=lang.name)
+        head = first or runs[-1]
+        return Result(head.status, exit_code=head.exit_code, duration_s=sum(r.duration_s for r in runs),
+                      build_s=build_s, stdout="", stderr=head.stderr, signal=head.signal, detail=head.detail,
+                      phase="run", lang=lang.name, runs=runs)
+
+
 def _budget(req: dict) -> float:
-    return sum(float(s["timeout"]) for s in req["steps"])
+    """The longest a request may take: every step's limit, the run's once per input (plus a little per run for
+    copying the directory and wiping the scratch spaces)."""
+    runs = len(req.get("inputs") or ()) or 1
+    return sum(float(s["timeout"]) * (runs if s["phase"] == "run" else 1) for s in req["steps"]) + 0.5 * (runs - 1)
 
 
 def _resolve(argv: list[str]) -> list[str]:

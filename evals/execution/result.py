@@ -33,6 +33,9 @@ class Limits:
     max_file_mb: int = field(default=64, metadata={"help": "Largest file a program may write, MiB."})
     max_open_files: int = field(default=256, metadata={"help": "Open file descriptors."})
     output_bytes: int = field(default=16384, metadata={"help": "Tail of stdout/stderr kept, bytes."})
+    stdout_max_bytes: int = field(default=1 << 24, metadata={
+        "help": "Runs on inputs (`Program.inputs`): stdout is kept whole, from its start, up to this many bytes; "
+                "a run that writes more is stopped there (`Result.stdout_complete` false)."})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +55,11 @@ class Result:
     phase: str = "run"          # "build" or "run": which step decided the status
     lang: str = ""
     build_s: float = 0.0        # wall time of the build step, for compiled languages
+    # Programs run on inputs (`Program.inputs`): one record per input, in order (fewer when runs were
+    # skipped after a timeout). `status` then says how the runs ended (the first that did not exit 0 within
+    # the limits, else passed), not whether their outputs are right: the caller compares them.
+    runs: list[Result] = field(default_factory=list)
+    stdout_complete: bool = True  # False: the run wrote more than `Limits.stdout_max_bytes` and was stopped
 
     @property
     def passed(self) -> bool:
@@ -60,4 +68,5 @@ class Result:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["status"] = self.status.value
+        d["runs"] = [r.to_dict() for r in self.runs]
         return d

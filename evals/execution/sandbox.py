@@ -99,11 +99,13 @@ def worker_user() -> tuple[int, int] | None:
     return uid, uid
 
 
-def command(level: str, env: dict[str, str], memory_mb: int, seccomp_fd: int | None = None) -> list[str]:
+def command(level: str, env: dict[str, str], memory_mb: int, seccomp_fd: int | None = None,
+            hide: tuple[str, ...] = ()) -> list[str]:
     """argv that starts one worker's supervisor under the given sandbox level.
 
     `memory_mb` sizes the private tmpfs mounts (`TMPFS_SHARES`); `seccomp_fd` is a descriptor holding the
-    compiled filter (`seccomp_filter`), inherited by bubblewrap."""
+    compiled filter (`seccomp_filter`), inherited by bubblewrap; `hide` (see `hidden_files`) are files
+    covered by an empty one (/dev/null, bound read-only), so no program reads them."""
     sup = [trusted_path(level, which("python3")), "-I", "-S", str(SUPERVISOR)]
     if level == "process":
         return sup
@@ -119,10 +121,27 @@ def command(level: str, env: dict[str, str], memory_mb: int, seccomp_fd: int | N
     argv += ["--dir", SCRATCH, "--dir", CACHE, "--dir", TRUSTED]
     for host_copy in _trusted_copies.values():
         argv += ["--ro-bind", host_copy, f"{TRUSTED}/{os.path.basename(host_copy)}"]
-    argv += _rebind_hidden(mounts) + ["--chdir", SCRATCH, "--clearenv"]
+    argv += _rebind_hidden(mounts)
+    for path in hide:
+        argv += ["--ro-bind", "/dev/null", path]
+    argv += ["--chdir", SCRATCH, "--clearenv"]
     for k, v in env.items():
         argv += ["--setenv", k, v]
     return argv + ["--"] + sup
+
+
+def hidden_files(paths) -> tuple[str, ...]:
+    """The files to cover in the sandbox: each path and, when it is a link, its target (folders are given
+    as the files in them, so that a checkout inside one stays visible)."""
+    out: dict[str, None] = {}
+    for p in paths:
+        p = os.path.abspath(os.fspath(p))
+        found = [os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs] if os.path.isdir(p) else [p]
+        for f in found:
+            if os.path.isfile(f):
+                out[f] = None
+                out[os.path.realpath(f)] = None
+    return tuple(out)
 
 
 def private_homes() -> list[str]:

@@ -15,6 +15,10 @@ For every program it:
 - for Python, forks itself instead of exec'ing an interpreter (a fork server: no start-up cost);
 - for JavaScript/TypeScript, first offers the program to a warm Node runner (`node_runner.js`) and runs
   it in a fresh process when the runner declines or dies;
+- for a request with `inputs` (a stdin/stdout program), builds once and then runs the program once per
+  input, each run in a fresh copy of the built directory with only that input on stdin, the scratch
+  spaces wiped between runs, and stdout kept from its start up to a cap (the host compares it with the
+  expected output: no expected output ever enters the sandbox); runs after a timeout are skipped;
 - when the request asks for a proof, writes its token to PROOF_FILE in the program's directory after
   the build and before the run (the sealed program reads and deletes it before any of its own code
   runs; see evals/languages/base.py), or hands it over in memory (`_run_step`): bound into the
@@ -148,8 +152,8 @@ def _spawn(step, workdir, limits, env):
             for s in (signal.SIGPIPE, signal.SIGINT, signal.SIGTERM, signal.SIGCHLD):
                 signal.signal(s, signal.SIG_DFL)
             os.chdir(workdir)
-            devnull = os.open(os.devnull, os.O_RDONLY)
-            os.dup2(devnull, 0)
+            stdin = os.open(step.get("stdin") or os.devnull, os.O_RDONLY)
+            os.dup2(stdin, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             os.closerange(3, 65536)
@@ -316,17 +320,19 @@ def _reap():
             return
 
 
-def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready):
+def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready, head_cap=None):
     """Read a program's two pipes (keeping capped tails) until it ends or the deadline passes.
 
     `on_ready()` is called when `wait_fd` is readable and returns the wait status (and rusage) once
-    the program has ended, else None. Returns (status, rusage, exited_at, timed_out, bufs, sizes)."""
+    the program has ended, else None. With `head_cap`, stdout is kept from its start instead, and
+    reading stops (the program is then killed) once it has written more than `head_cap` bytes.
+    Returns (status, rusage, exited_at, timed_out, bufs, sizes, overflow)."""
     bufs = {out_r: bytearray(), err_r: bytearray()}
     sizes = {out_r: 0, err_r: 0}
     open_fds = [out_r, err_r]
     status = rusage = exited_at = None
-    timed_out = False
-    while True:
+    timed_out = overflow = False
+    while not overflow:
         now = time.monotonic()
         if status is None and now >= deadline:
             timed_out = True
@@ -350,13 +356,19 @@ def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready):
                 data = b""
             if data:
                 sizes[fd] += len(data)
-                _tail(bufs[fd], data, cap)
+                if fd == out_r and head_cap is not None:
+                    bufs[fd] += data[: max(head_cap - len(bufs[fd]), 0)]
+                    if sizes[fd] > head_cap:
+                        overflow = True
+                        break
+                else:
+                    _tail(bufs[fd], data, cap)
             else:
                 open_fds.remove(fd)
-    return status, rusage, exited_at, timed_out, bufs, sizes
+    return status, rusage, exited_at, timed_out, bufs, sizes, overflow
 
 
-def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap):
+def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap, overflow=False):
     duration = (exited_at or time.monotonic()) - t0
     leftovers = _kill_leftovers(_keep())
     for fd in (out_r, err_r):
@@ -366,7 +378,8 @@ def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, ou
     return {
         "phase": step["phase"], "exit_code": exit_code, "signal": None if timed_out else sig,
         "timed_out": timed_out or sig == signal.SIGXCPU, "duration_s": round(duration, 4),
-        "stdout": bytes(bufs[out_r][-cap:]).decode("utf-8", "replace"),
+        "stdout": bytes(bufs[out_r] if step.get("stdout_head") else bufs[out_r][-cap:]).decode("utf-8", "replace"),
+        "stdout_complete": not overflow,
         "stderr": bytes(bufs[err_r][-cap:]).decode("utf-8", "replace"),
         "stdout_bytes": sizes[out_r], "stderr_bytes": sizes[err_r],
         "maxrss_kb": rusage.ru_maxrss if rusage else 0, "leftovers_killed": leftovers,
@@ -398,17 +411,18 @@ def _run_step(step, workdir, limits, env):
     def reap():
         wpid, wstatus, wru = os.wait4(pid, os.WNOHANG)
         return (wstatus, wru) if wpid == pid else None
-    status, rusage, exited_at, timed_out, bufs, sizes = _watch(step, limits, t0, pid, pidfd, out_r, err_r,
-                                                               pidfd, reap)
+    status, rusage, exited_at, timed_out, bufs, sizes, overflow = _watch(step, limits, t0, pid, pidfd, out_r,
+                                                                         err_r, pidfd, reap)
     if status is None:
         _, status, rusage = os.wait4(pid, 0)
     return _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
-                        int(limits["output_bytes"]))
+                        int(limits["output_bytes"]), overflow)
 
 
 def _watch(step, limits, t0, pid, pidfd, out_r, err_r, wait_fd, on_ready):
     """`_pump` until the program ends or times out, then kill its process group (leftovers included)."""
-    result = _pump(out_r, err_r, int(limits["output_bytes"]), t0 + float(step["timeout"]), wait_fd, on_ready)
+    result = _pump(out_r, err_r, int(limits["output_bytes"]), t0 + float(step["timeout"]), wait_fd, on_ready,
+                   step.get("stdout_head"))
     os.close(pidfd)
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -457,6 +471,8 @@ def _run_in_server(step, workdir, limits, token=None):
         if r.pending():
             raise OSError(f"fork server {key} wrote a line nobody asked for")
         extra = "" if token is None else f"\t{token}"
+        if step.get("stdin"):  # the seventh field: the file the child takes as stdin (the sixth may be empty)
+            extra = f"\t{token or ''}\t{step['stdin']}"
         os.write(w, f"{nonce}\t{workdir}\t{os.path.basename(step['argv'][-1])}\t{fifos[0]}\t{fifos[1]}{extra}\n".encode())
         line = r.readline(10.0).decode()
         parts = line.split()
@@ -493,12 +509,12 @@ def _run_in_server(step, workdir, limits, token=None):
             return int(parts[2]), _MaxRSS(int(parts[3]) if len(parts) > 3 else 0)
         died.append(parts)  # the program killed its server (or a stray line): it counts as killed
         return 9, None
-    status, rusage, exited_at, timed_out, bufs, sizes = _watch(step, limits, t0, pid, pidfd, out_r, err_r,
-                                                               r.fd, ended)
-    if status is None:  # timed out: the server reaps the killed child and reports it
+    status, rusage, exited_at, timed_out, bufs, sizes, overflow = _watch(step, limits, t0, pid, pidfd, out_r,
+                                                                         err_r, r.fd, ended)
+    if status is None:  # timed out (or stopped at the stdout cap): the server reaps the killed child, reports it
         status = ended()[0]
     res = _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r,
-                       int(limits["output_bytes"]))
+                       int(limits["output_bytes"]), overflow)
     if died and died[0]:  # a line that is not this request's answer: the channel is not ours any more
         _helper_stop(helper)
         _servers.pop(key, None)
@@ -646,7 +662,11 @@ def handle(req):
                 if "error" not in resp:
                     resp["warm"] = True
                 return {"id": req["id"], "steps": [resp]}
+        inputs = req.get("inputs")
         for step in req["steps"]:
+            if inputs is not None and step["phase"] == "run":
+                return {"id": req["id"], "steps": steps_out,
+                        "runs": _run_inputs(step, workdir, req["limits"], env, inputs)}
             if step["phase"] == "run" and req.get("proof"):
                 step = dict(step, token=str(req["proof"]))
             res = _run_step(step, workdir, req["limits"], env)
@@ -659,6 +679,31 @@ def handle(req):
         _wipe_scratch()
 
 
+def _run_inputs(step, workdir, limits, env, inputs):
+    """Run the built program once per input: each run in a fresh copy of `workdir` (so nothing one run
+    writes reaches the next), with that input in a file of its own as stdin (written just before the run
+    and removed after it), and every scratch space but `workdir` wiped after it. Runs after one that timed
+    out are not started (the host reports them as skipped)."""
+    runs = []
+    for i, text in enumerate(inputs):
+        run_dir = f"{workdir}.t{i}"
+        stdin_path = f"{run_dir}.stdin"
+        try:
+            shutil.copytree(workdir, run_dir, symlinks=True)
+            with open(stdin_path, "w", encoding="utf-8") as f:
+                f.write(text)
+            res = _run_step(dict(step, stdin=stdin_path), run_dir, limits, dict(env, HOME=run_dir, TMPDIR=run_dir))
+        except OSError as e:
+            res = {"error": f"could not prepare run {i}: {e}"}
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            _wipe_scratch(keep=(workdir,))
+        runs.append(res)
+        if "error" in res or res["timed_out"]:
+            break
+    return runs
+
+
 def _write_proof(workdir, token):
     """The proof file, written after any build step (so no compiler, macro or `#include` can read it)
     and just before the run (`_run_step`; the warm runner gets the token in its request instead)."""
@@ -669,8 +714,9 @@ def _write_proof(workdir, token):
         os.close(fd)
 
 
-def _wipe_scratch():
-    """Remove whatever a program left in the scratch spaces (the next program must not see it)."""
+def _wipe_scratch(keep=()):
+    """Remove whatever a program left in the scratch spaces (the next program must not see it), but the
+    paths in `keep`."""
     spaces = [SCRATCH] + ([CACHE, "/tmp", "/var/tmp", "/dev/shm"] + HOMES if IN_PIDNS else [])
     for space in spaces:
         try:
@@ -679,7 +725,7 @@ def _wipe_scratch():
             continue
         for name in names:
             path = os.path.join(space, name)
-            if path in (SCRATCH, CACHE, TRUSTED):
+            if path in (SCRATCH, CACHE, TRUSTED) or path in keep:
                 continue
             try:
                 if os.path.isdir(path) and not os.path.islink(path):

@@ -22,8 +22,9 @@ BASE_ENV = {"PATH": sandbox.RUNTIME_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"
 
 class Worker:
     def __init__(self, slot: int, level: str, node_argv: list[str] | None, node_env: dict[str, str],
-                 memory_mb: int = 1024):
+                 memory_mb: int = 1024, hide: tuple[str, ...] = ()):
         self.slot = slot
+        self.hide = hide
         self.level = level
         self.node_argv = node_argv
         self.node_env = node_env
@@ -50,7 +51,7 @@ class Worker:
             fd = os.memfd_create("psft-seccomp", 0)
             os.write(fd, bpf)
             os.lseek(fd, 0, os.SEEK_SET)
-        argv = sandbox.command(self.level, env, self.memory_mb, seccomp_fd=fd)
+        argv = sandbox.command(self.level, env, self.memory_mb, seccomp_fd=fd, hide=self.hide)
         try:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,

@@ -207,11 +207,14 @@ def named_signature_line(lang: str, name: str, params: tuple[tuple[str, str], ..
 
 
 def prompt(lang: str, description: str, name: str, params: tuple[tuple[str, str], ...],
-           naming: str = "shared") -> str:
+           naming: str = "shared", describe: bool = True) -> str:
+    """Tag line, description comment (left out when not `describe`: a program shown beside its
+    translation, whose description was given once) and signature; no trailing newline."""
     st = STYLES[check_lang(lang)]
     if check_naming(naming) != "shared":
         description = rename_prose(lang, description)
-    lines = [*st.head_first, f"{st.comment} language: {lang}", *st.preamble, f"{st.comment} {description}",
+    described = [f"{st.comment} {description}"] if describe else []
+    lines = [*st.head_first, f"{st.comment} language: {lang}", *st.preamble, *described,
              named_signature_line(lang, name, params, naming)]
     return "\n".join(lines)
 

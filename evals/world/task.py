@@ -48,9 +48,10 @@ class Task:
     def templates(self) -> tuple[str, ...]:
         return self.pipeline.templates
 
-    def prompt(self, lang: str) -> str:
-        """Tag line, description comment and signature; no trailing newline."""
-        return render.prompt(lang, self.description, self.signature.name, self.pipeline.params, self.naming)
+    def prompt(self, lang: str, describe: bool = True) -> str:
+        """Tag line, description comment (unless not `describe`) and signature; no trailing newline."""
+        return render.prompt(lang, self.description, self.signature.name, self.pipeline.params, self.naming,
+                             describe)
 
     def solution(self, lang: str) -> str:
         """The reference completion: "\\n" + body + closing line + "\\n"."""

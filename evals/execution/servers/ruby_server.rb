@@ -2,9 +2,10 @@
 #
 # Started by the supervisor (supervisor.py) inside the worker's sandbox, with the same flags as a plain
 # run. Protocol, one line each way, as the Perl server's:
-#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>[\t<proof token>]"
+#   in:  "<nonce>\t<dir>\t<file>\t<stdout fifo>\t<stderr fifo>[\t<proof token>[\t<stdin file>]]" (an empty
+#        token field: none)
 #   out: "pid <nonce> <child pid>", then "exit <nonce> <wait status>" when the child has ended.
-# The child makes a new session, reopens stdin/stdout/stderr on /dev/null and the two FIFOs (Ruby's
+# The child makes a new session, reopens stdin/stdout/stderr on the stdin file (default /dev/null) and the two FIFOs (Ruby's
 # reopen keeps descriptors 0/1/2, so subprocesses inherit them), moves into <dir>, then stops itself:
 # the supervisor sets its resource limits (prlimit) and continues it. It then loads <file> as
 # `ruby <file>` would run it: Ruby itself reports an uncaught exception (exit status 1, at_exit
@@ -92,10 +93,12 @@ $__psft_factory =
   # PSFT FACTORY END
 $stdout.sync = true
 while (line = $stdin.gets)
-  nonce, dir, file, out, err, token = line.chomp.split("\t")
+  nonce, dir, file, out, err, token, input = line.chomp.split("\t")
+  token = nil if token == ""
+  input = "/dev/null" if input.nil? || input.empty?
   pid = fork do
     Process.setsid
-    $stdin.reopen("/dev/null")
+    $stdin.reopen(input)
     $stdout.reopen(out, "w")
     $stderr.reopen(err, "w")
     $stdout.sync = false

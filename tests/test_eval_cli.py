@@ -58,11 +58,11 @@ def test_eval_writes_a_folder_that_report_and_probe_open(tiny, shared_data, tmp_
     assert psft("report", out, "--markdown") == 0
     md = capsys.readouterr().out
     assert "| tiny |" in md and "Wilson" in md
-    explorer_pages_open(out, monkeypatch)
     assert psft("probe", out, "--no-check", "--n-tasks", 4, "--langs", "python,javascript", "--layers", "embed,-1",
                 "--n-boot", 100, "--threads", 1, "--quiet") == 0
     metrics = json.loads((out / "probes" / "metrics.json").read_text())
     assert list(metrics["checkpoints"]) == ["tiny"] and metrics["meta"]["source"] == "mbxp"
+    explorer_pages_open(out, monkeypatch)          # with its one probed checkpoint
 
 
 def explorer_pages_open(run: Path, monkeypatch) -> None:

@@ -14,6 +14,7 @@ COMMANDS = [
     ("exec_program", "exec"),
     ("check_bench", "check-bench"),
     ("score", "score"),
+    ("eval", "eval"),
     ("run", "run"),
     ("config", "config"),
     ("study", "study"),

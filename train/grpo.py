@@ -36,6 +36,7 @@ from typing import ClassVar
 from evals.world import LANGS
 
 from .config import help_of, require
+from .reporting import PROJECT, REPORTERS, known, logging_dir, reporters
 
 LOSS_TYPES = ("grpo", "dapo", "dr_grpo", "bnpo")
 
@@ -79,7 +80,9 @@ class GRPOStageConfig:
         "help": "torch threads for the stage; 0 = auto (train.config.auto_threads: 1 when other processes "
                 "share the cores, where 2 threads made a step 20x slower)."})
     seed: int = field(default=0, metadata={"help": "Seed of data order and sampling."})
-    report_to: str = field(default="none", metadata={"help": "trl/transformers report_to ('none', 'tensorboard', ...)."})
+    report_to: str = field(default="none", metadata={
+        "help": "Training logs for trackers: 'none', 'tensorboard' (event files in the checkpoint's logs/), "
+                "'trackio' (its local database), or both comma-separated (train.reporting)."})
     logging_steps: int = field(default=1, metadata={"help": "Log every this many steps."})
     lora: bool = field(default=False, metadata={
         "help": "Train a peft LoRA adapter (merged into the saved checkpoint) instead of all weights."})
@@ -128,6 +131,7 @@ class GRPOStageConfig:
         require(self, "max_depth", self.max_depth >= 0, "must be >= 0")
         require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")
         require(self, "logging_steps", self.logging_steps >= 1, "must be >= 1")
+        require(self, "report_to", known(self.report_to), f"choose from {', '.join(REPORTERS)}, comma-separated")
         require(self, "lora_r", self.lora_r >= 1, "must be at least 1")
         require(self, "lora_alpha", self.lora_alpha >= 1, "must be at least 1")
         require(self, "lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")
@@ -327,12 +331,14 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
         warmup_steps=cfg.warmup_steps, lr_scheduler_type="constant_with_warmup" if cfg.warmup_steps else "constant",
         use_cpu=cfg.device == "cpu", bf16=bool(cfg.bf16),   # None outside a recipe: float32
         use_vllm=cfg.use_vllm, activation_checkpointing=False,
-        report_to=cfg.report_to, gradient_accumulation_steps=cfg.gradient_accumulation_steps,
+        report_to=reporters(cfg.report_to) or ["none"], project=PROJECT,
+        gradient_accumulation_steps=cfg.gradient_accumulation_steps,
         logging_steps=cfg.logging_steps, save_strategy="no", seed=cfg.seed, data_seed=cfg.seed,
         disable_tqdm=not progress, dataloader_num_workers=0, log_completions=False, **extra,
     )
-    trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl_dataset(tasks, lang),
-                          processing_class=tokenizer, peft_config=peft_config)
+    with logging_dir(cfg.report_to, out_dir):
+        trainer = GRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=rl_dataset(tasks, lang),
+                              processing_class=tokenizer, peft_config=peft_config)
     from .bar import bar_only
     bar_only(trainer)   # a bar (when progress) and no log dicts printed: the callback's line is enough
     policy = trainer.model
@@ -343,7 +349,8 @@ def run_grpo(model_path, tokenizer, tasks: Sequence, lang: str, cfg: GRPOStageCo
     trainer.add_callback(_callback(reward, gen, history, log))
     t0 = time.perf_counter()
     try:
-        trainer.train()
+        with logging_dir(cfg.report_to, out_dir):
+            trainer.train()
     finally:
         gen.restore()
         torch.set_num_threads(threads_before)

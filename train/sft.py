@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from evals.world import LANGS
 
 from .config import RuntimeConfig, quiet_libraries, require
+from .reporting import PROJECT, REPORTERS, known, logging_dir, reporters
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -108,7 +109,9 @@ class SFTStageConfig:
                                                    "up_proj", "down_proj"), metadata={
         "help": "Module names LoRA adapts."})
     logging_steps: int = field(default=10, metadata={"help": "Steps between two `sft_step` log events."})
-    report_to: str = field(default="none", metadata={"help": "transformers report_to ('none', 'tensorboard', ...)."})
+    report_to: str = field(default="none", metadata={
+        "help": "Training logs for trackers: 'none', 'tensorboard' (event files in the checkpoint's logs/), "
+                "'trackio' (its local database), or both comma-separated (train.reporting)."})
     entropy_tasks: int = field(default=50, metadata={
         "help": "Tasks of the `valid` split per language on which the final mean token entropy is logged."})
 
@@ -149,6 +152,7 @@ class SFTStageConfig:
         require(self, "lora_dropout", 0 <= self.lora_dropout < 1, "must be in [0, 1)")
         require(self, "lora_targets", bool(self.lora_targets), "must name at least one module")
         require(self, "logging_steps", self.logging_steps >= 1, "must be at least 1")
+        require(self, "report_to", known(self.report_to), f"choose from {', '.join(REPORTERS)}, comma-separated")
         require(self, "entropy_tasks", self.entropy_tasks >= 0, "must be >= 0")
 
     @property
@@ -229,6 +233,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
         peft_config = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                                  target_modules=list(cfg.lora_targets), task_type="CAUSAL_LM")
 
+    report_to = reporters(cfg.report_to) or ["none"]
     args = SFTConfig(
         output_dir=str(out), learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
@@ -236,7 +241,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
         label_smoothing_factor=cfg.label_smoothing, max_length=cfg.max_length, completion_only_loss=True,
         packing=False, activation_checkpointing=False, bf16=runtime.bf16_autocast and device.type == "cuda",
         use_cpu=device.type == "cpu", seed=runtime.seed, data_seed=runtime.seed, logging_steps=cfg.logging_steps,
-        report_to=cfg.report_to, save_strategy="no", eval_strategy="no", disable_tqdm=not progress,
+        report_to=report_to, project=PROJECT, save_strategy="no", eval_strategy="no", disable_tqdm=not progress,
         dataloader_num_workers=0, dataset_num_proc=None)
 
     class _Relay(TrainerCallback):
@@ -245,7 +250,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
                 log({"event": "sft_step", "step": state.global_step, **logs})
 
     t0 = time.perf_counter()
-    with quiet_libraries(not progress):
+    with quiet_libraries(not progress), logging_dir(cfg.report_to, out):
         trainer_cls, extra = SFTTrainer, {}
         if align is not None:
             from .align import AlignLoss, with_alignment

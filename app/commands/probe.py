@@ -121,6 +121,17 @@ def run(args) -> int:
     from app.probing import ProbeError, mbxp_rows, probe_model, probe_run
     from app.runfs import read_json
 
+    evaluated = read_json(args.run / "config.json") if args.model is None and not args.data else None
+    if isinstance(evaluated, dict) and evaluated.get("kind") == "eval" and evaluated.get("bench") not in ("mbxp",
+                                                                                                        "world"):
+        raise CliError(f"{args.run} evaluated {evaluated.get('bench')}; probes read the world or MBXP: "
+                       "probe its model with --model FOLDER --data MBXP_DATA")
+    if isinstance(evaluated, dict) and evaluated.get("kind") == "eval" and evaluated.get("bench") == "mbxp":
+        # A `psft eval` folder on MBXP: probe its model on the MBXP data it was evaluated on.
+        args.model, args.name, args.data = args.run / "checkpoints" / evaluated["name"], evaluated["name"], evaluated["data"]
+        if not args.model.is_dir():
+            raise CliError(f"{args.run}: the evaluated model is not a local folder ({evaluated['model']}): probe it "
+                           "with --model FOLDER --data DATA")
     if args.model is None and (args.data or args.name or args.no_check or args.bench_report):
         raise CliError("--data, --name, --no-check and --bench-report go with --model")
     if args.model is not None and not args.data:

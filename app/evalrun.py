@@ -151,6 +151,9 @@ def task_set(req: EvalRequest, tok) -> tuple[list, object, dict]:
             recipe = load_recipe(req.recipe)
         except RecipeError as e:
             raise EvalInputError(str(e)) from None
+        if getattr(recipe, "kind", "") == "bench":
+            raise EvalInputError(f"--recipe {req.recipe}: a bench recipe has no world; name a world recipe "
+                                 "(micro, toy, study, mechanism or a .toml of that kind)")
         return world_tasks(World(recipe.world)), recipe.eval, {"prompt": "world", "world": to_dict(recipe.world)}
     langs = list(req.langs) or bench_langs(req.bench, req.data)
     check_runtimes(langs)
@@ -165,7 +168,7 @@ def resolve_model(model: str, progress: bool = False) -> str:
     from train.pretrained import KNOWN, ModelSourceError
     if model not in KNOWN:
         return model
-    from .pipeline_bench import ensure_model
+    from .sources.bench import ensure_model
     try:
         return ensure_model(model, progress=progress)
     except ModelSourceError as e:

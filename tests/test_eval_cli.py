@@ -142,8 +142,8 @@ def test_a_lora_adapter_evaluates_as_the_merged_model(tiny, shared_data, tmp_pat
     assert tok("def f") and model is not None
 
 
-@pytest.mark.parametrize("case", ["missing model", "missing data", "world without recipe", "non-empty out",
-                                  "not an adapter", "vllm here"])
+@pytest.mark.parametrize("case", ["missing model", "missing data", "world without recipe", "world from a bench recipe",
+                                  "non-empty out", "not an adapter", "vllm here"])
 def test_bad_input_is_one_message_exit_2_and_nothing_written(case, tiny, tmp_path, capsys):
     import importlib.util
 
@@ -153,6 +153,7 @@ def test_bad_input_is_one_message_exit_2_and_nothing_written(case, tiny, tmp_pat
     argv = {"missing model": ["--model", tmp_path / "nope", "--bench", "mbxp", "--data", data],
             "missing data": ["--model", tiny, "--bench", "mbxp", "--data", tmp_path / "no-data"],
             "world without recipe": ["--model", tiny, "--bench", "world"],
+            "world from a bench recipe": ["--model", tiny, "--bench", "world", "--recipe", "smol"],
             "non-empty out": ["--model", tiny, "--bench", "mbxp", "--data", data],
             "not an adapter": ["--model", tiny, "--adapter", tmp_path, "--bench", "mbxp", "--data", data],
             "vllm here": ["--model", tiny, "--bench", "mbxp", "--data", data, "--engine", "vllm"]}[case]
@@ -165,7 +166,8 @@ def test_bad_input_is_one_message_exit_2_and_nothing_written(case, tiny, tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("psft eval: error: ") and len(err.strip().splitlines()) == 1, err
     expected = {"missing model": "no such model folder", "missing data": "no such file or folder",
-                "world without recipe": "needs --recipe", "non-empty out": "not an empty folder",
+                "world without recipe": "needs --recipe", "world from a bench recipe": "has no world",
+                "non-empty out": "not an empty folder",
                 "not an adapter": "not a peft adapter", "vllm here": "--engine vllm"}[case]
     assert expected in err
     if case == "non-empty out":

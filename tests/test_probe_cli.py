@@ -46,14 +46,15 @@ def make_run(root: Path, ckpts=CKPTS, layers: int = 2) -> Path:
     return root
 
 
-def check_layout(root: Path, ckpts, langs, n_tasks: int, hooks=None, poolings=("mean", "last")):
+def check_layout(root: Path, ckpts, langs, n_tasks: int, hooks=None, poolings=("mean", "last"),
+                 norms=("raw", "centered", "standardized"), text="code"):
     from safetensors.numpy import load_file
     metrics = json.loads((root / "probes" / "metrics.json").read_text())
     meta = metrics["meta"]
     hooks = hooks or meta["layers"]
     assert meta["langs"] == list(langs) and meta["n_tasks"] == n_tasks and meta["layers"] == hooks
-    assert meta["poolings"] == list(poolings) and meta["source"] == "world" and meta["text"] == "code"
-    assert meta["norms"] == ["raw", "centered", "standardized"] and isinstance(meta["seed"], int)
+    assert meta["poolings"] == list(poolings) and meta["source"] == "world" and meta["text"] == text
+    assert meta["norms"] == list(norms) and isinstance(meta["seed"], int)
     first_rows = None
     for c in ckpts:
         rows = [json.loads(x) for x in (root / "probes" / c / "rows.jsonl").read_text().splitlines()]
@@ -238,7 +239,9 @@ def test_probe_a_real_micro_run(tmp_path_factory, capsys):
     assert code == 0, capsys.readouterr().err
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     from evals.world import LANGS
-    metrics = check_layout(run, [c for c in metrics_order(ckpts)], list(LANGS), 6)
+    probe = json.loads((run / "config.json").read_text())["probe"]   # `psft probe RUN` defaults to the recipe's
+    metrics = check_layout(run, [c for c in metrics_order(ckpts)], list(LANGS), 6, poolings=probe["poolings"],
+                           norms=probe["norms"], text=probe["text"])
     assert {"sft-parallel vs sft-mono", "sft-parallel vs sft-multi", "rl-parallel vs rl-mono"} <= \
         {t["name"] for t in metrics["tests"]}
     assert set(metrics["alignment_transfer"]["per_language"]) == {"mono", "multi", "parallel"}

@@ -67,9 +67,10 @@ def _analysis(configs: list[dict], out: Path):
         raise ValueError(f"{out}: {e}") from None
 
 
-def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
+def pool_seeds(out: Path, n_boot: int = 2000, plan_target: float | None = None) -> dict | None:
     """Pool the finished seeds under `out` into `out/study.json` (see the module docstring); None when
-    fewer than two seeds have finished. `n_boot` only serves cells of a single run (none here)."""
+    fewer than two seeds have finished. `n_boot` only serves cells of a single run (none here). With
+    `plan_target` (points), "plan" sizes a study of the same design from these seeds (`study_plan`)."""
     from train.evaluate import per_task_pass
     from train.transfer import pooled_pass, pooled_transfer
 
@@ -98,7 +99,7 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
     # "scores"/"transfer" (as the run's scores.json), every one is under "by_benchmark".
     by_set = [read_json(d / "scores_by_benchmark.json") for _, d in runs]
     sets = list(by_set[0]) if all(by_set) else [None]
-    pooled = {}
+    pooled, loaded_by_set = {}, {}
     for name in sets:
         loaded = []
         for (_, d), sb in zip(runs, by_set):
@@ -107,10 +108,13 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
             if name is not None:
                 rows = {c: [r for r in rs if r.get("split") == name] for c, rs in rows.items()}
             loaded.append((sb[name] if name is not None else run.scores, rows))
+        loaded_by_set[name] = loaded
         pooled[name] = {"scores": _pooled_scores(loaded, ckpts, out, per_task_pass, pooled_pass),
                         "transfer": pooled_transfer(loaded, pairs, source=source, n_boot=n_boot, seed=0, seen_langs=seen,
                                                     rl_langs=rl_langs(pairs, source), analysis=analysis)}
     study = {"seeds": [s for s, _ in runs], "source": source, **pooled[sets[0]]}
+    if plan_target is not None:
+        study["plan"] = study_plan(loaded_by_set[sets[0]], pairs, study["transfer"], plan_target)
     if sets != [None]:
         study["by_benchmark"] = pooled
     probes = pooled_probes([Run(d) for _, d in runs])
@@ -118,6 +122,49 @@ def pool_seeds(out: Path, n_boot: int = 2000) -> dict | None:
         study["probes"] = probes
     write_json(Path(out) / "study.json", study)
     return study
+
+
+def study_plan(loaded, pairs, transfer: dict, target: float, max_seeds: int = 20) -> dict:
+    """For each confirmatory contrast: its seed x task grid on the family's languages (`contrast_grid`), the
+    variance components estimated from it (`train.power.components_from_grid`), the half-width observed
+    now, and `train.power.plan` at the same number of tasks: the expected half-width by number of seeds and
+    the smallest that reaches `target` points."""
+    from train.power import components_from_grid, plan
+    from train.transfer import contrast_grid
+    family = transfer.get("_family") or {}
+    out: dict = {"target": target, "group": family.get("group"), "contrasts": {}}
+    for c in family.get("contrasts", []):
+        cell = (transfer.get("_compare", {}).get(c) or {}).get(family.get("group"))
+        if cell is None:
+            continue
+        ids, grid = contrast_grid(loaded, pairs, c, cell["langs"])
+        comps = components_from_grid(grid)
+        sized = plan(comps, n_tasks=len(ids), target=target, max_seeds=max_seeds, draws=4000)
+        out["contrasts"][c] = {"langs": cell["langs"], "seeds": len(grid), "n_tasks": len(ids),
+                               "observed_half_width": 100 * (cell["ci95"][1] - cell["ci95"][0]) / 2,
+                               "components": sized["components"], "smallest_seeds": sized["smallest"]["1"],
+                               "task_floor": sized["task_floor"],
+                               "half_width_by_seeds": {r["seeds"]: round(r["half_width"], 3) for r in sized["table"]}}
+    return out
+
+
+def plan_markdown(plan: dict) -> str:
+    """The sizing table of `study_plan`."""
+    from .tables import fmt
+    shown = (3, 5, 8, 10, 15, 20)
+    rows = [f"Sizing a study of this design (`train.power`; components from these seeds' seed x task grids; "
+            f"target half-width {fmt(plan['target'])} points; expected half-width in points by number of seeds):", "",
+            "| contrast | seeds x tasks now | half-width now | var seed / task / resid (pts²) | "
+            + " | ".join(f"S={s}" for s in shown) + " | smallest S | floor |",
+            "|---" * (len(shown) + 6) + "|"]
+    for c, p in plan["contrasts"].items():
+        comp = p["components"]
+        hw = [p["half_width_by_seeds"].get(s) for s in shown]
+        rows.append(f"| {c} | {p['seeds']} x {p['n_tasks']} | {fmt(p['observed_half_width'])} | "
+                    f"{comp['seed']:.2f} / {comp['task']:.1f} / {comp['resid']:.1f} | "
+                    + " | ".join("–" if h is None else fmt(h) for h in hw)
+                    + f" | {p['smallest_seeds'] or 'none up to 20'} | {fmt(p['task_floor'])} |")
+    return "\n".join(rows) + "\n"
 
 
 def _pooled_scores(loaded, ckpts: list[str], out: Path, per_task_pass, pooled_pass) -> dict:
@@ -252,6 +299,8 @@ def markdown(study: dict) -> str:
             out.append(f"| {pair} | " + " | ".join(cells) + " |")
     if study.get("probes"):
         out += ["", probes_markdown(study["probes"]).rstrip("\n")]
+    if study.get("plan", {}).get("contrasts"):
+        out += ["", plan_markdown(study["plan"]).rstrip("\n")]
     return "\n".join(out) + "\n"
 
 

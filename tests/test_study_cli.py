@@ -113,3 +113,35 @@ def test_study_pools_the_seeds_probes_against_the_bag_of_tokens_baseline(tmp_pat
     assert probes["bag_of_tokens"]["per_seed"] == pytest.approx([0.44, 0.43])
     assert probes["control"]["bag_of_tokens"]["per_seed"] == pytest.approx([0.24, 0.23])
     assert "bag of tokens (no model; every layer)" in r.stdout and "lexical control set" in r.stdout
+
+
+def test_study_plan_sizes_the_design_from_the_seeds_grids(study):
+    """--plan: per confirmatory contrast, the components of its seed x task grid (recomputed here from the
+    evaluation rows) and the expected half-width by number of seeds; a bad target is one clear error."""
+    import numpy as np
+
+    from train.power import components_from_grid, half_width
+    r = psft("study", str(study), "--n-boot", "200", "--plan", "1.0")
+    assert r.returncode == 0, r.stderr
+    plan = json.loads((study / "study.json").read_text())["plan"]
+    cell = plan["contrasts"]["parallel - multi"]
+    assert cell["langs"] == ["lua", "perl"] and cell["seeds"] == 3 and cell["n_tasks"] == 40
+
+    def per_task(seed, ckpt, lang):
+        rows = [json.loads(x) for x in (study / f"seed-{seed}" / "evals" / f"{ckpt}.jsonl").read_text().splitlines()]
+        return {x["task_id"]: float(x["passed"]) for x in rows if x["lang"] == lang and x["sample"] < 0}
+
+    grid = []
+    for s in (0, 1, 2):
+        vals = {la: {c: per_task(s, c, la) for c in ("sft-parallel", "rl-parallel", "sft-multi", "rl-multi")}
+                for la in ("lua", "perl")}
+        ids = sorted(vals["lua"]["sft-parallel"])
+        grid.append([100 * np.mean([(v["rl-parallel"][t] - v["sft-parallel"][t]) - (v["rl-multi"][t] - v["sft-multi"][t])
+                                    for v in vals.values()]) for t in ids])
+    want = components_from_grid(grid)
+    got = cell["components"]
+    assert (got["seed"], got["task"], got["resid"]) == pytest.approx((want.seed, want.task, want.resid))
+    assert cell["half_width_by_seeds"]["5"] == pytest.approx(half_width(want, 5, 40, draws=4000), abs=1e-3)
+    assert "Sizing a study of this design" in r.stdout and "| parallel - multi | 3 x 40 |" in r.stdout
+    bad = psft("study", str(study), "--plan", "-1")
+    assert bad.returncode == 2 and "--plan must be a positive" in bad.stderr

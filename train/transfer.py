@@ -249,6 +249,25 @@ def pooled_transfer(runs: Sequence[tuple[Mapping[str, dict], Mapping[str, Sequen
     return table
 
 
+def contrast_grid(runs: Sequence[tuple[Mapping[str, dict], Mapping[str, Sequence[dict]]]], pairs, contrast: str,
+                  langs: Sequence[str]) -> tuple[list[str], list[list[float]]]:
+    """(task ids, grid [seed][task]) of one contrast "<b> - <a>" of RL gains (difference-in-differences per
+    task, the mean over `langs`), in points, over the tasks every run and language shares: the seed x task
+    grid a pooled cell is computed from, e.g. for `train.power.components_from_grid`."""
+    split = _split_contrast(contrast)
+    if split is None:
+        raise ValueError(f"contrast_grid: {contrast!r} does not read '<arm> - <arm>'")
+    b, a = split
+    pairs = _pairs(pairs)
+    for arm in (a, b):
+        if arm not in pairs:
+            raise KeyError(f"contrast_grid: no arm {arm!r} (arms: {', '.join(pairs)})")
+    per_run = [_task_diffs(scores, rows, {x: pairs[x] for x in (a, b)})[0] for scores, rows in runs]
+    ids = _common(*({t: 0 for t in d[arm][la]} for d in per_run for arm in (a, b) for la in langs))
+    grid = [[100.0 * sum(d[b][la][t] - d[a][la][t] for la in langs) / len(langs) for t in ids] for d in per_run]
+    return ids, grid
+
+
 def _task_diffs(scores_by_ckpt, rows_by_ckpt, pairs: dict[str, tuple[str, str]]):
     """(arm -> lang -> task -> rl - sft, arm -> lang -> (pass@1 rl, pass@1 sft)) of one run."""
     diffs: dict[str, dict[str, dict[str, float]]] = {}

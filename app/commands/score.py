@@ -337,18 +337,10 @@ def _langs_note(langs: list[str] | None) -> str:
 
 def _check_runtimes(rows: list[Row]) -> None:
     """Each language the rows need must have its runtime installed: else one error, before anything runs."""
-    from app.cli import CliError
-    from evals.languages import get_language
-
     first: dict[str, str] = {}
     for row in rows:
         first.setdefault(row.problem.lang, row.origin)
-    for lang, origin in first.items():
-        language = get_language(lang)
-        missing = language.missing()
-        if missing:
-            raise CliError(f"{origin}: {lang} runtime not installed: {', '.join(missing)} "
-                           f"(Debian: {' '.join(language.debian)})")
+    _check_runtimes_of(first)
 
 
 def build_programs(rows: list[Row]) -> list:

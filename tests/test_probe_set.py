@@ -7,7 +7,7 @@ import json
 
 from app.cli import build_parser
 from app.commands.probe import config_from_args
-from app.pipeline import HELD_OUT_SPLITS
+from app.sources.world import HELD_OUT_SPLITS
 from app.probing import control_rows, probe_task_list, task_rows
 from evals.world import World, WorldConfig
 from probe.config import ProbeConfig

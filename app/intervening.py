@@ -301,6 +301,7 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
     parts.mkdir(parents=True, exist_ok=True)
     write_json(parts / "plan.json", {"hash": plan_hash})
 
+    from train.generation import torch_threads
     own_executor = executor is None
     if own_executor:
         from evals.execution import Executor
@@ -308,7 +309,7 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
     extras: dict = {}
     rows_by: dict[str, list[dict]] = {}
     try:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(ecfg.threads):
             def evaluate(cond: str, model, lang_subset=None) -> list[dict]:
                 cached = load_rows(parts / f"{cond}.jsonl")
                 if cached is not None:
@@ -460,10 +461,13 @@ def _fit_eraser(cfg: InterventionConfig, model, tok, setup: WorldSetup, langs, L
         before_p, after_p = pooled(acts[layer], owner, n), pooled(after[layer], owner, n)
         entry["layers"][f"L{layer}"] = {
             "retrieval_top1": {"before": _retrieval(before_p, rows), "after": _retrieval(after_p, rows)},
+            "cka_debiased": {"before": _cka(before_p, rows), "after": _cka(after_p, rows)},
             "language_probe_acc": {"before": _lang_probe(before_p, rows), "after": _lang_probe(after_p, rows),
                                    "chance": 1.0 / len(set(labels))},
             "class_mean_gap_tokens": {"before": class_mean_gap(acts[layer], tok_labels),
                                       "after": class_mean_gap(after[layer], tok_labels)}}
+    here = entry["layers"][f"L{L}"]["retrieval_top1"]
+    entry["retrieval_rose"] = bool(here["after"]["raw"] > here["before"]["raw"])
     # the eraser applied to the pooled vectors equals the pooled erased tokens (affine): a check
     check = float(np.abs(erase_array(eraser, pooled(acts[L], owner, n)) - pooled(after[L], owner, n)).max())
     entry["affine_check_max_abs"] = check
@@ -492,6 +496,20 @@ def _retrieval(X, rows) -> dict:
         out[norm] = float(np.mean(vals)) if vals else None
     out["chance"] = 1.0 / max(1, len(rows) // max(1, len(langs)))
     return out
+
+
+def _cka(X, rows) -> float | None:
+    """Mean debiased linear CKA over pairs of languages (rows of two languages = the same tasks)."""
+    import numpy as np
+
+    from probe.cka import cka_matrices
+    langs = list(dict.fromkeys(r.lang for r in rows))
+    reps = [X[[i for i, r in enumerate(rows) if r.lang == la]] for la in langs]
+    if len(reps) < 2 or len(reps[0]) < 4:
+        return None
+    M = cka_matrices(reps, debiased=True)["debiased"]
+    vals = [M[i, j] for i in range(len(reps)) for j in range(i + 1, len(reps)) if np.isfinite(M[i, j])]
+    return float(np.mean(vals)) if vals else None
 
 
 def _lang_probe(X, rows) -> float | None:

@@ -618,6 +618,76 @@ def _baseline_check(pair: Pair, rows_by: dict) -> dict | None:
     return out
 
 
+# ---- several training seeds ---------------------------------------------------------------------------
+
+def pool_seeds(results: Sequence[dict], seeds: Sequence[int], cfg: InterventionConfig) -> dict:
+    """One result per training seed of the same intervention (same tasks, conditions and languages) pooled:
+    every contrast's interval covers seeds and tasks (the crossed seed x task random-effects model of
+    `train.transfer.seed_task_interval`, "interval_unit": "seeds+tasks", each seed's value in "per_seed"),
+    pass@1 gets `train.transfer.pooled_pass`'s Wilson interval on the effective number of trials, and the
+    confirmatory family is Holm-adjusted on the pooled p-values."""
+    from train.transfer import pooled_pass, seed_task_interval
+    if len(results) < 2:
+        raise InterventionError("pooling needs at least two seeds")
+    first = results[0]
+    ids = first["per_task"]["task_ids"]
+    for r in results[1:]:
+        if r["per_task"]["task_ids"] != ids or set(r["conditions"]) != set(first["conditions"]):
+            raise InterventionError("the seeds were not scored on the same tasks and conditions: cannot pool")
+    langs, groups = first["langs"], first["groups"]
+
+    def grid(cond: str, members: Sequence[str]) -> list[list[float]]:
+        return [[sum(r["per_task"]["values"][cond][la][k] for la in members) / len(members) for k in range(len(ids))]
+                for r in results]
+
+    def cell(a: str, b: str, members: Sequence[str]) -> dict:
+        ga, gb = grid(a, members), grid(b, members)
+        D = [[x - y for x, y in zip(ra, rb)] for ra, rb in zip(ga, gb)]
+        per_seed = [sum(row) / len(row) for row in D]
+        if len(ids) < cfg.min_tasks_ci:
+            return {"diff": sum(per_seed) / len(per_seed), "ci95": None, "p_value": None, "per_seed": per_seed,
+                    "n": len(ids), "interval_unit": "seeds+tasks",
+                    "note": f"no interval over fewer than {cfg.min_tasks_ci} tasks"}
+        r = seed_task_interval(D, cfg.alpha_level)
+        return {"diff": float(r["mean"]), "ci95": [float(r["lo"]), float(r["hi"])], "p_value": float(r["p"]),
+                "df": round(float(r["df"]), 2), "per_seed": per_seed, "n": len(ids), "seeds": len(results),
+                "interval_unit": "seeds+tasks", "method": "crossed seed x task random effects, Satterthwaite t",
+                "role": "exploratory"}
+
+    def sides(cond: str, entry: dict) -> dict:
+        out = {}
+        for key in [k for k in entry if k.startswith("vs_")]:
+            base = key[3:]
+            out[key] = {la: cell(cond, base, [la]) for la in langs}
+            out[key].update({g: {**cell(cond, base, m), "langs": list(m)} for g, m in groups.items()})
+        return out
+
+    conditions = {}
+    for cond, entry in first["conditions"].items():
+        scores = {la: pooled_pass([r["per_task"]["values"][cond][la] for r in results]) for la in langs}
+        conditions[cond] = {**{k: v for k, v in entry.items() if not k.startswith("vs_") and k != "share_of_gain"},
+                            "scores": scores, **sides(cond, entry)}
+    members = []
+    for m in first["family"]["members"]:
+        c = m["condition"]
+        members.append((c, conditions[c][f"vs_{conditions[c]['receiver']}"][first["family"]["group"]]))
+    members = [(c, x) for c, x in members if x.get("p_value") is not None]
+    fam = []
+    for (c, x), p in zip(members, holm([x["p_value"] for _, x in members])):
+        x.update(role="confirmatory", p_holm=p, significant=bool(p < cfg.alpha_level))
+        fam.append({"condition": c, "group": first["family"]["group"], "diff": x["diff"], "ci95": x["ci95"],
+                    "p_value": x["p_value"], "p_holm": p, "significant": x["significant"], "per_seed": x["per_seed"]})
+    keep = ("name", "kind", "config", "recipe", "layers", "hooks", "alphas", "langs", "source_lang", "groups",
+            "seen_langs", "tasks", "generation", "positions")
+    return _finite({**{k: first[k] for k in keep if k in first}, "seeds": list(seeds),
+                    "checkpoints": {str(s): r["checkpoints"] for s, r in zip(seeds, results)},
+                    "conditions": conditions,
+                    "family": {**{k: v for k, v in first["family"].items() if k != "members"}, "members": fam},
+                    "interval_unit": "seeds+tasks",
+                    "interval_note": f"{len(results)} training seeds pooled: intervals cover seeds and tasks",
+                    "per_seed_files": [f"seed-{s}/interventions/{first['name']}.json" for s in seeds]})
+
+
 def _finite(obj):
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None

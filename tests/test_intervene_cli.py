@@ -145,6 +145,30 @@ def test_intervene_erase_reports_the_eraser_checks(pair, tmp_path):
         assert "L1" in e["layers"]                          # the last layer, read with the eraser in place
 
 
+@pytest.mark.slow
+def test_intervene_on_a_study_pools_the_seeds(pair, run_folder, tmp_path, capsys):
+    """Each seed's own JSON, then the pooled one: intervals over seeds and tasks, each seed's value beside."""
+    import shutil
+    study = tmp_path / "study"
+    for s in (0, 1):
+        shutil.copytree(run_folder, study / f"seed-{s}", ignore=shutil.ignore_patterns("interventions"))
+    # the second seed's "RL" checkpoint is the SFT one itself: a different gain per seed
+    shutil.rmtree(study / "seed-1" / "checkpoints" / "rl-parallel")
+    shutil.copytree(pair[2], study / "seed-1" / "checkpoints" / "rl-parallel")
+    assert _main([str(study), "--kind", "patch", "--layers", "-1", "--quiet"]) == 0
+    pooled_path = study / "interventions" / "patch-parallel.json"
+    assert capsys.readouterr().out.strip() == str(pooled_path)
+    per_seed = [json.loads((study / f"seed-{s}" / "interventions" / "patch-parallel.json").read_text()) for s in (0, 1)]
+    pooled = json.loads(pooled_path.read_text())
+    assert pooled["seeds"] == [0, 1] and pooled["interval_unit"] == "seeds+tasks"
+    cell = pooled["conditions"]["patch.model_into_vs.L1"]["vs_vs"]["python"]
+    own = [r["conditions"]["patch.model_into_vs.L1"]["vs_vs"]["python"]["diff"] for r in per_seed]
+    assert cell["per_seed"] == pytest.approx(own) and cell["diff"] == pytest.approx(sum(own) / 2)
+    assert cell["interval_unit"] == "seeds+tasks" and "df" in cell
+    assert pooled["conditions"]["model"]["scores"]["lua"]["method"].startswith("wilson")
+    assert [m["condition"] for m in pooled["family"]["members"]] == ["patch.model_into_vs.L1", "patch.vs_into_model.L1"]
+
+
 @pytest.mark.parametrize("argv, message", [
     ([], "give a run folder, or --model"),
     (["--model", "{rl}"], "compares two checkpoints: give --vs"),

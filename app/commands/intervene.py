@@ -81,9 +81,10 @@ def _model_dir(path: Path, what: str) -> Path:
 
 
 def resolve(args):
-    """(Pair, WorldSetup, output folder, default name) from the arguments, or CliError."""
+    """[(seed or None, Pair, WorldSetup, output folder, default name)] from the arguments, or CliError: one job,
+    or one per finished seed of a multi-seed run (`<RUN>/seed-<s>/`)."""
     from app.cli import CliError
-    from app.intervening import InterventionError, Pair, load_rows, setup_from_recipe, setup_from_run
+    from app.intervening import InterventionError, Pair, setup_from_recipe, setup_from_run
     if args.run is not None and (args.model or args.vs or args.data):
         raise CliError("give either RUN or --model/--vs/--data, not both")
     if args.run is None:
@@ -110,12 +111,27 @@ def resolve(args):
             raise CliError(str(e)) from None
         pair = Pair(args.model, args.vs, args.model.resolve().name,
                     args.vs.resolve().name if args.vs is not None else "vs")
-        return pair, setup, args.out or Path("artifacts") / "interventions", None
+        return [(None, pair, setup, args.out or Path("artifacts") / "interventions", None)]
     root = args.run
     if not root.is_dir():
         raise CliError(f"no run folder at {root}")
-    if any(p.name.startswith("seed-") for p in root.iterdir()) and not (root / "checkpoints").is_dir():
-        raise CliError(f"{root} holds several seeds: give one of them, e.g. {root}/seed-0")
+    if (root / "checkpoints").is_dir():
+        return [(None, *_run_job(root, args), None)]
+    from app.study import SEED_DIR
+    seeds = sorted((int(m.group(1)), d) for d in root.iterdir() if (m := SEED_DIR.match(d.name)) and d.is_dir())
+    ready = [(s, d) for s, d in seeds if (d / "checkpoints" / f"rl-{args.arm}").is_dir()]
+    if not seeds:
+        raise CliError(f"{root} is not a run folder (no checkpoints/, no seed-<s>/ folders)")
+    if not ready:
+        raise CliError(f"no seed under {root} has checkpoints/rl-{args.arm} yet")
+    if args.out is not None and len(ready) > 1:
+        raise CliError("--out goes with one run: each seed writes into its own interventions/ folder")
+    return [(s, *_run_job(d, args), None) for s, d in ready]
+
+
+def _run_job(root: Path, args):
+    from app.cli import CliError
+    from app.intervening import InterventionError, Pair, load_rows, setup_from_run
     try:
         setup = setup_from_run(root)
     except InterventionError as e:
@@ -124,7 +140,7 @@ def resolve(args):
     model = _model_dir(root / "checkpoints" / rl, f"--arm {args.arm}:")
     vs = _model_dir(root / "checkpoints" / sft, f"--arm {args.arm}:")
     ref = {"model": load_rows(root / "evals" / f"{rl}.jsonl"), "vs": load_rows(root / "evals" / f"{sft}.jsonl")}
-    return Pair(model, vs, rl, sft, ref), setup, args.out or root / "interventions", f"{args.kind}-{args.arm}"
+    return Pair(model, vs, rl, sft, ref), setup, args.out or root / "interventions"
 
 
 def config_from_args(args, setup):
@@ -151,11 +167,13 @@ def config_from_args(args, setup):
 
 def run(args) -> int:
     from app.cli import CliError
-    from app.intervening import InterventionError, default_name, run_interventions
+    from app.intervening import InterventionError, default_name, pool_seeds, run_interventions
     from app.preflight import BadInput, check_runtimes
+    from app.runfs import write_json
     if args.n_tasks is not None and args.n_tasks < 0:
         raise CliError(f"--n-tasks must be >= 0 (0: all), got {args.n_tasks}")
-    pair, setup, out, name = resolve(args)
+    jobs = resolve(args)
+    setup = jobs[0][2]
     cfg = config_from_args(args, setup)
     langs = None
     if args.langs:
@@ -170,32 +188,49 @@ def run(args) -> int:
         raise CliError(str(e)) from None
     if cfg.kind == "transplant" and cfg.source_lang not in (langs or setup.eval.langs):
         raise CliError(f"--langs must include the source language {cfg.source_lang}")
-    if out.exists() and not out.is_dir():
-        raise CliError(f"--out {out}: is a file, expected a folder")
-    name = args.name or name or default_name(cfg, pair)
-    if (out / f"{name}.json").exists() and not args.force:
-        raise CliError(f"{out / (name + '.json')} already exists (pass --force to replace it, or --name)")
+    name = args.name or (f"{args.kind}-{args.arm}" if args.run is not None else default_name(cfg, jobs[0][1]))
+    pooled_out = args.run / "interventions" / f"{name}.json" if len(jobs) > 1 else None
+    for _seed, _pair, _setup, out, _ in jobs:
+        if out.exists() and not out.is_dir():
+            raise CliError(f"--out {out}: is a file, expected a folder")
+        for target in (out / f"{name}.json", pooled_out):
+            if target is not None and target.exists() and not args.force:
+                raise CliError(f"{target} already exists (pass --force to replace it, or --name)")
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     if args.quiet:
         from transformers.utils import logging as hf_logging
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
+    results = []
     try:
-        result = run_interventions(pair, setup, cfg, out, name=name, n_tasks=args.n_tasks, langs=langs,
-                                   force=args.force, progress=not args.quiet and sys.stderr.isatty(), log=log)
+        for seed, pair, job_setup, out, _ in jobs:
+            if seed is not None:
+                _say(log, f"seed {seed}: {pair.model_name} vs {pair.vs_name}")
+            results.append(run_interventions(pair, job_setup, cfg, out, name=name, n_tasks=args.n_tasks, langs=langs,
+                                             force=args.force, progress=not args.quiet and sys.stderr.isatty(),
+                                             log=log))
+        if pooled_out is not None:
+            result = pool_seeds(results, [j[0] for j in jobs], cfg)
+            write_json(pooled_out, result)
     except InterventionError as e:
         raise CliError(str(e)) from None
+    result = results[0] if pooled_out is None else result
     if not args.quiet:
         print(summary(result), file=sys.stderr)
-    print(out / f"{name}.json")
+    print(pooled_out or jobs[0][3] / f"{name}.json")
     return 0
+
+
+def _say(log, msg):
+    if log is not None:
+        log(msg)
 
 
 def summary(result: dict) -> str:
     """pass@1 per condition on the family's group, and its difference with the receiver."""
     g = result["family"]["group"]
     lines = [f"{result['kind']}: pass@1 on {g} ({', '.join(result['groups'][g])}); diff vs the unedited receiver "
-             f"[95% CI over {result['tasks']['n']} tasks]"]
+             f"[95% CI over {result['interval_unit'].replace('+', ' and ')}, {result['tasks']['n']} tasks]"]
     for cond, c in result["conditions"].items():
         s = c["scores"]
         mean = sum(s[la]["pass@1"] for la in result["groups"][g]) / len(result["groups"][g])
@@ -206,5 +241,9 @@ def summary(result: dict) -> str:
             line += f"  {cell['diff']:+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else " (no CI)")
             if "p_holm" in cell:
                 line += f"  Holm p={cell['p_holm']:.3g}"
+            if cell.get("per_seed"):
+                line += "  (seeds: " + " ".join(f"{v:+.3f}" for v in cell["per_seed"]) + ")"
         lines.append(line)
-    return "\n".join(lines) + "\n" + json.dumps({"seconds": result["seconds"]})
+    if "seconds" in result:
+        lines.append(json.dumps({"seconds": result["seconds"]}))
+    return "\n".join(lines)

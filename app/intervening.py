@@ -32,7 +32,12 @@ cell is "role": "exploratory". Per-task values of every condition are stored, so
 later with `train.transfer.seed_task_interval`.
 
 A run is resumable: each finished condition's rows are kept under `<out>/.<name>.parts/` (with the plan's
-hash) until the JSON is written. Not for: the edits themselves (`probe.interventions`).
+hash) until the JSON is written. `pool_seeds` pools the results of several training seeds.
+
+Not yet a pipeline stage: a recipe's `[interventions]` table (mapping onto `InterventionConfig`, plus which
+arms) and a stage after the tables that calls `run_interventions` for each arm on the run's own checkpoints
+(hashed from that table and the evaluation's hash) come once the pipeline's stage graph is refactored.
+Not for: the edits themselves (`probe.interventions`).
 """
 from __future__ import annotations
 

@@ -67,6 +67,7 @@ class WorldSetup:
     eval: object                       # train.evaluate.EvalConfig
     seen_langs: tuple[str, ...] | None = None
     recipe: str = ""
+    probe: dict | None = None          # the recipe's [probe] table (its `text` is the probe set's default)
 
 
 @dataclass
@@ -87,7 +88,8 @@ def _say(log, msg):
 
 def setup_from_recipe(recipe) -> WorldSetup:
     from evals.world import World
-    return WorldSetup(World(recipe.world), recipe.eval, tuple(recipe.sft.seen_langs), recipe.name)
+    probe = recipe.probe if isinstance(recipe.probe, dict) else None
+    return WorldSetup(World(recipe.world), recipe.eval, tuple(recipe.sft.seen_langs), recipe.name, probe)
 
 
 def setup_from_run(root: Path) -> WorldSetup:

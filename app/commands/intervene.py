@@ -156,6 +156,8 @@ def config_from_args(args, setup):
     kw["group"] = args.group or ("zero_shot" if setup.seen_langs is not None else "targets")
     if args.no_controls:
         kw["controls"] = False
+    if (setup.probe or {}).get("text"):
+        kw["probe_text"] = setup.probe["text"]      # the run's probe set: the same programs it probed
     for opt, key in (("delta_tasks", "delta_tasks"), ("probe_tasks", "probe_tasks"), ("seed", "seed")):
         if getattr(args, opt) is not None:
             kw[key] = getattr(args, opt)

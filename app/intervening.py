@@ -42,7 +42,6 @@ Not for: the edits themselves (`probe.interventions`).
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -51,6 +50,7 @@ from pathlib import Path
 
 from probe.interventions.config import InterventionConfig
 
+from .intervention_stats import contrasts, finite, groups_of, holm, per_task, share_of_gain, values
 from .runfs import read_json, write_json, write_jsonl
 
 HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")   # the splits a world run evaluates on (app.pipeline)
@@ -130,98 +130,7 @@ def load_checkpoint(path: Path, eval_cfg):
     return model, tok
 
 
-# ---- statistics ------------------------------------------------------------------------------------
-
-def groups_of(langs: Sequence[str], source: str, seen_langs) -> dict[str, list[str]]:
-    targets = [la for la in langs if la != source]
-    out = {"targets": targets}
-    if seen_langs is not None:
-        out["seen"] = [la for la in targets if la in set(seen_langs)]
-        out["zero_shot"] = [la for la in targets if la not in set(seen_langs)]
-    return {g: v for g, v in out.items() if v}
-
-
-def per_task(rows: Sequence[dict], langs: Sequence[str]) -> dict[str, dict[str, float]]:
-    """lang -> task_id -> greedy pass (0/1)."""
-    from train.evaluate import per_task_pass
-    return {la: per_task_pass(rows, la) for la in langs}
-
-
-def _values(pt: dict, langs: Sequence[str], ids: Sequence[str]) -> list[float]:
-    return [sum(pt[la][t] for la in langs) / len(langs) for t in ids]
-
-
-def paired_cell(a: Sequence[float], b: Sequence[float], cfg: InterventionConfig) -> dict:
-    """Mean of a - b over tasks with its paired bootstrap interval (none under `cfg.min_tasks_ci` tasks)."""
-    from evals.scoring import paired_bootstrap_diff
-    n = len(a)
-    diff = (sum(a) - sum(b)) / n if n else float("nan")
-    cell = {"diff": diff, "n": n, "interval_unit": "tasks"}
-    if n < cfg.min_tasks_ci:
-        return {**cell, "ci95": None, "p_value": None,
-                "note": f"no interval over fewer than {cfg.min_tasks_ci} tasks"}
-    r = paired_bootstrap_diff(a, b, n_boot=cfg.n_boot, seed=cfg.seed)
-    cell.update(ci95=[r.lo, r.hi], p_value=r.p_value, method=f"paired bootstrap over tasks (B={cfg.n_boot})")
-    if r.p_value < 1.0 / cfg.n_boot:      # no resample beyond zero: p < 1/B
-        cell.update(p_value=1.0 / cfg.n_boot, p_bound=True)
-    return cell
-
-
-def share_of_gain(edit: Sequence[float], base: Sequence[float], target: Sequence[float], gain_cell: dict,
-                  cfg: InterventionConfig) -> dict:
-    """(mean edit - base) / (mean target - base): the share of the target's gain the edit reproduces, with a
-    paired bootstrap interval over tasks; null when the gain's own interval covers zero (a ratio to a gain
-    not shown to exist means nothing)."""
-    import numpy as np
-    ci = gain_cell.get("ci95")
-    if ci is None or ci[0] <= 0 <= ci[1]:
-        return {"value": None, "ci95": None, "why": "the gain's interval covers zero (or there is none)"}
-    e, b, t = (np.asarray(x, dtype=np.float64) for x in (edit, base, target))
-    num, den = e - b, t - b
-    value = float(num.mean() / den.mean())
-    idx = np.random.default_rng(cfg.seed).integers(0, len(e), size=(cfg.n_boot, len(e)))
-    dn = den[idx].mean(1)
-    ok = dn != 0
-    ratios = num[idx].mean(1)[ok] / dn[ok]
-    lo, hi = np.quantile(ratios, [0.025, 0.975])
-    return {"value": value, "ci95": [float(lo), float(hi)], "interval_unit": "tasks",
-            "method": f"paired bootstrap of the ratio over tasks (B={cfg.n_boot})"}
-
-
-def contrasts(edit_pt: dict, base_pt: dict, langs: Sequence[str], groups: dict[str, list[str]],
-              cfg: InterventionConfig) -> dict:
-    """{lang or group: paired cell of edit - base} on the tasks both share."""
-    out = {}
-    for la in langs:
-        ids = sorted(set(edit_pt[la]) & set(base_pt[la]))
-        out[la] = paired_cell([edit_pt[la][t] for t in ids], [base_pt[la][t] for t in ids], cfg)
-    for g, members in groups.items():
-        ids = sorted(set.intersection(*(set(edit_pt[la]) & set(base_pt[la]) for la in members)))
-        out[g] = {**paired_cell(_values(edit_pt, members, ids), _values(base_pt, members, ids), cfg),
-                  "langs": list(members)}
-    for cell in out.values():
-        cell["role"] = "exploratory"
-    return out
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    from train.transfer import holm as _holm
-    return _holm(p_values)
-
-
 # ---- conditions -----------------------------------------------------------------------------------
-
-@dataclass
-class Condition:
-    name: str
-    receiver: str                 # "vs" or "model": the checkpoint that generates
-    other: str | None             # the checkpoint it is also compared with
-    layer: int
-    alpha: float | None
-    role: str                     # "main" or "control"
-    edits: Callable               # lang -> list of edits (built lazily: Δ, erasers)
-    langs: Sequence[str] | None = None   # None: every language with the same edits
-
 
 def _plan(kind: str, layers: Sequence[int], cfg: InterventionConfig, has_vs: bool) -> list[tuple]:
     """(name, receiver, other, layer, alpha, role) of every condition, in run order."""
@@ -446,6 +355,7 @@ def _fit_eraser(cfg: InterventionConfig, model, tok, setup: WorldSetup, langs, L
     import numpy as np
 
     from probe.interventions import Erase, activations, erase_array, fit_eraser, pooled
+    from probe.interventions.checks import cross_language_cka, cross_language_retrieval, language_probe_accuracy
     from probe.interventions.erasure import class_mean_gap
     t1 = time.time()
     rows = probe_set(cfg, setup, langs)
@@ -467,9 +377,11 @@ def _fit_eraser(cfg: InterventionConfig, model, tok, setup: WorldSetup, langs, L
     for layer in read:
         before_p, after_p = pooled(acts[layer], owner, n), pooled(after[layer], owner, n)
         entry["layers"][f"L{layer}"] = {
-            "retrieval_top1": {"before": _retrieval(before_p, rows), "after": _retrieval(after_p, rows)},
-            "cka_debiased": {"before": _cka(before_p, rows), "after": _cka(after_p, rows)},
-            "language_probe_acc": {"before": _lang_probe(before_p, rows), "after": _lang_probe(after_p, rows),
+            "retrieval_top1": {"before": cross_language_retrieval(before_p, rows),
+                               "after": cross_language_retrieval(after_p, rows)},
+            "cka_debiased": {"before": cross_language_cka(before_p, rows), "after": cross_language_cka(after_p, rows)},
+            "language_probe_acc": {"before": language_probe_accuracy(before_p, rows),
+                                   "after": language_probe_accuracy(after_p, rows),
                                    "chance": 1.0 / len(set(labels))},
             "class_mean_gap_tokens": {"before": class_mean_gap(acts[layer], tok_labels),
                                       "after": class_mean_gap(after[layer], tok_labels)}}
@@ -484,45 +396,6 @@ def _fit_eraser(cfg: InterventionConfig, model, tok, setup: WorldSetup, langs, L
               f"{r['after']['raw']:.3f}, language probe {entry['layers'][f'L{L}']['language_probe_acc']['before']:.2f} -> "
               f"{entry['layers'][f'L{L}']['language_probe_acc']['after']:.2f}")
     return eraser
-
-
-def _retrieval(X, rows) -> dict:
-    """Mean top-1 retrieval over ordered language pairs (row i of one language = task i of another), raw and
-    with each language's mean removed."""
-    import numpy as np
-
-    from probe.normalize import normalize
-    from probe.retrieval import retrieval_scores
-    langs = list(dict.fromkeys(r.lang for r in rows))
-    row_langs = [r.lang for r in rows]
-    out = {}
-    for norm in ("raw", "centered"):
-        Z = normalize(X, row_langs, norm)
-        by = {la: Z[[i for i, r in enumerate(rows) if r.lang == la]] for la in langs}
-        vals = [float(retrieval_scores(by[a], by[b], ks=(1,))["top1"].mean()) for a in langs for b in langs if a != b]
-        out[norm] = float(np.mean(vals)) if vals else None
-    out["chance"] = 1.0 / max(1, len(rows) // max(1, len(langs)))
-    return out
-
-
-def _cka(X, rows) -> float | None:
-    """Mean debiased linear CKA over pairs of languages (rows of two languages = the same tasks)."""
-    import numpy as np
-
-    from probe.cka import cka_matrices
-    langs = list(dict.fromkeys(r.lang for r in rows))
-    reps = [X[[i for i, r in enumerate(rows) if r.lang == la]] for la in langs]
-    if len(reps) < 2 or len(reps[0]) < 4:
-        return None
-    M = cka_matrices(reps, debiased=True)["debiased"]
-    vals = [M[i, j] for i in range(len(reps)) for j in range(i + 1, len(reps)) if np.isfinite(M[i, j])]
-    return float(np.mean(vals)) if vals else None
-
-
-def _lang_probe(X, rows) -> float | None:
-    from probe.clustering import decode_language
-    hit = decode_language(X, [r.lang for r in rows], [r.task_id for r in rows])
-    return None if hit is None else float(hit.mean())
 
 
 def _assemble(cfg, pair: Pair, setup: WorldSetup, ecfg, name, layers, langs, groups, plan, rows_by, extras, tasks,
@@ -555,8 +428,8 @@ def _assemble(cfg, pair: Pair, setup: WorldSetup, ecfg, name, layers, langs, gro
         if receiver == "vs" and other == "model" and baseline_gain is not None and cfg.kind != "erase":
             ids = sorted(set.intersection(*(set(pts[cond][la]) & set(pts["vs"][la]) for la in groups[cfg.group])))
             entry["share_of_gain"] = {cfg.group: share_of_gain(
-                _values(pts[cond], groups[cfg.group], ids), _values(pts["vs"], groups[cfg.group], ids),
-                _values(pts["model"], groups[cfg.group], ids), baseline_gain[cfg.group], cfg)}
+                values(pts[cond], groups[cfg.group], ids), values(pts["vs"], groups[cfg.group], ids),
+                values(pts["model"], groups[cfg.group], ids), baseline_gain[cfg.group], cfg)}
         conditions[cond] = entry
         if role == "main":
             family.append((cond, entry[f"vs_{receiver}"][cfg.group]))
@@ -593,7 +466,7 @@ def _assemble(cfg, pair: Pair, setup: WorldSetup, ecfg, name, layers, langs, gro
         "per_task": {"task_ids": task_ids, "values": per_task_values},
         "seconds": round(seconds, 1),
     }
-    return _finite(result)
+    return finite(result)
 
 
 _POSITIONS = {
@@ -623,83 +496,3 @@ def _baseline_check(pair: Pair, rows_by: dict) -> dict | None:
                      "same_completion": sum(mine[k]["completion"] == theirs[k]["completion"] for k in common),
                      "same_passed": sum(mine[k]["passed"] == theirs[k]["passed"] for k in common)}
     return out
-
-
-# ---- several training seeds ---------------------------------------------------------------------------
-
-def pool_seeds(results: Sequence[dict], seeds: Sequence[int], cfg: InterventionConfig) -> dict:
-    """One result per training seed of the same intervention (same tasks, conditions and languages) pooled:
-    every contrast's interval covers seeds and tasks (the crossed seed x task random-effects model of
-    `train.transfer.seed_task_interval`, "interval_unit": "seeds+tasks", each seed's value in "per_seed"),
-    pass@1 gets `train.transfer.pooled_pass`'s Wilson interval on the effective number of trials, and the
-    confirmatory family is Holm-adjusted on the pooled p-values."""
-    from train.transfer import pooled_pass, seed_task_interval
-    if len(results) < 2:
-        raise InterventionError("pooling needs at least two seeds")
-    first = results[0]
-    ids = first["per_task"]["task_ids"]
-    for r in results[1:]:
-        if r["per_task"]["task_ids"] != ids or set(r["conditions"]) != set(first["conditions"]):
-            raise InterventionError("the seeds were not scored on the same tasks and conditions: cannot pool")
-    langs, groups = first["langs"], first["groups"]
-
-    def grid(cond: str, members: Sequence[str]) -> list[list[float]]:
-        return [[sum(r["per_task"]["values"][cond][la][k] for la in members) / len(members) for k in range(len(ids))]
-                for r in results]
-
-    def cell(a: str, b: str, members: Sequence[str]) -> dict:
-        ga, gb = grid(a, members), grid(b, members)
-        D = [[x - y for x, y in zip(ra, rb)] for ra, rb in zip(ga, gb)]
-        per_seed = [sum(row) / len(row) for row in D]
-        if len(ids) < cfg.min_tasks_ci:
-            return {"diff": sum(per_seed) / len(per_seed), "ci95": None, "p_value": None, "per_seed": per_seed,
-                    "n": len(ids), "interval_unit": "seeds+tasks",
-                    "note": f"no interval over fewer than {cfg.min_tasks_ci} tasks"}
-        r = seed_task_interval(D, cfg.alpha_level)
-        return {"diff": float(r["mean"]), "ci95": [float(r["lo"]), float(r["hi"])], "p_value": float(r["p"]),
-                "df": round(float(r["df"]), 2), "per_seed": per_seed, "n": len(ids), "seeds": len(results),
-                "interval_unit": "seeds+tasks", "method": "crossed seed x task random effects, Satterthwaite t",
-                "role": "exploratory"}
-
-    def sides(cond: str, entry: dict) -> dict:
-        out = {}
-        for key in [k for k in entry if k.startswith("vs_")]:
-            base = key[3:]
-            out[key] = {la: cell(cond, base, [la]) for la in langs}
-            out[key].update({g: {**cell(cond, base, m), "langs": list(m)} for g, m in groups.items()})
-        return out
-
-    conditions = {}
-    for cond, entry in first["conditions"].items():
-        scores = {la: pooled_pass([r["per_task"]["values"][cond][la] for r in results]) for la in langs}
-        conditions[cond] = {**{k: v for k, v in entry.items() if not k.startswith("vs_") and k != "share_of_gain"},
-                            "scores": scores, **sides(cond, entry)}
-    members = []
-    for m in first["family"]["members"]:
-        c = m["condition"]
-        members.append((c, conditions[c][f"vs_{conditions[c]['receiver']}"][first["family"]["group"]]))
-    members = [(c, x) for c, x in members if x.get("p_value") is not None]
-    fam = []
-    for (c, x), p in zip(members, holm([x["p_value"] for _, x in members])):
-        x.update(role="confirmatory", p_holm=p, significant=bool(p < cfg.alpha_level))
-        fam.append({"condition": c, "group": first["family"]["group"], "diff": x["diff"], "ci95": x["ci95"],
-                    "p_value": x["p_value"], "p_holm": p, "significant": x["significant"], "per_seed": x["per_seed"]})
-    keep = ("name", "kind", "config", "recipe", "layers", "hooks", "alphas", "langs", "source_lang", "groups",
-            "seen_langs", "tasks", "generation", "positions")
-    return _finite({**{k: first[k] for k in keep if k in first}, "seeds": list(seeds),
-                    "checkpoints": {str(s): r["checkpoints"] for s, r in zip(seeds, results)},
-                    "conditions": conditions,
-                    "family": {**{k: v for k, v in first["family"].items() if k != "members"}, "members": fam},
-                    "interval_unit": "seeds+tasks",
-                    "interval_note": f"{len(results)} training seeds pooled: intervals cover seeds and tasks",
-                    "per_seed_files": [f"seed-{s}/interventions/{first['name']}.json" for s in seeds]})
-
-
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj

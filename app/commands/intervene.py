@@ -169,7 +169,8 @@ def config_from_args(args, setup):
 
 def run(args) -> int:
     from app.cli import CliError
-    from app.intervening import InterventionError, default_name, pool_seeds, run_interventions
+    from app.intervening import InterventionError, default_name, run_interventions
+    from app.intervention_stats import pool_seeds
     from app.preflight import BadInput, check_runtimes
     from app.runfs import write_json
     if args.n_tasks is not None and args.n_tasks < 0:
@@ -211,11 +212,14 @@ def run(args) -> int:
             results.append(run_interventions(pair, job_setup, cfg, out, name=name, n_tasks=args.n_tasks, langs=langs,
                                              force=args.force, progress=not args.quiet and sys.stderr.isatty(),
                                              log=log))
-        if pooled_out is not None:
-            result = pool_seeds(results, [j[0] for j in jobs], cfg)
-            write_json(pooled_out, result)
     except InterventionError as e:
         raise CliError(str(e)) from None
+    if pooled_out is not None:
+        try:
+            result = pool_seeds(results, [j[0] for j in jobs], cfg)
+        except ValueError as e:       # the seeds were not scored alike
+            raise CliError(str(e)) from None
+        write_json(pooled_out, result)
     result = results[0] if pooled_out is None else result
     if not args.quiet:
         print(summary(result), file=sys.stderr)

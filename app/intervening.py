@@ -245,11 +245,13 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
             builders = _builders(cfg, models, tok, setup, layers, langs, extras, log, name)
             from probe.interventions import EditedLM
             for cond, receiver, _other, L, a, _role in plan:
+                kind = cond.split(".", 1)[0]
                 if (parts / f"{cond}.jsonl").is_file():
                     rows_by[cond] = load_rows(parts / f"{cond}.jsonl")
                     _say(log, f"[{name}] {cond}: done before, reused")
+                    for key in (langs if kind == "target" else [receiver]):   # what describes the edit (Δ, eraser)
+                        builders[kind](L, a, key)
                     continue
-                kind = cond.split(".", 1)[0]
                 if kind == "target":    # each language with the Δ of its own prompts
                     rows = []
                     for la in langs:

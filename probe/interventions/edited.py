@@ -22,6 +22,8 @@ layers are never needed, and their cache stays empty).
 
 Works for a plain HF model and for a PEFT (LoRA) model around one (`probe.capture.find_modules`).
 Thread safety: one generation at a time per `EditedLM` (evaluate languages one after the other).
+It is not a `GenerationMixin`: drive it with a decode loop that calls its forward and passes its own cache
+(`train.generation`'s default `engine="loop"`), not with `model.generate`.
 Not for: choosing edits (`directions.py`, `erasure.py`), or scoring (`app/`).
 """
 from __future__ import annotations

@@ -20,6 +20,7 @@ COMMANDS = [
     ("study", "study"),
     ("model", "model"),
     ("probe", "probe"),
+    ("intervene", "intervene"),
     ("report", "report"),
     ("export", "export"),
     ("app", "app"),

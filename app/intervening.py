@@ -52,8 +52,7 @@ from probe.interventions.config import InterventionConfig
 
 from .intervention_stats import contrasts, finite, groups_of, holm, per_task, share_of_gain, values
 from .runfs import read_json, write_json, write_jsonl
-
-HELD_OUT_SPLITS = ("test", "heldout_comp", "rl_test")   # the splits a world run evaluates on (app.pipeline)
+from .sources.world import HELD_OUT_SPLITS  # the splits a world run evaluates on
 
 
 class InterventionError(ValueError):

@@ -235,13 +235,15 @@ def test_probe_a_real_micro_run(tmp_path_factory, capsys):
     from .micro_run import shared_micro_run
     run = tmp_path_factory.mktemp("runs") / "micro"   # a copy: probing again rewrites probes/
     shutil.copytree(shared_micro_run(tmp_path_factory).root, run)
+    first = json.loads((run / "probes" / "metrics.json").read_text())["meta"]   # what the pipeline's probe used
     code = main(["probe", str(run), "--n-tasks", "6", "--n-boot", "100", "--threads", "1", "--quiet"])
     assert code == 0, capsys.readouterr().err
     ckpts = sorted(p.name for p in (run / "checkpoints").iterdir())
     from evals.world import LANGS
-    probe = json.loads((run / "config.json").read_text())["probe"]   # `psft probe RUN` defaults to the recipe's
-    metrics = check_layout(run, [c for c in metrics_order(ckpts)], list(LANGS), 6, poolings=probe["poolings"],
-                           norms=probe["norms"], text=probe["text"])
+    # `psft probe RUN` defaults to the run's recipe: the poolings, norms and text of the pipeline's own probe
+    metrics = check_layout(run, [c for c in metrics_order(ckpts)], list(LANGS), 6, poolings=first["poolings"],
+                           norms=first["norms"], text=first["text"])
+    assert first["norms"] == ["raw", "centered"]                 # the micro recipe's [probe].norms
     assert {"sft-parallel vs sft-mono", "sft-parallel vs sft-multi", "rl-parallel vs rl-mono"} <= \
         {t["name"] for t in metrics["tests"]}
     assert set(metrics["alignment_transfer"]["per_language"]) == {"mono", "multi", "parallel"}

@@ -111,6 +111,9 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
 
 TURBO = ("#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834",
          "#f3c63a", "#fe9b2d", "#f36315", "#d93806", "#b11901", "#7a0402")   # plotly's Turbo scale
+# Above this many points a series is drawn in ECharts' large mode (batched paths; hover does not enlarge the
+# point); every series is drawn in one frame (`progressive: 0`), not in chunks of 400 over many frames.
+LARGE_SERIES = 2000
 HIDDEN_AXIS = {"type": "value", "axisLabel": {"show": False}, "axisLine": {"show": False},
                "axisTick": {"show": False}, "splitLine": {"show": False}}
 
@@ -152,6 +155,7 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
             item["color"] = col
         series.append({"type": "scatter", "name": name, "datasetIndex": len(datasets) - 1, "z": 2 + on,
                        "encode": {"x": "x", "y": "y"}, "symbolSize": 8 if on and highlight else 6,
+                       "large": bool(m.sum() > LARGE_SERIES), "progressive": 0,
                        "itemStyle": item, "selectedMode": "single", "emphasis": {"scale": 1.6},
                        "select": {"itemStyle": {"borderColor": "#000", "borderWidth": 2}},
                        "tooltip": {"formatter": "{@label}<br>row {@row}"}})
@@ -172,7 +176,9 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
             "xAxis": axes[0], "yAxis": axes[1], "tooltip": {"trigger": "item"},
             "legend": {"type": "scroll", "orient": "vertical", "right": 0, "top": 30,
                        "data": [s["name"] for s in series if s["type"] == "scatter" and s["name"] != "selected"]},
-            "toolbox": {"right": 150, "top": 0, "feature": {"brush": {"type": ["rect", "polygon", "clear"]}}},
+            "toolbox": {"right": 10, "top": 0, "itemSize": 15, "itemGap": 10,
+                        "feature": {"brush": {"type": ["rect", "polygon", "clear"]}}},
+            "aria": {"enabled": True},
             "brush": {"toolbox": ["rect", "polygon", "clear"], "xAxisIndex": 0, "yAxisIndex": 0,
                       "throttleType": "debounce", "throttleDelay": 300}}
     if colour_scale is not None:

@@ -89,6 +89,9 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         # the canvas at its top right): the series are the transitions and the summary counts every program.
         pick(page, "colour by", "RL transition")
         wait_title(page, "sft-parallel → rl-parallel")
+        page.wait_for_function("() => /representing (fixed|broken|both)/.test(document.querySelector("
+                               "'[data-testid=\"stEChartsChart\"]')?.getAttribute('aria-label') || '')", timeout=90_000)
+        page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
         page.wait_for_timeout(500)
         names = series_names(page)
         assert names & {"fixed", "broken"} and not names & set(LANGS), names
@@ -113,7 +116,8 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         page.locator('[data-testid="stSidebar"] label').filter(has_text="Compare").first.click()
         page.wait_for_function("() => document.querySelector('.st-key-map_b_title')?.textContent.includes('rl-parallel ·')",
                                timeout=90_000)
-        page.wait_for_function(MAP_DRAWN, arg=['.st-key-map_b [data-testid="stEChartsChart"]', 50], timeout=90_000)
+        page.wait_for_function(MAP_DRAWN, arg=['[class*="st-key-map_b-"] [data-testid="stEChartsChart"]', 50],
+                               timeout=90_000)
         for name, title_part in (("Alignment", "vs RL gain"), ("CKA", "checkpoint × checkpoint")):
             page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
             page.wait_for_function(

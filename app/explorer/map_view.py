@@ -120,9 +120,12 @@ HIDDEN_AXIS = {"type": "value", "axisLabel": {"show": False}, "axisLine": {"show
 
 def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
              highlight: str | None, links: bool, selected: int | None = None, title: str = "",
-             transitions: np.ndarray | None = None) -> tuple[dict, list[np.ndarray | None]]:
-    """The map as an ECharts option for `st.echarts_chart`, and the program rows of each series (None for
-    the lines and the selection mark), since a selection comes back as series-local point indices.
+             transitions: np.ndarray | None = None) -> tuple[dict, list[np.ndarray | None], str]:
+    """The map as an ECharts option for `st.echarts_chart`, the program rows of each series (None for the
+    lines and the selection mark), since a selection comes back as series-local point indices, and a digest
+    of those rows: the chart's identity, so that a selection made on other series (another colouring or
+    highlight) is dropped rather than read through the new ones (Streamlit re-applies a chart's selection
+    after a rerun).
 
     Every set of points is one scatter series over its own dataset (a DataFrame: sent to the browser as
     Arrow, not JSON); ECharts draws them on a canvas, in batches above 20,000 points. A click selects one
@@ -160,6 +163,8 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
                        "select": {"itemStyle": {"borderColor": "#000", "borderWidth": 2}},
                        "tooltip": {"formatter": "{@label}<br>row {@row}"}})
         rows_of.append(idx[m])
+    import hashlib
+    digest = hashlib.sha1(b"|".join(b"-" if r is None else r.tobytes() for r in rows_of)).hexdigest()[:10]
     if selected is not None:
         pos = np.flatnonzero(idx == selected)
         if len(pos):
@@ -174,7 +179,7 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
     spec = {"title": {"text": title, "show": False}, "animation": False, "dataset": datasets, "series": series,
             "grid": {"left": 8, "right": 150, "top": 30, "bottom": 8},
             "xAxis": axes[0], "yAxis": axes[1], "tooltip": {"trigger": "item"},
-            "legend": {"type": "scroll", "orient": "vertical", "right": 0, "top": 30,
+            "legend": {"type": "scroll", "orient": "vertical", "right": 0, "top": 40,
                        "data": [s["name"] for s in series if s["type"] == "scatter" and s["name"] != "selected"]},
             "toolbox": {"right": 10, "top": 0, "itemSize": 15, "itemGap": 10,
                         "feature": {"brush": {"type": ["rect", "polygon", "clear"]}}},
@@ -185,7 +190,7 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
         spec["visualMap"] = {"type": "continuous", "show": False, "dimension": 4, "min": 0, "max": colour_scale[1],
                              "seriesIndex": [i for i, s in enumerate(series) if s.get("datasetIndex") is not None],
                              "inRange": {"color": list(TURBO)}}
-    return spec, rows_of
+    return spec, rows_of, digest
 
 
 def selected_rows(selection: dict, series_rows: list) -> list[int]:
@@ -271,9 +276,10 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
     if renderer() == "echarts":
         main, _, sub = title.partition("\n")
         st.container(key=f"{key}_title").markdown(f"**{main}**" + (f"  \n{sub}" if sub else ""))
-        spec, rows_of = map_spec(*args, selected=selected, title=title, transitions=transitions)
-        st.session_state[f"{key}__rows"] = rows_of
-        st.echarts_chart(spec, key=key, on_select=lambda: _on_select(key), height=height - 40)
+        spec, rows_of, digest = map_spec(*args, selected=selected, title=title, transitions=transitions)
+        chart = f"{key}-{digest}"           # the CSS class st-key-<key>-<digest> marks it in the page
+        st.session_state[f"{chart}__rows"] = rows_of
+        st.echarts_chart(spec, key=chart, on_select=lambda: _on_select(chart), height=height - 40)
     else:
         fig = map_figure(*args, selected=selected, title=title, height=height, transitions=transitions)
         st.plotly_chart(fig, key=key, on_select=lambda: _on_select(key), selection_mode=("points", "box", "lasso"),

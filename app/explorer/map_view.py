@@ -1,9 +1,11 @@
 """The map of programs: a 2-D projection of one checkpoint's vectors at one layer, coloured by language,
-task or pass/fail, with lines linking the same task across languages; a chosen language is highlighted.
-Points carry their row number in `customdata`, so a click or a box/lasso selection picks programs
-(a selection's point indices are per trace, so they get mixed across traces). The Map page puts the pass@1 and transfer tables
-beside it and the selected program below; the Compare page shows two checkpoints side by side, both
-aligned onto the same reference map. Not for: loading (`data.py`).
+task, pass/fail or what RL did, with lines linking the same task across languages; a chosen language is
+highlighted. Drawn by ECharts (`st.echarts_chart`, one canvas; `map_spec`), or by plotly where Streamlit
+lacks it or `PSFT_EXPLORER_MAP=plotly` (`map_figure`). A click, or a box or lasso selection, picks
+programs: ECharts reports series-local point indices, mapped to rows through each series' rows
+(`selected_rows`); plotly points carry their row in `customdata`. The Map page puts the pass@1 and
+transfer tables beside it and the selected program below; the Compare page shows two checkpoints side by
+side, both aligned onto the same reference map. Not for: loading (`loaders.py`).
 """
 from __future__ import annotations
 

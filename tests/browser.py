@@ -17,7 +17,33 @@ import pytest
 CHROMIUM = os.environ.get("PSFT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-MAP = '[data-testid="stPlotlyChart"] .js-plotly-plot'
+MAP = '[data-testid="stEChartsChart"]'          # the explorer's map (st.echarts_chart: one canvas)
+PLOT = '[data-testid="stPlotlyChart"] .js-plotly-plot'   # the other pages' charts (plotly)
+# JavaScript: (map element, minimum) -> whether its canvas shows at least `minimum` coloured pixels (points,
+# not the grey translation lines or the white background): the map is drawn. Every second pixel of every
+# second row is read (a point is 6 px wide), and only once ECharts has described its series (aria), so that
+# polling costs the page little.
+MAP_DRAWN = """([sel, minimum]) => { const el = document.querySelector(sel); const c = el && el.querySelector('canvas');
+  if (!c || !c.width || !(el.getAttribute('aria-label') || '').includes('series')) return false;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+  for (let y = 0; y < c.height; y += 2) for (let i = y * c.width * 4; i < (y + 1) * c.width * 4; i += 8) {
+    const hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
+    if (d[i+3] > 200 && hi - lo > 90 && ++n >= minimum) return true; } return false; }"""
+# JavaScript: map element -> page coordinates [x, y] of a point's centre (the first coloured pixel in the
+# plotting area, 3 px down), or null.
+MAP_POINT = """el => { const c = el.querySelector('canvas'); const r = c.getBoundingClientRect();
+  const sx = c.width / r.width, sy = c.height / r.height; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let y = Math.ceil(40 * sy); y < c.height - 12 * sy; y++) for (let x = Math.ceil(12 * sx); x < c.width - 160 * sx; x++) {
+    const i = (y * c.width + x) * 4, hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
+    if (d[i+3] > 200 && hi - lo > 90) return [r.x + x / sx, r.y + y / sy + 3]; } return null; }"""
+# JavaScript: map element -> page coordinates of the centre of the toolbox's first icon (the box brush; the
+# toolbox is drawn on the canvas at its top right, above the legend and the plotting area): the leftmost
+# grey pixels in the top 25 px of the canvas's right half.
+MAP_BOX_ICON = """el => { const c = el.querySelector('canvas'); const r = c.getBoundingClientRect(); const s = c.width / r.width;
+  const h = Math.ceil(25 * s), x0 = Math.floor(c.width / 2); const d = c.getContext('2d').getImageData(x0, 0, c.width - x0, h).data;
+  let minX = Infinity, ys = []; for (let y = 0; y < h; y++) for (let x = 0; x < c.width - x0; x++) {
+    const i = (y * (c.width - x0) + x) * 4; if (d[i+3] > 100 && d[i] < 200 && Math.max(d[i], d[i+1], d[i+2]) - Math.min(d[i], d[i+1], d[i+2]) < 40) { if (x < minX) minX = x; ys.push(y); } }
+  if (!ys.length) return null; return [r.x + (x0 + minX) / s + 7, r.y + (Math.min(...ys) + Math.max(...ys)) / 2 / s]; }"""
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -42,14 +68,15 @@ def free_port() -> int:
 
 
 @contextmanager
-def served_explorer(run: Path, timeout: float = 60.0):
-    """Serve the explorer on `run` with `psft app`'s command; yield (url, seconds until healthy)."""
+def served_explorer(run: Path, timeout: float = 60.0, env: dict | None = None):
+    """Serve the explorer on `run` with `psft app`'s command (`env`: more environment variables); yield
+    (url, seconds until healthy)."""
     from app.commands.app import explorer_env, streamlit_argv
     port = free_port()
     log = open(run.parent / f".streamlit-{port}.log", "w") if run.parent.is_dir() else subprocess.DEVNULL
     t0 = time.perf_counter()
     proc = subprocess.Popen(streamlit_argv(port), stdout=log, stderr=subprocess.STDOUT,
-                            env={**explorer_env(run), "PYTHONUNBUFFERED": "1"})
+                            env={**explorer_env(run), "PYTHONUNBUFFERED": "1", **(env or {})})
     try:
         url = f"http://localhost:{port}"
         while True:
@@ -74,6 +101,16 @@ def served_explorer(run: Path, timeout: float = 60.0):
             proc.wait()
         if log is not subprocess.DEVNULL:
             log.close()
+
+
+def settle(browser, seconds: float = 3.0) -> None:
+    """Let a freshly launched chromium finish starting (new headless chromium loads its own omnibox web UI
+    in the first seconds, measured here in a trace), so that a timed page is timed alone: as in a visitor's
+    browser that is already running."""
+    page = browser.new_page()
+    page.goto("about:blank")
+    page.wait_for_timeout(int(seconds * 1000))
+    page.close()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ cannot: plotly selections and drawing in a real page.
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -62,17 +63,38 @@ def values(v) -> list:
     return list(v)
 
 
+def maps(at: AppTest) -> list[dict]:
+    """The maps shown (ECharts: `st.echarts_chart`), each as {"title", "traces": [{"name", "n" (points),
+    "opacity", "rows"}]}, read from the option and its Arrow datasets as the browser gets them."""
+    import pyarrow as pa
+    out = []
+    for el in at.get("echarts_chart"):
+        spec = json.loads(el.proto.spec)
+        frames = {d.name: pa.ipc.open_stream(d.data.data).read_all() for d in el.proto.datasets}
+        traces = []
+        for s in spec["series"]:
+            if "datasetIndex" in s:
+                frame = frames[spec["dataset"][s["datasetIndex"]]["source"]["name"]]
+                n, rows = frame.num_rows, frame.column("row").to_pylist()
+            else:
+                n, rows = len([x for x in s.get("data", []) if x != "-"]), None
+            traces.append({"name": s["name"], "n": n, "rows": rows,
+                           "opacity": (s.get("itemStyle") or {}).get("opacity", 1.0)})
+        out.append({"title": spec["title"]["text"], "traces": traces})
+    return out
+
+
 def map_traces(at: AppTest) -> list[dict]:
-    return figures(at)[0]["data"]
+    return maps(at)[0]["traces"]
 
 
 def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
     at = open_app(probed, monkeypatch)
     assert at.sidebar.selectbox(key="ckpt").value == "sft-parallel"
     assert at.sidebar.select_slider(key="layer").value == "1"          # the last layer first
-    fig = figures(at)[0]
-    assert "sft-parallel · layer 1 · mean · centered · PCA" in fig["layout"]["title"]["text"]
-    names = [t["name"] for t in fig["data"]]
+    m = maps(at)[0]
+    assert "sft-parallel · layer 1 · mean · centered · PCA" in m["title"]
+    names = [t["name"] for t in m["traces"]]
     assert names[0] == "same task" and set(LANGS) <= set(names)
     assert list(table(at, *LANGS, index="checkpoint")[0].index)[:2] == ["base", "sft-mono"]   # pass@1
     assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel", "oracle-lua"]   # RL gain
@@ -94,7 +116,7 @@ def test_every_sidebar_choice_redraws_the_map(probed, monkeypatch, key, values):
     at = open_app(probed, monkeypatch)
     for v in values:
         ok(at.sidebar.selectbox(key=key).set_value(v).run())
-        title = figures(at)[0]["layout"]["title"]["text"]
+        title = maps(at)[0]["title"]
         assert v in title, (v, title)
 
 
@@ -103,14 +125,14 @@ def test_every_layer_of_the_slider(probed, monkeypatch):
     assert at.sidebar.select_slider(key="layer").options == ["embed", "0", "1"]
     for layer in ("embed", "0", "1"):
         ok(at.sidebar.select_slider(key="layer").set_value(layer).run())
-        assert f"layer {layer} ·" in figures(at)[0]["layout"]["title"]["text"]
+        assert f"layer {layer} ·" in maps(at)[0]["title"]
 
 
 def test_projection_colour_links_and_highlight(probed, monkeypatch):
     at = open_app(probed, monkeypatch)
     for method in at.selectbox(key="method").options:          # PCA, t-SNE (and UMAP when installed)
         ok(at.selectbox(key="method").set_value(method).run())
-        assert method in figures(at)[0]["layout"]["title"]["text"]
+        assert method in maps(at)[0]["title"]
     ok(at.selectbox(key="method").set_value("PCA").run())
     ok(at.selectbox(key="colour").set_value("pass/fail").run())
     assert {"passed", "failed"} <= {t["name"] for t in map_traces(at)}
@@ -122,9 +144,9 @@ def test_projection_colour_links_and_highlight(probed, monkeypatch):
     for lang in LANGS:
         ok(at.selectbox(key="highlight").set_value(lang).run())
         traces = {t["name"]: t for t in map_traces(at)}
-        assert traces[lang]["marker"]["opacity"] > 0.5 and lang + " (dimmed)" not in traces
+        assert traces[lang]["opacity"] > 0.5 and lang + " (dimmed)" not in traces
         others = [t for n, t in traces.items() if n.endswith("(dimmed)")]
-        assert len(others) == len(LANGS) - 1 and all(t["marker"]["opacity"] < 0.5 for t in others)
+        assert len(others) == len(LANGS) - 1 and all(t["opacity"] < 0.5 for t in others)
     ok(at.selectbox(key="highlight").set_value("(none)").run())
     assert not [t for t in map_traces(at) if t["name"].endswith("(dimmed)")]
 
@@ -144,6 +166,34 @@ def test_selecting_a_program_shows_code_verdicts_ranks_and_neighbours(probed, mo
     assert any(t["name"] == "selected" for t in map_traces(at))
 
 
+def test_every_program_is_one_point_and_a_selection_names_its_rows(probed, monkeypatch):
+    from app.explorer.map_view import selected_rows
+    at = open_app(probed, monkeypatch)
+    traces = map_traces(at)
+    points = [t for t in traces if t["rows"] is not None]
+    drawn = sorted(r for t in points for r in t["rows"])
+    assert drawn == list(range(8 * len(LANGS)))                 # every program once, whatever its series
+    # ECharts reports series-local point indices; they name the rows the series was drawn with
+    series_rows = [t["rows"] for t in traces]
+    k = next(i for i, t in enumerate(traces) if t["rows"])
+    sel = {"selected": [{"series_index": k, "data_indices": [0, 2]}, {"series_index": 0, "data_indices": [1]}]}
+    assert selected_rows(sel, series_rows) == [traces[k]["rows"][0], traces[k]["rows"][2]]   # lines have no rows
+    assert selected_rows({"points": [{"customdata": 5}, {"customdata": [7]}]}, []) == [5, 7]     # plotly's form
+    assert selected_rows({"selected": [{"series_index": 99, "data_indices": [0]}]}, series_rows) == []
+
+
+def test_the_plotly_map_remains_the_fallback(probed, monkeypatch):
+    monkeypatch.setenv("PSFT_EXPLORER_MAP", "plotly")
+    at = open_app(probed, monkeypatch)
+    assert not at.get("echarts_chart")
+    fig = figures(at)[0]
+    assert "sft-parallel · layer 1" in fig["layout"]["title"]["text"]
+    ok(at.selectbox(key="colour").set_value("RL transition").run())
+    fig = figures(at)[0]
+    shown = {t["name"]: len(values(t["x"])) for t in fig["data"] if t["name"] != "same task"}
+    assert shown == dict(Counter(expected_transitions(probed, "parallel").values()))
+
+
 def expected_transitions(run, arm: str, lang: str | None = None) -> dict:
     """(task, program language) -> what RL did, computed here from the run's evaluation files."""
     def verdicts(ckpt):
@@ -158,16 +208,15 @@ def expected_transitions(run, arm: str, lang: str | None = None) -> dict:
 
 
 def test_map_colours_each_program_by_what_rl_did(probed, monkeypatch):
-    from collections import Counter
     at = open_app(probed, monkeypatch)
     ok(at.selectbox(key="colour").set_value("RL transition").run())
     assert at.selectbox(key="rl_arm").value == "parallel"               # the arm of the checkpoint shown
     for arm, lang in (("parallel", None), ("mono", "lua")):
         ok(at.selectbox(key="rl_arm").set_value(arm).run())
         ok(at.selectbox(key="rl_lang").set_value(lang or "(each program's own)").run())
-        fig = figures(at)[0]
-        assert f"sft-{arm} → rl-{arm}" in fig["layout"]["title"]["text"]
-        shown = {t["name"]: len(values(t["x"])) for t in fig["data"] if t["name"] != "same task"}
+        m = maps(at)[0]
+        assert f"sft-{arm} → rl-{arm}" in m["title"]
+        shown = {t["name"]: t["n"] for t in m["traces"] if t["name"] != "same task"}
         assert set(shown) <= {"fixed", "broken", "both pass", "both fail"} and sum(shown.values()) == 8 * len(LANGS)
         assert shown == dict(Counter(expected_transitions(probed, arm, lang).values()))
 
@@ -197,8 +246,8 @@ def test_compare_page_shows_two_aligned_maps_side_by_side(probed, monkeypatch):
     assert at.selectbox(key="ckpt_b").value == "rl-parallel"           # the arm's SFT against its RL
     for other in ("base", "rl-parallel"):
         ok(at.selectbox(key="ckpt_b").set_value(other).run())
-        a, b = figures(at)[:2]
-        assert a["layout"]["title"]["text"].startswith("sft-parallel") and b["layout"]["title"]["text"].startswith(other)
+        a, b = maps(at)[:2]
+        assert a["title"].startswith("sft-parallel") and b["title"].startswith(other)
     metrics = table(at, "sft-parallel", "rl-parallel", index="metric")[0]
     assert list(metrics.columns) == ["sft-parallel", "rl-parallel", "rl-parallel − sft-parallel", "intervals overlap"]
     diff = metrics["rl-parallel − sft-parallel"].dropna()
@@ -256,7 +305,7 @@ def test_switching_runs_and_a_path_that_is_not_a_run(probed, unprobed, tmp_path,
     ok(at.sidebar.text_input(key="run_path").set_value(str(tmp_path / "nothing")).run())
     assert any("no such run folder" in e.value for e in at.error)
     ok(at.sidebar.text_input(key="run_path").set_value("").run())
-    assert figures(at)
+    assert maps(at)
 
 
 def test_the_run_query_parameter_wins(probed, unprobed, monkeypatch):
@@ -272,9 +321,9 @@ def test_every_page_on_a_real_probed_micro_run(tmp_path_factory, monkeypatch):
     from .micro_run import shared_micro_run
     run = shared_micro_run(tmp_path_factory).root
     at = open_app(run, monkeypatch)
-    assert figures(at) and at.sidebar.select_slider(key="layer").options[0] == "embed"
+    assert maps(at) and at.sidebar.select_slider(key="layer").options[0] == "embed"
     ok(at.number_input(key="program").set_value(3).run())
     assert at.code and table(at, "language", "rank", "of")
     for page in ("Compare", "Alignment", "CKA"):
         ok(at.sidebar.radio(key="page").set_value(page).run())
-        assert figures(at), page
+        assert maps(at) or figures(at), page

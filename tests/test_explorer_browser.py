@@ -1,13 +1,14 @@
 """The explorer in a real browser: `psft app`'s Streamlit server on a free port, Debian's chromium headless
-driven by playwright. Select a layer on the slider, click a point of the map, and check that the charts
-render, the clicked program's code and neighbours appear, and no exception is shown. Saves a screenshot
+driven by playwright. Select a layer on the slider, click a point of the map (ECharts, on a canvas), box-select
+programs, and check that the charts render, the clicked program's code and neighbours appear, the selection is
+summarised, and no exception is shown. Saves a screenshot
 under artifacts/screenshots/ for people to look at.
 """
 from __future__ import annotations
 
 import pytest
 
-from .browser import EXCEPTION, MAP, chromium, need_chromium, served_explorer
+from .browser import EXCEPTION, MAP, MAP_BOX_ICON, MAP_DRAWN, MAP_POINT, chromium, need_chromium, served_explorer
 from .conftest import REPO
 from .synthetic_run import write_synthetic_run
 
@@ -35,6 +36,21 @@ def ticks(plot, axis: str) -> list[str]:
                          axis)
 
 
+def map_title(page) -> str:
+    return page.locator(".st-key-map_title").first.text_content()
+
+
+def wait_title(page, text: str) -> None:
+    page.wait_for_function("t => document.querySelector('.st-key-map_title')?.textContent.includes(t)", arg=text,
+                           timeout=90_000)
+
+
+def series_names(page) -> set[str]:
+    """The map's series, from ECharts' accessible description of it (aria: "... representing NAME. ...")."""
+    import re
+    return set(re.findall(r"representing ([^.]+)\.", page.locator(MAP).first.get_attribute("aria-label") or ""))
+
+
 @pytest.mark.slow
 def test_select_a_layer_and_a_point_in_chromium(tmp_path):
     need_chromium()
@@ -44,51 +60,47 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(url)
-        page.wait_for_selector(MAP, timeout=90_000)
-        title = page.locator(f"{MAP} .gtitle").first
-        assert "layer 2" in title.text_content()
+        page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
+        assert "layer 2" in map_title(page)
+        assert set(LANGS) <= series_names(page)
 
         # Select a layer: the slider's thumb is a range input; one step left is layer 1.
         slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
         slider.focus()
         page.keyboard.press("ArrowLeft")
-        page.wait_for_function("() => document.querySelector('.gtitle')?.textContent.includes('layer 1 ')",
-                               timeout=90_000)
+        wait_title(page, "layer 1 ")
 
-        # Click a point: the map is SVG at this size, every program a path.point.
-        point = page.locator(f"{MAP} g.points path.point").nth(5)
-        page.wait_for_timeout(500)                       # let plotly settle after the redraw
-        box = point.bounding_box()
-        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        # Click a point: the map is one canvas; find a drawn point by its colour and click its centre.
+        page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
+        page.wait_for_timeout(500)                       # let the chart settle after the redraw
+        x, y = page.locator(MAP).first.evaluate(MAP_POINT)
+        page.mouse.click(x, y)
         page.wait_for_selector('[data-testid="stCode"]', timeout=90_000)
         code = page.locator('[data-testid="stCode"]').first.text_content()
         assert "def t0" in code
         assert page.locator('[data-testid="stNumberInputField"]').first.input_value() != ""
         page.wait_for_selector('[data-testid="stDataFrame"]', timeout=30_000)
-
-        plots = page.locator(".js-plotly-plot")
-        assert plots.count() >= 1 and page.locator(f"{MAP} .main-svg").count() >= 1
         assert page.locator(EXCEPTION).count() == 0
         assert not errors, errors
         SHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOT), full_page=True)
 
-        # Colour by what RL did, then box-select a region: the legend shows the transitions and the summary
-        # counts the selected programs.
+        # Colour by what RL did, then box-select the whole plotting area (the toolbox's box brush, drawn on
+        # the canvas at its top right): the series are the transitions and the summary counts every program.
         pick(page, "colour by", "RL transition")
-        page.wait_for_function("() => document.querySelector('.gtitle')?.textContent.includes('sft-parallel → rl-parallel')",
-                               timeout=90_000)
+        wait_title(page, "sft-parallel → rl-parallel")
+        page.wait_for_function("() => /representing (fixed|broken|both)/.test(document.querySelector("
+                               "'[data-testid=\"stEChartsChart\"]')?.getAttribute('aria-label') || '')", timeout=90_000)
+        page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
         page.wait_for_timeout(500)
-        legend = set(page.evaluate("s => [...document.querySelectorAll(s)].map(e => e.textContent)",
-                                   f"{MAP} .legendtext"))
-        assert legend & {"fixed", "broken", "both pass", "both fail"} and not legend & set(LANGS), legend
-        page.wait_for_timeout(500)
-        page.locator(f"{MAP} .modebar-btn[data-title='Box Select']").first.click()
-        area = page.locator(f"{MAP} .nsewdrag").first.bounding_box()
-        page.mouse.move(area["x"] + 2, area["y"] + 2)
+        names = series_names(page)
+        assert names & {"fixed", "broken"} and not names & set(LANGS), names
+        box = page.locator(f"{MAP} canvas").first.bounding_box()
+        page.mouse.click(*page.locator(MAP).first.evaluate(MAP_BOX_ICON))      # the box brush's icon
+        page.mouse.move(box["x"] + 10, box["y"] + 32)
         page.mouse.down()
-        page.mouse.move(area["x"] + area["width"] / 2, area["y"] + area["height"] / 2, steps=8)
-        page.mouse.move(area["x"] + area["width"] - 2, area["y"] + area["height"] - 2, steps=8)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=8)
+        page.mouse.move(box["x"] + box["width"] - 152, box["y"] + box["height"] - 10, steps=8)
         page.mouse.up()
         summary = page.locator(".st-key-selection_summary")
         page.wait_for_function("n => document.querySelector('.st-key-selection_summary')?.textContent"
@@ -101,8 +113,12 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         # The other pages render in the browser too (each waits for a chart title only it draws), and every
         # layer axis draws every layer, embed included.
         layers = ["embed", "0", "1", "2"]
-        for name, title_part in (("Compare", "rl-parallel ·"), ("Alignment", "vs RL gain"),
-                                 ("CKA", "checkpoint × checkpoint")):
+        page.locator('[data-testid="stSidebar"] label').filter(has_text="Compare").first.click()
+        page.wait_for_function("() => document.querySelector('.st-key-map_b_title')?.textContent.includes('rl-parallel ·')",
+                               timeout=90_000)
+        page.wait_for_function(MAP_DRAWN, arg=['[class*="st-key-map_b-"] [data-testid="stEChartsChart"]', 50],
+                               timeout=90_000)
+        for name, title_part in (("Alignment", "vs RL gain"), ("CKA", "checkpoint × checkpoint")):
             page.locator('[data-testid="stSidebar"] label').filter(has_text=name).first.click()
             page.wait_for_function(
                 "t => [...document.querySelectorAll('.gtitle')].some(e => e.textContent.includes(t))",

@@ -1,14 +1,15 @@
 """The map of programs: a 2-D projection of one checkpoint's vectors at one layer, coloured by language,
-task or pass/fail, with lines linking the same task across languages; a chosen language is highlighted.
-Points carry their row number in `customdata`, so a click or a box/lasso selection picks programs
-(a selection's point indices are per trace, so they get mixed across traces). The Map page puts the pass@1 and transfer tables
-beside it and the selected program below; the Compare page shows two checkpoints side by side, both
-aligned onto the same reference map. Not for: loading (`data.py`).
+task, pass/fail or what RL did, with lines linking the same task across languages; a chosen language is
+highlighted. Drawn by ECharts (`st.echarts_chart`, one canvas; `map_spec`), or by plotly where Streamlit
+lacks it or `PSFT_EXPLORER_MAP=plotly` (`map_figure`). A click, or a box or lasso selection, picks
+programs: ECharts reports series-local point indices, mapped to rows through each series' rows
+(`selected_rows`); plotly points carry their row in `customdata`. The Map page puts the pass@1 and
+transfer tables beside it and the selected program below; the Compare page shows two checkpoints side by
+side, both aligned onto the same reference map. Not for: loading (`loaders.py`).
 """
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from ..charts import PALETTE
@@ -45,9 +46,38 @@ def link_lines(xy: np.ndarray, tasks: np.ndarray, langs: np.ndarray) -> dict:
     return {"x": x, "y": y}
 
 
+def _groups(idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
+            transitions: np.ndarray | None) -> list[tuple[str, np.ndarray, object]]:
+    """(legend name, mask over idx, colour: a CSS colour, or an array of task codes for a colour scale)."""
+    langs, tasks = progs.langs[idx], progs.task_ids[idx]
+    if colour == "language":
+        return [(lang, langs == lang, PALETTE[i % len(PALETTE)]) for i, lang in enumerate(dict.fromkeys(langs.tolist()))]
+    if colour == "RL transition" and transitions is not None:
+        tr = transitions[idx]
+        return [(name, tr == name, data.TRANSITION_COLOURS[name]) for name in data.TRANSITIONS]
+    if colour == "pass/fail" and passed is not None:
+        p = passed[idx]
+        return [("passed", p >= 0.5, "#2ca02c"), ("failed", p < 0.5, "#d62728"), ("not evaluated", np.isnan(p), "#bbbbbb")]
+    return [("task", np.ones(len(idx), dtype=bool), np.unique(tasks, return_inverse=True)[1])]
+
+
+def _layers_of_points(idx: np.ndarray, progs: data.Programs, groups, highlight: str | None):
+    """(name, mask, colour, shown in full) per drawn set of points: with a highlighted language, each group
+    splits into its dimmed rest and its highlighted part (drawn last, on top)."""
+    hl = (progs.langs[idx] == highlight) if highlight else np.ones(len(idx), dtype=bool)
+    for name, mask, col in groups:
+        for on in (False, True) if highlight else (True,):
+            m = mask & (hl == on)
+            if m.any():
+                yield (name if on else f"{name} (dimmed)", m, col, on)
+
+
 def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
                highlight: str | None, links: bool, selected: int | None = None, title: str = "",
-               height: int = 560, transitions: np.ndarray | None = None) -> go.Figure:
+               height: int = 560, transitions: np.ndarray | None = None):
+    """The map as a plotly figure (the fallback where Streamlit has no `st.echarts_chart`, and the
+    benchmark's comparison)."""
+    import plotly.graph_objects as go
     langs, tasks = progs.langs[idx], progs.task_ids[idx]
     gl = len(idx) > WEBGL_POINTS
     Scatter = go.Scattergl if gl else go.Scatter
@@ -55,42 +85,25 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
     if links:
         fig.add_trace(Scatter(**link_lines(xy, tasks, langs), mode="lines", name="same task", hoverinfo="skip",
                               line={"color": "rgba(120,120,120,0.25)", "width": 1}))
-    hl = (langs == highlight) if highlight else np.ones(len(idx), dtype=bool)
-    groups: list[tuple[str, np.ndarray, object]] = []
-    if colour == "language":
-        for i, lang in enumerate(dict.fromkeys(langs.tolist())):
-            groups.append((lang, langs == lang, PALETTE[i % len(PALETTE)]))
-    elif colour == "RL transition" and transitions is not None:
-        tr = transitions[idx]
-        groups += [(name, tr == name, data.TRANSITION_COLOURS[name]) for name in data.TRANSITIONS]
-    elif colour == "pass/fail" and passed is not None:
-        p = passed[idx]
-        groups += [("passed", p >= 0.5, "#2ca02c"), ("failed", p < 0.5, "#d62728"),
-                   ("not evaluated", np.isnan(p), "#bbbbbb")]
-    else:
-        codes = np.unique(tasks, return_inverse=True)[1]
-        groups.append(("task", np.ones(len(idx), dtype=bool), codes))
-    for name, mask, col in groups:
-        for on in (False, True) if highlight else (True,):
-            m = mask & (hl == on)
-            if not m.any():
-                continue
-            marker = {"size": 8 if on and highlight else 6, "opacity": 0.9 if on else 0.15}
-            if isinstance(col, np.ndarray):
-                marker.update(color=col[m], colorscale="Turbo", showscale=False)
-            else:
-                marker["color"] = col
-            fig.add_trace(Scatter(
-                x=xy[m, 0], y=xy[m, 1], mode="markers", marker=marker, customdata=idx[m],
-                name=name if on else f"{name} (dimmed)", legendgroup=name,
-                text=[f"{t} · {lg}" for t, lg in zip(tasks[m], langs[m])],
-                hovertemplate="%{text}<br>row %{customdata}<extra></extra>"))
+    groups = _groups(idx, progs, colour, passed, transitions)
+    for name, m, col, on in _layers_of_points(idx, progs, groups, highlight):
+        marker = {"size": 8 if on and highlight else 6, "opacity": 0.9 if on else 0.15}
+        if isinstance(col, np.ndarray):
+            marker.update(color=col[m], colorscale="Turbo", showscale=False)
+        else:
+            marker["color"] = col
+        fig.add_trace(Scatter(
+            x=xy[m, 0], y=xy[m, 1], mode="markers", marker=marker, customdata=idx[m],
+            name=name, legendgroup=name.removesuffix(" (dimmed)"),
+            text=[f"{t} · {lg}" for t, lg in zip(tasks[m], langs[m])],
+            hovertemplate="%{text}<br>row %{customdata}<extra></extra>"))
     if selected is not None:
         pos = np.flatnonzero(idx == selected)
         if len(pos):
             fig.add_trace(Scatter(x=xy[pos, 0], y=xy[pos, 1], mode="markers", name="selected", hoverinfo="skip",
                                   marker={"size": 16, "symbol": "circle-open", "color": "black",
                                           "line": {"width": 2}}))
+    title = title.replace("\n", "<br><sup>", 1) + ("</sup>" if "\n" in title else "")
     fig.update_layout(title=title, height=height, margin={"l": 10, "r": 10, "t": 60 if "<br>" in title else 40, "b": 10},
                       legend={"itemsizing": "constant"},
                       xaxis={"showticklabels": False, "zeroline": False, "showgrid": False},
@@ -98,19 +111,124 @@ def map_figure(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: st
     return fig
 
 
-def _on_select(key: str) -> None:
-    """A selection on the map: remember its rows; the first becomes the program shown below."""
-    sel = (st.session_state.get(key) or {}).get("selection") or {}
-    rows = []
-    for p in sel.get("points") or []:
+TURBO = ("#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61fc6c", "#a4fc3b", "#d1e834",
+         "#f3c63a", "#fe9b2d", "#f36315", "#d93806", "#b11901", "#7a0402")   # plotly's Turbo scale
+# Above this many points a series is drawn in ECharts' large mode (batched paths; hover does not enlarge the
+# point); every series is drawn in one frame (`progressive: 0`), not in chunks of 400 over many frames.
+LARGE_SERIES = 2000
+HIDDEN_AXIS = {"type": "value", "axisLabel": {"show": False}, "axisLine": {"show": False},
+               "axisTick": {"show": False}, "splitLine": {"show": False}}
+
+
+def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str, passed: np.ndarray | None,
+             highlight: str | None, links: bool, selected: int | None = None, title: str = "",
+             transitions: np.ndarray | None = None) -> tuple[dict, list[np.ndarray | None], str]:
+    """The map as an ECharts option for `st.echarts_chart`, the program rows of each series (None for the
+    lines and the selection mark), since a selection comes back as series-local point indices, and a digest
+    of those rows: the chart's identity, so that a selection made on other series (another colouring or
+    highlight) is dropped rather than read through the new ones (Streamlit re-applies a chart's selection
+    after a rerun).
+
+    Every set of points is one scatter series over its own dataset (a DataFrame: sent to the browser as
+    Arrow, not JSON); ECharts draws them on a canvas, in batches above 20,000 points. A click selects one
+    point (`selectedMode`), the toolbox's box and lasso (polygon) brushes select many; the brush targets
+    the axes, so its regions are reported in data coordinates and survive a resize."""
+    import pandas as pd
+    langs, tasks = progs.langs[idx], progs.task_ids[idx]
+    series: list[dict] = []
+    datasets: list[dict] = []
+    rows_of: list[np.ndarray | None] = []
+    if links:
+        ll = link_lines(xy, tasks, langs)
+        pts = [[round(float(x), 5), round(float(y), 5)] if x == x else "-" for x, y in zip(ll["x"], ll["y"])]
+        series.append({"type": "line", "name": "same task", "data": pts, "symbol": "none", "silent": True,
+                       "connectNulls": False, "z": 1, "tooltip": {"show": False},
+                       "lineStyle": {"color": "rgba(120,120,120,0.25)", "width": 1}})
+        rows_of.append(None)
+    label = np.char.add(np.char.add(tasks.astype(str), " · "), langs.astype(str))
+    groups = _groups(idx, progs, colour, passed, transitions)
+    colour_scale = None
+    for name, m, col, on in _layers_of_points(idx, progs, groups, highlight):
+        frame = {"x": xy[m, 0].astype(np.float32), "y": xy[m, 1].astype(np.float32), "row": idx[m].astype(np.int32),
+                 "label": label[m]}
+        if isinstance(col, np.ndarray):
+            frame["code"] = col[m].astype(np.int32)
+            colour_scale = (len(series), int(col.max()) if len(col) else 0)
+        datasets.append({"source": pd.DataFrame(frame)})
+        item = {"opacity": 0.9 if on else 0.15}
+        if not isinstance(col, np.ndarray):
+            item["color"] = col
+        series.append({"type": "scatter", "name": name, "datasetIndex": len(datasets) - 1, "z": 2 + on,
+                       "encode": {"x": "x", "y": "y"}, "symbolSize": 8 if on and highlight else 6,
+                       "large": bool(m.sum() > LARGE_SERIES), "progressive": 0,
+                       "itemStyle": item, "selectedMode": "single", "emphasis": {"scale": 1.6},
+                       "select": {"itemStyle": {"borderColor": "#000", "borderWidth": 2}},
+                       "tooltip": {"formatter": "{@label}<br>row {@row}"}})
+        rows_of.append(idx[m])
+    import hashlib
+    digest = hashlib.sha1(b"|".join(b"-" if r is None else r.tobytes() for r in rows_of)).hexdigest()[:10]
+    if selected is not None:
+        pos = np.flatnonzero(idx == selected)
+        if len(pos):
+            series.append({"type": "scatter", "name": "selected", "silent": True, "z": 5, "symbolSize": 16,
+                           "data": [[float(xy[pos[0], 0]), float(xy[pos[0], 1])]], "tooltip": {"show": False},
+                           "itemStyle": {"color": "rgba(0,0,0,0)", "borderColor": "#000", "borderWidth": 2}})
+            rows_of.append(None)
+    lo, hi = (xy.min(axis=0), xy.max(axis=0)) if len(xy) else (np.zeros(2), np.ones(2))
+    pad = 0.04 * np.maximum(hi - lo, 1e-6)
+    axes = [{**HIDDEN_AXIS, "min": round(float(lo[k] - pad[k]), 5), "max": round(float(hi[k] + pad[k]), 5)}
+            for k in (0, 1)]
+    spec = {"title": {"text": title, "show": False}, "animation": False, "dataset": datasets, "series": series,
+            "grid": {"left": 8, "right": 150, "top": 30, "bottom": 8},
+            "xAxis": axes[0], "yAxis": axes[1], "tooltip": {"trigger": "item"},
+            "legend": {"type": "scroll", "orient": "vertical", "right": 0, "top": 40,
+                       "data": [s["name"] for s in series if s["type"] == "scatter" and s["name"] != "selected"]},
+            "toolbox": {"right": 10, "top": 0, "itemSize": 15, "itemGap": 10,
+                        "feature": {"brush": {"type": ["rect", "polygon", "clear"]}}},
+            "aria": {"enabled": True},
+            "brush": {"toolbox": ["rect", "polygon", "clear"], "xAxisIndex": 0, "yAxisIndex": 0,
+                      "throttleType": "debounce", "throttleDelay": 300}}
+    if colour_scale is not None:
+        spec["visualMap"] = {"type": "continuous", "show": False, "dimension": 4, "min": 0, "max": colour_scale[1],
+                             "seriesIndex": [i for i, s in enumerate(series) if s.get("datasetIndex") is not None],
+                             "inRange": {"color": list(TURBO)}}
+    return spec, rows_of, digest
+
+
+def selected_rows(selection: dict, series_rows: list) -> list[int]:
+    """The program rows of a map selection, in the order it lists them: an ECharts selection names
+    series-local point indices (mapped through each series' rows, kept when the map was drawn; the lines
+    and the selection mark have none), a plotly one carries each point's row in its customdata."""
+    rows: list[int] = []
+    for group in selection.get("selected") or []:
+        i = group.get("series_index")
+        if isinstance(i, int) and 0 <= i < len(series_rows) and series_rows[i] is not None:
+            own = series_rows[i]
+            rows += [int(own[j]) for j in group.get("data_indices") or [] if 0 <= j < len(own)]
+    for p in selection.get("points") or []:
         cd = p.get("customdata")
         if isinstance(cd, list):
             cd = cd[0] if cd else None
         if cd is not None:
             rows.append(int(cd))
+    return rows
+
+
+def _on_select(key: str) -> None:
+    """A selection on the map: remember its rows; the first becomes the program shown below."""
+    sel = (st.session_state.get(key) or {}).get("selection") or {}
+    rows = selected_rows(sel, st.session_state.get(f"{key}__rows") or [])
     if rows:
         st.session_state["selected_rows"] = sorted(set(rows))
         st.session_state["program"] = rows[0]
+
+
+def renderer() -> str:
+    """"echarts" (Streamlit's `st.echarts_chart`, Apache ECharts on a canvas) unless this Streamlit lacks it
+    or $PSFT_EXPLORER_MAP says "plotly" (the previous map, kept as the fallback and the benchmark's baseline)."""
+    import os
+    want = os.environ.get("PSFT_EXPLORER_MAP", "echarts")
+    return "echarts" if want != "plotly" and hasattr(st, "echarts_chart") else "plotly"
 
 
 def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), default_arm: str | None = None) -> dict:
@@ -149,16 +267,25 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
     passed = data.pass_column(view.root, ckpt, view.version) if opts["colour"] == "pass/fail" else None
     transitions = None
     title = f"{ckpt} · layer {view.layer} · {view.pooling} · {view.norm} · {opts['method']}"
+    if len(idx) < len(progs):
+        title += f" · {len(idx)} of {len(progs)} programs"
     if opts["colour"] == "RL transition" and opts.get("arm"):
         transitions = data.transition_column(view.root, ckpt, opts["arm"], opts.get("rl_lang"), view.version)
         sft, rl = data.rl_arms(view.run)[opts["arm"]]
-        title += f"<br><sup>what RL did: {sft} → {rl}, in {opts.get('rl_lang') or 'each program’s language'}</sup>"
-    if len(idx) < len(progs):
-        title += f" · {len(idx)} of {len(progs)} programs"
-    fig = map_figure(xy, idx, progs, opts["colour"], passed, opts["highlight"], opts["links"],
-                     selected=st.session_state.get("program"), title=title, height=height, transitions=transitions)
-    st.plotly_chart(fig, key=key, on_select=lambda: _on_select(key), selection_mode=("points", "box", "lasso"),
-                    config={"displaylogo": False})
+        title += f"\nwhat RL did: {sft} → {rl}, in {opts.get('rl_lang') or 'each program’s language'}"
+    selected = st.session_state.get("program")
+    args = (xy, idx, progs, opts["colour"], passed, opts["highlight"], opts["links"])
+    if renderer() == "echarts":
+        main, _, sub = title.partition("\n")
+        st.container(key=f"{key}_title").markdown(f"**{main}**" + (f"  \n{sub}" if sub else ""))
+        spec, rows_of, digest = map_spec(*args, selected=selected, title=title, transitions=transitions)
+        chart = f"{key}-{digest}"           # the CSS class st-key-<key>-<digest> marks it in the page
+        st.session_state[f"{chart}__rows"] = rows_of
+        st.echarts_chart(spec, key=chart, on_select=lambda: _on_select(chart), height=height - 40)
+    else:
+        fig = map_figure(*args, selected=selected, title=title, height=height, transitions=transitions)
+        st.plotly_chart(fig, key=key, on_select=lambda: _on_select(key), selection_mode=("points", "box", "lasso"),
+                        config={"displaylogo": False})
 
 
 def _styled(df, highlight: str | None):

@@ -4,18 +4,21 @@ tasks judge whole programs in any language, the data files hidden from them; MBX
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from app.cli import main
 from app.context import RunContext
-from app.pipeline import dry_run
 from app.sources import source_for
 from app.sources.io_bench import IOBenchSource, io_data_stage
 from evals.benchmarks.io_source import load_io_benchmark
 from evals.benchmarks.io_task import IOBenchTask
 from train.recipe import load_recipe
+
+from .conftest import REPO
 
 FIXTURES = Path(__file__).parent / "fixtures" / "io"
 CC = FIXTURES / "code_contests.jsonl"
@@ -27,9 +30,16 @@ def _recipe(**sets):
 
 
 def test_the_dry_run_lists_the_graph_and_checks_the_data_without_a_model(tmp_path):
-    r = _recipe()
-    assert isinstance(source_for(r), IOBenchSource)
-    report = dry_run(r, tmp_path / "out", [tmp_path / "out"], "io-smol", str(CC), [])
+    assert isinstance(source_for(_recipe()), IOBenchSource)
+    code = ("import sys; from app.cli import main; rc = main(sys.argv[1:]); "
+            "print('IMPORTED', [m for m in ('torch', 'transformers', 'trl') if m in sys.modules], file=sys.stderr); "
+            "sys.exit(rc)")
+    p = subprocess.run([sys.executable, "-c", code, "run", "--recipe", "io-smol", "--data", str(CC), "--set",
+                        "io.eval_problems=1", "--set", f"eval.langs={LANGS}", "--out", str(tmp_path / "out"),
+                        "--dry-run"], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert p.returncode == 0, p.stderr
+    assert "IMPORTED []" in p.stderr
+    report = json.loads(p.stdout)
     assert report["errors"] == [] and report["kind"] == "bench"
     names = [s["stage"] for s in report["stages"]]
     assert names[:3] == ["model", "io-data", "sft-data"] and names[-2:] == ["tables", "report"] and "probe" not in names

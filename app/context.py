@@ -91,7 +91,7 @@ class RunContext:
         """The sandbox executor, started on first use and shut down by `close`."""
         if self._executor is None:
             from evals.execution import Executor
-            self._executor = Executor().__enter__()
+            self._executor = Executor(hide=getattr(self.source, "hidden_files", list)()).__enter__()
         return self._executor
 
     def close(self) -> None:

@@ -33,14 +33,16 @@ from .bench_config import (
     LaunchConfig,
 )
 from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
+from .io_bench_config import IOBenchConfig
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError
 from .transfer import AnalysisConfig
 
-BENCH_BUILTIN = ("smol-micro", "smol", "paper")
+BENCH_BUILTIN = ("smol-micro", "smol", "paper", "io-smol")
 SECTIONS: dict[str, type] = {"runtime": RuntimeConfig, "model": BenchModelConfig, "data": BenchDataConfig,
                              "prompt": PromptConfig, "sft": BenchSFTConfig, "rl": BenchGRPOConfig,
-                             "eval": BenchEvalConfig, "launch": LaunchConfig, "analysis": AnalysisConfig}
+                             "eval": BenchEvalConfig, "launch": LaunchConfig, "analysis": AnalysisConfig,
+                             "io": IOBenchConfig}
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class BenchRecipe:
     analysis: AnalysisConfig = field(default_factory=AnalysisConfig, metadata={
         "help": "The primary (confirmatory) family of the transfer tables, declared before the run; every other "
                 "comparison is reported as exploratory."})
+    io: IOBenchConfig = field(default_factory=IOBenchConfig, metadata={
+        "help": "A stdin/stdout dataset instead of MBXP (train.io_bench_config); no `layout`: MBXP."})
     probe: dict = field(default_factory=dict, metadata={
         "help": "The probe stage's config (app/ maps it onto probe.config.ProbeConfig); empty: no probe stage."})
 
@@ -82,6 +86,8 @@ class BenchRecipe:
         """model -> data -> sft -> rl -> eval, each covering its upstream (threads and device excluded)."""
         rt = {"seed": self.runtime.seed, "bf16_autocast": self.runtime.bf16_autocast}
         data = {k: v for k, v in to_dict(self.data).items() if k not in ("mbxp", "humaneval")}
+        if self.io.layout:   # where the files are is not what they are (as mbxp above)
+            data["io"] = {k: v for k, v in hashed_view(self.io).items() if k not in ("data", "eval_data")}
         h = {"model": stable_hash([self.model.name, self.model.train_dtype])}
         h["data"] = stable_hash([h["model"], data, self.hash("prompt")])
         h["sft"] = stable_hash([h["data"], self.hash("sft"), rt])

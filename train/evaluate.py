@@ -4,7 +4,9 @@
 checkpoint and every language, so checkpoints and languages can be compared task by task).
 `evaluate_checkpoint(model, tokenizer, tasks, cfg, executor)` returns
 - `rows`: one dict per task x language x sample: task_id, lang, sample (-1 = greedy, 0.. = sampled),
-  prompt, completion (already cut by the world's stop rule), status, passed, detail;
+  prompt, completion (already cut by the world's stop rule), status, passed, detail (the verdict of
+  `train.rewards.judged`: a sealed program's result, or a stdin/stdout program's outputs compared on the
+  host);
 - `scores`: `{lang: {"pass@1", "ci95", "n", "greedy", "status", "pass@k"?}}` where "pass@1" is greedy
   when `cfg.greedy` (else the sampled estimate), "ci95" the Wilson interval of the
   proportion when every task's value is a pass or a fail (greedy; "ci_method": "wilson"), else a
@@ -30,7 +32,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
-from evals.languages import sealable
 from evals.world import LANGS
 
 from .config import help_of, require
@@ -130,7 +131,7 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
                         timings: dict | None = None) -> tuple[list[dict], dict]:
     """Rows and scores of one checkpoint on `select_tasks(tasks, cfg)` (see the module docstring).
     `timings`, when given, receives seconds per language for generation and execution."""
-    from evals.execution import Program
+    from .rewards import judged
     log = log or (lambda _msg: None)
     chosen = select_tasks(tasks, cfg)
     if not chosen:
@@ -144,8 +145,8 @@ def evaluate_checkpoint(model, tokenizer, tasks: Sequence, cfg: EvalConfig, exec
 
     def execute(lang: str, items: list[tuple]) -> list[dict]:
         t0 = time.perf_counter()
-        programs = [Program(lang, t.program(lang, c), id=f"{t.id}/{lang}/{s}", proof=sealable(lang)) for t, s, c in items]
-        results = executor.map(programs)
+        judging = [judged(t, lang, c, id=f"{t.id}/{lang}/{s}") for t, s, c in items]
+        results = [v(r) for (_, v), r in zip(judging, executor.map([p for p, _ in judging]))]
         timings[lang]["execute_s"] += time.perf_counter() - t0
         return [{"task_id": t.id, "lang": lang, "sample": s, "prompt": t.prompt(lang), "completion": c,
                  "status": r.status.value, "passed": r.passed, "detail": r.detail[:200]}

@@ -1,9 +1,10 @@
 """Unit-test rewards for RL, in trl's reward-function shape: `(prompts, completions, **columns) -> list[float]`.
 
 `TestReward(executor, tasks_by_id, mode)` reads the `task_id` and `lang` dataset columns (trl passes
-every extra column as a keyword list), assembles `task.program(lang, completion)` (which cuts the
-completion with the world's stop rule, so text generated after the function never counts) and runs the
-whole batch through `executor.map` at once.
+every extra column as a keyword list), gets each completion's program and verdict function from `judged`
+(for a function task `task.program(lang, completion)`, which cuts the completion with the world's stop
+rule, so text generated after the function never counts; for a stdin/stdout task the whole program run on
+every test input, its outputs compared on the host) and runs the whole batch through `executor.map` at once.
 
 - mode "all": 1.0 if every test passes, else 0.0 (one program per completion, ONE `executor.map`).
 - mode "fraction": the fraction of the task's tests that pass. The world's harness stops at the first
@@ -11,6 +12,7 @@ whole batch through `executor.map` at once.
   1.0; did not parse / timed out / out of memory -> 0.0), then, for programs that ran and failed
   (FAILED or RUNTIME_ERROR), one program per test case (`dataclasses.replace(task, tests=(case,))`) in
   a second `executor.map` (capped below 1.0: only the full program passing earns 1.0). A harness that counted passing checks would make this one round.
+  A stdin/stdout task's verdict counts its passing tests (`n_passed` of `n_tests`), so it takes one round.
 
 Every call records its wall time (`timings`, `seconds_total`, `pop_seconds()`) so the GRPO stage can
 log the share of a step spent on rewards; inside trl it also reports `reward_time_s` through the
@@ -37,6 +39,23 @@ def completion_text(completion) -> str:
     if isinstance(completion, Sequence) and completion:
         return completion_text(completion[-1])
     return ""
+
+
+def judged(task, lang: str, completion: str, id: str | None = None):
+    """(the executor `Program`, the function from its `Result` to the verdict) of `completion` for `task`:
+    the task's own `judged` (world tasks, in either form; stdin/stdout tasks judge by outputs), else the
+    sealed program of `task.program(lang, completion)` and its `Result` as the verdict (benchmark function
+    tasks). A verdict has `status`, `passed` and `detail` (a stdin/stdout one also `n_passed`, `n_tests`)."""
+    own = getattr(task, "judged", None)
+    if own is not None:
+        return own(lang, completion, id)
+    from evals.execution import Program
+    from evals.languages import sealable
+    return Program(lang, task.program(lang, completion), id=id, proof=sealable(lang)), _as_is
+
+
+def _as_is(result):
+    return result
 
 
 class TestReward:
@@ -77,13 +96,15 @@ class TestReward:
         from evals.languages import sealable
         texts = [completion_text(c) for c in completions]
         tasks = [self.tasks[t] for t in task_id]
-        programs = [Program(la, t.program(la, c), id=f"{t.id}/{la}", proof=sealable(la))
-                    for t, la, c in zip(tasks, lang, texts)]
-        results = self.executor.map(programs, limits=self.limits)
+        judging = [judged(t, la, c, id=f"{t.id}/{la}") for t, la, c in zip(tasks, lang, texts)]
+        results = [v(r) for (_, v), r in zip(judging, self.executor.map([p for p, _ in judging], limits=self.limits))]
         rewards = [1.0 if r.passed else 0.0 for r in results]
         reruns = 0
         if self.mode == "fraction":
-            todo = [i for i, r in enumerate(results) if r.status.value in _RERUN]
+            for i, r in enumerate(results):   # verdicts that count their tests (stdin/stdout): one round
+                if not r.passed and getattr(r, "n_tests", 0):
+                    rewards[i] = min(r.n_passed, r.n_tests - 1) / r.n_tests
+            todo = [i for i, r in enumerate(results) if r.status.value in _RERUN and not hasattr(r, "n_tests")]
             per_test, owner = [], []
             for i in todo:
                 for k, case in enumerate(tasks[i].tests):

@@ -18,7 +18,8 @@ synthetic world and a pretrained model on real benchmarks is a `TaskSource`:
 - `check_inputs()`: source-specific bad input found before the run folder is touched;
   `dry_run(errors, warnings)`: what `psft run --dry-run` checks beyond the graph.
 
-`source_for(recipe)` picks the source of a loaded recipe. Not for: the graph itself or where outputs
+`source_for(recipe)` picks the source of a loaded recipe (`io_bench.IOBenchSource` for a bench recipe with
+`[io].layout`: a stdin/stdout dataset). Not for: the graph itself or where outputs
 go (`app/pipeline.py`).
 """
 from __future__ import annotations
@@ -39,7 +40,11 @@ class EvalSet:
 
 
 def source_for(recipe):
-    """The task source of a loaded recipe: a bench recipe's benchmarks and model, else the world."""
+    """The task source of a loaded recipe: a bench recipe's stdin/stdout dataset or benchmarks and model, else
+    the world."""
+    if getattr(recipe, "kind", "") == "bench" and recipe.io.layout:
+        from .io_bench import IOBenchSource
+        return IOBenchSource(recipe)
     if getattr(recipe, "kind", "") == "bench":
         from .bench import BenchSource
         return BenchSource(recipe)

@@ -213,6 +213,19 @@ def verdict(problem: IOProblem, lang: str, result: Result, config: JudgeConfig |
     return v
 
 
+@dataclass(frozen=True)
+class OutputVerdict:
+    """`verdict(problem, lang, result, config)` as a function of the `Result` alone: what a task's
+    `judged(lang, completion)` hands back beside its `Program` (see `evals.world.io_task`)."""
+
+    problem: IOProblem
+    lang: str
+    config: JudgeConfig = field(default_factory=JudgeConfig)
+
+    def __call__(self, result: Result) -> IOVerdict:
+        return verdict(self.problem, self.lang, result, self.config)
+
+
 def judge(executor, items: Iterable[tuple[IOProblem, str, str]], config: JudgeConfig | None = None,
           progress: bool = False, desc: str = "judging") -> list[IOVerdict]:
     """Judge (problem, lang, code) triples on `executor` (an `evals.execution.Executor`, ideally made

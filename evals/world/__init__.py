@@ -7,11 +7,14 @@
 
 Modules: `primitives` (semantics + per-language templates), `grammar` (compositions), `describe`
 (English), `tests_gen` (test inputs, semantic signatures), `render` (prompt / completion / harness /
-stop), `task` (the Task record), `world` (splits and corpora). Standard library only.
+stop), `task` (the Task record), `world` (splits and corpora), `io_form` and `io_task` (the world in I/O form:
+whole stdin/stdout programs, `WorldConfig.form = "io"`). Standard library only.
 """
+from .io_form import FORMS
+from .io_task import IOTask
 from .langs import DEFAULT_LANG_MIX, LANGS
 from .task import Signature, Task
 from .tests_gen import TestCase
 from .world import SPLITS, World, WorldConfig
 
-__all__ = ["DEFAULT_LANG_MIX", "LANGS", "SPLITS", "Signature", "Task", "TestCase", "World", "WorldConfig"]
+__all__ = ["DEFAULT_LANG_MIX", "FORMS", "IOTask", "LANGS", "SPLITS", "Signature", "Task", "TestCase", "World", "WorldConfig"]

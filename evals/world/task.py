@@ -73,8 +73,21 @@ class Task:
         tests; it exits 0 and prints its proof token iff every test passes: run it with `proof=True`."""
         return render.program(lang, self.prompt(lang), completion, self.harness(lang))
 
+    def judged(self, lang: str, completion: str, id: str | None = None):
+        """(the sealed `Program` of `program(lang, completion)`, run with `proof=True` where the language seals,
+        the function from its `Result` to the verdict: the `Result` itself). Rewards and evaluation judge
+        every task through `judged`, whatever its form (`io_task.IOTask` judges by outputs)."""
+        from evals.execution import Program
+        from evals.languages import sealable
+        return Program(lang, self.program(lang, completion), id=id, proof=sealable(lang)), _as_is
+
     def stop(self, lang: str) -> tuple[str, ...]:
         return render.stop(lang)
 
     def truncate(self, lang: str, text: str) -> str:
         return render.truncate(lang, text)
+
+
+def _as_is(result):
+    """The verdict of a sealed program: its `Result` (it passed iff every test passed and the proof came)."""
+    return result

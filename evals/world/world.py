@@ -22,6 +22,8 @@ from dataclasses import dataclass, field, fields
 from . import grammar
 from .describe import describe, function_name
 from .grammar import Pipeline
+from .io_form import FORMS
+from .io_task import IOTask
 from .langs import DEFAULT_LANG_MIX, LANGS
 from .render import NAMINGS
 from .task import TYPE_NAMES, Signature, Task
@@ -54,6 +56,12 @@ class WorldConfig:
                 "or 'per_language' (each language its own names for the same roles, as real code would have "
                 "them; see evals/world/render.py). The tasks, tests, splits and function names are the same "
                 "under both.", "hash": "if_set"})
+    form: str = field(default="function", metadata={
+        "help": "How tasks are rendered and judged: 'function' (the prompt ends with the signature, the completion "
+                "is the body, a sealed harness checks it) or 'io' (the prompt is the statement with its input and "
+                "output format, the completion a whole program reading its arguments from stdin and printing the "
+                "result, judged on the host against one stdin/stdout test set shared by every language; see "
+                "evals/world/io_form.py). The tasks, tests and splits are the same under both.", "hash": "if_set"})
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -79,6 +87,8 @@ class WorldConfig:
             bad("n_heldout_pairs", "must be at least 1")
         if self.naming not in NAMINGS:
             bad("naming", f"must be one of {', '.join(NAMINGS)}")
+        if self.form not in FORMS:
+            bad("form", f"must be one of {', '.join(FORMS)}")
 
     @classmethod
     def help(cls) -> dict[str, str]:
@@ -199,11 +209,12 @@ _CACHE_SIZE = 4
 
 class World:
     """`World(WorldConfig(seed=0))`: tasks by split, and corpora. Building is cached per config (the naming
-    aside: the same tasks are drawn under every naming, and only their renderings differ)."""
+    and the form aside: the same tasks are drawn under every naming and form, and only their renderings
+    differ; under form "io" they are `IOTask`s)."""
 
     def __init__(self, config: WorldConfig | None = None):
         self.config = config or WorldConfig()
-        key = dataclasses.replace(self.config, naming="shared")
+        key = dataclasses.replace(self.config, naming="shared", form="function")
         if key not in _CACHE:
             while len(_CACHE) >= _CACHE_SIZE:
                 _CACHE.pop(next(iter(_CACHE)))
@@ -212,6 +223,8 @@ class World:
         if self.config.naming != "shared":
             self._splits = {name: [dataclasses.replace(t, naming=self.config.naming) for t in ts]
                             for name, ts in self._splits.items()}
+        if self.config.form == "io":
+            self._splits = {name: [IOTask.of(t) for t in ts] for name, ts in self._splits.items()}
         self._by_id = {t.id: t for ts in self._splits.values() for t in ts}
 
     @staticmethod

@@ -7,8 +7,8 @@ import json
 
 from app.cli import build_parser
 from app.commands.probe import config_from_args
-from app.sources.world import HELD_OUT_SPLITS
 from app.probing import control_rows, probe_task_list, task_rows
+from app.sources.world import HELD_OUT_SPLITS
 from evals.world import World, WorldConfig
 from probe.config import ProbeConfig
 from train.evaluate import EvalConfig, select_tasks

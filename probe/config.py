@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 from .capture import POOLINGS
+from .dict_config import DictConfig
 from .normalize import NORMS
 from .programs import TEXTS
 
@@ -16,7 +17,7 @@ TEST_METRICS = ("retrieval_top1", "retrieval_mrr", "parallel_cosine")
 
 
 @dataclass(frozen=True)
-class ProbeConfig:
+class ProbeConfig(DictConfig):
     ckpts: tuple[str, ...] = field(default=(), metadata={
         "help": "Checkpoints to probe (names under checkpoints/); empty: every checkpoint of the run."})
     split: str = field(default="test", metadata={"help": "World split whose tasks form the probe set."})
@@ -115,19 +116,3 @@ class ProbeConfig:
             bad("probe_alpha", "must be > 0")
         if self.dtype not in ("float32", "bfloat16", "float16"):
             bad("dtype", "must be float32, bfloat16 or float16")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ProbeConfig:
-        """From a plain dict (a recipe's `[probe]` table, JSON): unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"ProbeConfig: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}

@@ -6,7 +6,9 @@ Not for: where outputs go or which tasks are scored (`app/intervening.py`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
+
+from ..dict_config import DictConfig
 
 KINDS = ("transplant", "patch", "erase")
 GROUPS = ("targets", "seen", "zero_shot")
@@ -14,7 +16,7 @@ ERASE_ROWS = ("tokens", "programs")
 
 
 @dataclass(frozen=True)
-class InterventionConfig:
+class InterventionConfig(DictConfig):
     kind: str = field(default="transplant", metadata={
         "help": "'transplant': add alpha * Δ_L (the mean residual update of --model over --vs on source-language "
                 "prompts) to --vs's residual at layer L; 'patch': replace one model's residual at L by the other's "
@@ -92,18 +94,3 @@ class InterventionConfig:
                                  f"-{n_layers}..-1 from the end)")
             out.append(L % n_layers)
         return sorted(set(out))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> InterventionConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"InterventionConfig: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        return cls(**d)
-
-    def to_dict(self) -> dict:
-        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
-
-    @classmethod
-    def help(cls) -> dict[str, str]:
-        return {f.name: f.metadata["help"] for f in fields(cls)}

@@ -1,4 +1,5 @@
-"""The SFT arms: `mono`, `multi`, `parallel`, `parallel-paired` and `translate` data mixtures with the same token budget.
+"""The SFT arms: `mono`, `multi`, `parallel`, `parallel-paired`, `translate` and `align` data mixtures with the same
+supervised-token budget.
 
 - `mono`: the source language only (Python by default);
 - `multi`: several languages, DIFFERENT tasks per language (non-parallel); each next task goes to the

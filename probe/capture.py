@@ -144,11 +144,9 @@ def capture(model, tokenizer, texts: Sequence[str], layers: Sequence[str] | str 
             padding_side: str | None = None, progress: bool = False) -> Activations:
     """Pooled residual-stream activations of `model` (an HF causal LM, or a PEFT model around one) on
     `texts`, at the hooks `layers` names (see `resolve_layers`), one nnsight trace per batch."""
-    import copy
 
     import nnsight
     import torch
-    from nnsight import TransformersModel
 
     bad = [p for p in poolings if p not in POOLINGS]
     if bad or not poolings:
@@ -168,14 +166,7 @@ def capture(model, tokenizer, texts: Sequence[str], layers: Sequence[str] | str 
     ids, special = _tokenize(tokenizer, texts, max_tokens)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-    # nnsight adopts the tokenizer it is given (it sets padding side and pad token): give it a copy.
-    from transformers.utils import logging as hf_logging
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the text-generation pipeline complains about PEFT wrappers
-    try:
-        lm = TransformersModel(model, tokenizer=copy.deepcopy(tokenizer))
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    lm = nnsight_model(model, tokenizer)
     emb_env, layers_env = _envoy(lm, emb_path), _envoy(lm, layers_path)
     device = next(model.parameters()).device
 
@@ -237,3 +228,18 @@ def load_model(path, device: str = "cpu", dtype: str = "float32"):
     model.requires_grad_(False)
     tok = AutoTokenizer.from_pretrained(path)
     return model, tok
+
+
+def nnsight_model(model, tokenizer):
+    """nnsight's TransformersModel around `model`, with a copy of `tokenizer` (nnsight adopts the tokenizer it
+    is given: it sets padding side and pad token) and transformers' PEFT-wrapper warnings silenced."""
+    import copy
+
+    from nnsight import TransformersModel
+    from transformers.utils import logging as hf_logging
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the text-generation pipeline complains about PEFT wrappers
+    try:
+        return TransformersModel(model, tokenizer=copy.deepcopy(tokenizer))
+    finally:
+        hf_logging.set_verbosity(verbosity)

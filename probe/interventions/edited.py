@@ -28,7 +28,6 @@ Not for: choosing edits (`directions.py`, `erasure.py`), or scoring (`app/`).
 """
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Sequence
 
@@ -45,16 +44,9 @@ def _envoy(root, path: str):
 
 def _wrap(model, tokenizer):
     """(nnsight TransformersModel around `model`, the envoy of its decoder-layer list, number of layers)."""
-    from nnsight import TransformersModel
-    from transformers.utils import logging as hf_logging
+    from ..capture import nnsight_model
     _, layers_path, n = find_modules(model)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the text-generation pipeline complains about PEFT wrappers
-    try:
-        # nnsight adopts the tokenizer it is given (padding side, pad token): give it a copy
-        lm = TransformersModel(model, tokenizer=copy.deepcopy(tokenizer))
-    finally:
-        hf_logging.set_verbosity(verbosity)
+    lm = nnsight_model(model, tokenizer)
     return lm, _envoy(lm, layers_path), n
 
 

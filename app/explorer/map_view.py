@@ -280,6 +280,8 @@ def draw_map(view: View, ckpt: str, opts: dict, key: str, height: int = 560) -> 
         st.container(key=f"{key}_title").markdown(f"**{main}**" + (f"  \n{sub}" if sub else ""))
         spec, rows_of, digest = map_spec(*args, selected=selected, title=title, transitions=transitions)
         chart = f"{key}-{digest}"           # the CSS class st-key-<key>-<digest> marks it in the page
+        for old in [k for k in st.session_state if str(k).startswith(f"{key}-") and str(k).endswith("__rows")]:
+            del st.session_state[old]       # the rows of this map's earlier layouts
         st.session_state[f"{chart}__rows"] = rows_of
         st.echarts_chart(spec, key=chart, on_select=lambda: _on_select(chart), height=height - 40)
     else:

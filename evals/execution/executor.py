@@ -166,8 +166,11 @@ class Executor:
         mem = limits.memory_mb
         steps = []
         if lang.build:
-            steps.append({"phase": "build", "argv": _resolve(lang.argv(lang.build, mem)),
-                          "timeout": limits.build_timeout_s, "rlimit_as": False})
+            build = lang.argv(lang.build, mem)
+            if lang.build_adapt and self.warm:  # prebuilt artefacts (a PCH, Go's standard library)
+                build = lang.build_adapt(build, source)
+            steps.append({"phase": "build", "argv": _resolve(build), "timeout": limits.build_timeout_s,
+                          "rlimit_as": False})
         run_argv = plain = lang.argv(lang.run, mem)
         if lang.adapt:
             run_argv = lang.adapt(run_argv, source)

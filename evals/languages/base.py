@@ -48,6 +48,12 @@ class Language:
     memory_patterns: tuple[str, ...] = ()
     adapt: Callable[[list[str], str], list[str]] | None = field(
         default=None, metadata={"help": "Adjusts the run argv to a program's source (e.g. flags)."})
+    build_adapt: Callable[[list[str], str], list[str]] | None = field(default=None, metadata={
+        "help": "Adjusts the build argv to a program's source and this machine's prebuilt artefacts (e.g. a "
+                "precompiled header; see evals.execution.prebuilt); the program must mean the same."})
+    build_server: bool = field(default=False, metadata={
+        "help": "The build step is first offered to the language's warm compile server in the worker "
+                "(evals/execution/servers/); plain `build` is the fallback."})
     fast_flags_note: str = ""                # what we do to avoid start-up cost, for `psft langs`
     seal: Callable[[str, str, str], str] | None = field(default=None, metadata={
         "help": "seal(code, tests, prelude) -> program text that proves it ran its tests to the end "

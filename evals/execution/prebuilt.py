@@ -1,6 +1,7 @@
 """Build artefacts made once per machine and shared, read-only, by every worker: C++ precompiled headers
 (`cpp_pch`), Go's standard library as import configurations for the compiler and linker (`go_std`), and
-the Java compile server's classes (`java_compile_server`).
+the Java compile server's classes (`java_compile_server`). Each is looked up once per process (a toolchain changed under a running process
+is seen by the next one).
 
 Compiled languages otherwise repeat the same work for every program: parsing `bits/stdc++.h` (~4 s of a
 ~5 s C++ build), starting `javac` (~2 s of a ~2.4 s Java build), re-deriving Go's standard library from a
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 ENV = "PSFT_PREBUILT_DIR"
@@ -136,7 +138,8 @@ def _run(argv: Sequence[str], **kw) -> subprocess.CompletedProcess:
 
 # --- C++: precompiled headers -------------------------------------------------------------------
 
-def cpp_pch(name: str, headers: Sequence[str], flags: Sequence[str]) -> str | None:
+@lru_cache(maxsize=64)
+def cpp_pch(name: str, headers: tuple[str, ...], flags: tuple[str, ...]) -> str | None:
     """The header to pass as `-include` (its `.gch` beside it) for the `headers` set `name`, compiled
     with `flags` (the build's own code-generation flags: GCC uses a PCH only under matching ones)."""
     from evals.languages.base import find_runtime
@@ -155,6 +158,7 @@ def cpp_pch(name: str, headers: Sequence[str], flags: Sequence[str]) -> str | No
 
 # --- Go: the standard library, compiled once ------------------------------------------------------
 
+@lru_cache(maxsize=1)
 def go_std() -> dict[str, str] | None:
     """{"compile", "link": the toolchain's programs; "importcfg": the standard library's packages a
     program may import (no internal or vendored ones, as `go build` refuses those); "importcfg_link":
@@ -194,6 +198,7 @@ def go_std() -> dict[str, str] | None:
 
 # --- Java: the compile server's classes -----------------------------------------------------------
 
+@lru_cache(maxsize=4)
 def java_compile_server(source: str) -> str | None:
     """The class folder of the Java compile server (`servers/JavacServer.java`), compiled once."""
     from evals.languages.base import find_runtime

@@ -137,7 +137,7 @@ def build_adapt(argv: list[str], source: str) -> list[str]:
     extra = []
     name = pch_set(source)
     if name is not None:
-        header = prebuilt.cpp_pch(name, PCH_SETS[name], out[1:cut])
+        header = prebuilt.cpp_pch(name, PCH_SETS[name], tuple(out[1:cut]))
         if header is not None:
             extra += ["-include", header]
     if find_runtime("ld.gold"):

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from evals.languages import LANGUAGES, Language, UnknownLanguage, get_language
-from evals.languages.base import node_types_dir
+from evals.languages.base import NODE_PATH, node_types_dir
 
 from . import sandbox
 from .program import Program
@@ -68,7 +68,7 @@ class Executor:
         self._free: queue.Queue[Worker] = queue.Queue()
         for slot in range(self.n_workers):
             self._free.put(Worker(slot, self.level, self._node_argv,
-                                  {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs",
+                                  {"NODE_PATH": NODE_PATH,
                                    "PSFT_TS_TYPE_ROOTS": node_types_dir()}, memory_mb=self.limits.memory_mb,
                                   hide=self.hide))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")

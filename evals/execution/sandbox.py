@@ -213,14 +213,15 @@ def trusted_path(level: str, path: str | None) -> str:
 def _rebind_hidden(hidden: list[str]) -> list[str]:
     """A checkout under a hidden folder (the home folder, the usual place for a non-root user, or /tmp
     for a throwaway clone) must stay visible where the workers need it: the supervisor, servers and
-    Node runner here, @types/node in the venv and the prebuilt artefacts (`prebuilt.py`). They are bound
+    Node runner here, the venv's npm packages (@types/node, js-md5) and the prebuilt artefacts
+    (`prebuilt.py`). They are bound
     read-only over the private tmpfs."""
-    from evals.languages.base import node_types_dir
+    from evals.languages.base import node_types_dir, npm_modules_dir
 
     from . import prebuilt
     roots = [os.path.realpath(h).rstrip(os.sep) + os.sep for h in hidden]
     argv: list[str] = []
-    for path in (str(HERE), node_types_dir(), str(prebuilt.root() or "")):
+    for path in (str(HERE), npm_modules_dir(), node_types_dir(), str(prebuilt.root() or "")):
         if not path:
             continue
         real = os.path.realpath(path)

@@ -171,6 +171,15 @@ def find_runtime(cmd: str) -> str | None:
     return shutil.which(cmd, path=os.pathsep.join([RUNTIME_PATH, *extra]))
 
 
+def npm_modules_dir() -> str:
+    """Where `make setup` installs the npm packages that benchmarks' tests require (e.g. js-md5)."""
+    return os.environ.get("PSFT_NPM_MODULES") or os.path.join(sys.prefix, "npm", "node_modules")
+
+
+# Where Node programs find modules: Debian's (lodash) and the npm packages benchmarks' tests require.
+NODE_PATH = "/usr/share/nodejs:/usr/lib/nodejs:" + npm_modules_dir()
+
+
 def node_types_dir() -> str:
     """Where TypeScript finds `@types/node` (`make setup` installs it with npm into the venv)."""
     candidates = [os.environ.get("PSFT_NODE_TYPES", ""), os.path.join(sys.prefix, "npm", "node_modules", "@types"),

@@ -70,7 +70,7 @@ def seal(code: str, tests: str, prelude: str = "") -> str:
 # The compile server (`build_server`): its source, class and JVM flags (one per worker: a small heap for
 # the compiler; a compile that runs out of it falls back to `javac`), and the program it warms up on.
 SERVER_SOURCE = "JavacServer.java"
-SERVER_ARGV = ("java", "-Xmx384m", "-Xss16m", "-XX:+UseSerialGC", "-XX:CICompilerCount=2", "-Xshare:auto",
+SERVER_ARGV = ("java", "-Xmx384m", "-XX:+UseSerialGC", "-XX:CICompilerCount=2", "-Xshare:auto",
                "-cp", "{classes}", "JavacServer")
 WARM_SOURCE = ("import java.util.*;\n\npublic class Main {\n    public static void main(String[] args) {\n"
                "        List<Integer> xs = new ArrayList<>(Arrays.asList(3, 1, 2));\n        Collections.sort(xs);\n"

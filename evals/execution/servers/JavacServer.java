@@ -8,11 +8,14 @@
 // program can read or write its memory or its pipes (see sandbox.py).
 //
 // Protocol (one request at a time): a request line "NONCE<TAB>DIR<TAB>FILE" asks to compile DIR/FILE as
-// `javac -encoding UTF-8 -nowarn FILE` run in DIR would (class files into DIR, DIR as the class path and
-// source path); the answer is one line "done<TAB>NONCE<TAB>EXIT<TAB>BASE64", EXIT being javac's exit status
-// and BASE64 its output (paths as javac in DIR would print them). A compiler failure (e.g. out of memory)
-// is answered "crash<TAB>NONCE" and ends this server: the supervisor then builds with a fresh `javac`. A
-// malformed request ends it too. Standard streams other than the protocol's are sent nowhere, so nothing
+// `javac -encoding UTF-8 -nowarn FILE` run in DIR would (class files beside the source, DIR as the class
+// path and source path; annotation processing off: DIR holds no processor, and none may ever run here);
+// the answer is one line "done<TAB>NONCE<TAB>EXIT<TAB>BASE64", EXIT being javac's exit status (0 or 1:
+// compiled, or errors in the program) and BASE64 its output (paths as javac in DIR would print them).
+// A failure of the compiler itself (javac's exit status 3 or 4, e.g. out of memory in this server's
+// smaller heap, or anything thrown) is answered "crash<TAB>NONCE" and ends this server: the supervisor
+// then builds with a fresh `javac`, which decides. A malformed request ends it too. The JVM runs with
+// `javac`'s default thread stack, so a program too deeply nested for `javac` is too deep here. Standard streams other than the protocol's are sent nowhere, so nothing
 // can write into the protocol.
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -53,9 +56,12 @@ public final class JavacServer {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             int code;
             try {
-                code = javac.run(null, out, out, "-encoding", "UTF-8", "-nowarn", "-proc:none", "-d", dir,
-                                 "-classpath", dir, dir + "/" + f[2]);
+                code = javac.run(null, out, out, "-encoding", "UTF-8", "-nowarn", "-proc:none", "-classpath", dir,
+                                 dir + "/" + f[2]);
             } catch (Throwable e) {
+                code = 4;
+            }
+            if (code >= 3) {  // javac's own failure (out of resources, a crash), not the program's
                 protocol.print("crash\t" + nonce + "\n");
                 protocol.flush();
                 return;

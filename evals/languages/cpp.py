@@ -154,5 +154,5 @@ LANG = Language(
     version=("g++", "--version"), debian=("g++", "libboost-dev", "libssl-dev"), build_adapt=build_adapt,
     failure_patterns=(r"what\(\):\s+Exception", r"Assertion .* failed", r"test case \d+ (failed|did not pass)"),
     memory_patterns=(r"std::bad_alloc",),
-    seal=seal,
+    seal=seal, fast_flags_note="precompiled headers (prebuilt, read-only), gold",
 )

@@ -109,5 +109,5 @@ LANG = Language(
          ("CGO_ENABLED", "0")),
     failure_patterns=(r"--- FAIL", r"(?i)assert(ion)? failed", r"test case \d+ (failed|did not pass)"),
     memory_patterns=(r"runtime: out of memory", r"fatal error: runtime: out of memory"),
-    seal=seal, build_adapt=build_adapt,
+    seal=seal, build_adapt=build_adapt, fast_flags_note="compile + link against the prebuilt standard library, no build cache",
 )

@@ -85,5 +85,5 @@ LANG = Language(
     version=("java", "-version"), debian=("default-jdk-headless",), rlimit_as=False,
     failure_patterns=(r"java\.lang\.(Exception|AssertionError|RuntimeException)",),
     memory_patterns=(r"java\.lang\.OutOfMemoryError",),
-    seal=seal, build_server=True,
+    seal=seal, build_server=True, fast_flags_note="warm compile server (javax.tools); a fresh JVM per run",
 )

@@ -189,6 +189,7 @@ def _ours(ex: Executor, progs: list[Program]) -> tuple[list, float]:
 
 
 @pytest.mark.bench
+@pytest.mark.timeout(3600)  # three runners over the sample; C++'s baseline alone is ~5 s a program, more when loaded
 @pytest.mark.parametrize("lang", COMPILED)
 def test_compiled_throughput(lang, shared_data):
     if get_language(lang).missing() or (lang == "go" and not shutil.which("go")):

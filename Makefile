@@ -28,12 +28,16 @@ $(STAMP): pyproject.toml Makefile
 	@echo "$(TORCH)" > $@
 
 # Language runtimes, the sandbox (bubblewrap) and chromium (the explorer's browser test drives Debian's
-# chromium: playwright never downloads a browser) from Debian packages, when missing; @types/node for
-# TypeScript from the npm registry. Quick when everything is there.
+# chromium: playwright never downloads a browser) from Debian packages, when missing, with the benchmarks'
+# test libraries (Boost and OpenSSL for HumanEval-X's C++ tests: see each language's `debian`); from the
+# npm registry, @types/node for TypeScript and js-md5, which a HumanEval-X JavaScript test requires.
+# Quick when everything is there.
 runtimes: $(STAMP)
 	@$(BIN)/psft langs --install --only $(LANGS) --also chromium > /dev/null
 	@test -d $(VENV)/npm/node_modules/@types/node || ! command -v npm > /dev/null || \
 		npm install --prefix $(VENV)/npm --no-audit --no-fund --silent @types/node@20 > /dev/null
+	@test -d $(VENV)/npm/node_modules/js-md5 || ! command -v npm > /dev/null || \
+		npm install --prefix $(VENV)/npm --no-audit --no-fund --silent js-md5@0.8 > /dev/null
 
 test: setup
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -115,12 +115,13 @@ def sandbox_processes(uids: set[int]) -> list[tuple[int, int, str]]:
 
 def leftovers(uids: set[int]) -> list[str]:
     """Processes that are not part of a worker's machinery (bwrap, one supervisor, one Node runner, one
-    fork server per language)."""
+    fork server per language, one compile server)."""
     bad, seen = [], {}
     for pid, uid, cmd in sandbox_processes(uids):
         if cmd.split(" ")[0].endswith("bwrap"):
             continue
-        kinds = ("supervisor.py", "node_runner.js", "perl_server.pl", "php_server.php", "ruby_server.rb")
+        kinds = ("supervisor.py", "node_runner.js", "perl_server.pl", "php_server.php", "ruby_server.rb",
+                 "JavacServer")
         kind = next((k for k in kinds if k in cmd), None)
         if kind is not None and (uid, kind) not in seen:
             seen[(uid, kind)] = pid

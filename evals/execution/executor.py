@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from evals.languages import LANGUAGES, Language, UnknownLanguage, get_language
-from evals.languages.base import node_types_dir
+from evals.languages.base import NODE_PATH, node_types_dir
 
 from . import sandbox
 from .program import Program
@@ -56,10 +56,19 @@ class Executor:
                 exe = sandbox.which(lang.server[0]) if lang.server else None
                 if exe:
                     self._server_exe[lang.name] = sandbox.trusted_path(self.level, exe)
+        # Compile servers' JVMs, likewise (their classes are built on first use: `prebuilt`).
+        self._build_server_exe = {}
+        if warm:
+            for lang in LANGUAGES.values():
+                exe = sandbox.which(lang.run[0]) if lang.build_server else None
+                if exe:
+                    self._build_server_exe[lang.name] = (sandbox.trusted_path(self.level, exe),
+                                                         os.path.join(os.path.dirname(os.path.dirname(
+                                                             os.path.realpath(exe))), "lib"))
         self._free: queue.Queue[Worker] = queue.Queue()
         for slot in range(self.n_workers):
             self._free.put(Worker(slot, self.level, self._node_argv,
-                                  {"NODE_PATH": "/usr/share/nodejs:/usr/lib/nodejs",
+                                  {"NODE_PATH": NODE_PATH,
                                    "PSFT_TS_TYPE_ROOTS": node_types_dir()}, memory_mb=self.limits.memory_mb,
                                   hide=self.hide))
         self._pool = ThreadPoolExecutor(self.n_workers, thread_name_prefix="psft-exec")
@@ -166,8 +175,15 @@ class Executor:
         mem = limits.memory_mb
         steps = []
         if lang.build:
-            steps.append({"phase": "build", "argv": _resolve(lang.argv(lang.build, mem)),
-                          "timeout": limits.build_timeout_s, "rlimit_as": False})
+            build = lang.argv(lang.build, mem)
+            if lang.build_adapt and self.warm:  # prebuilt artefacts (a PCH, Go's standard library)
+                build = lang.build_adapt(build, source)
+            steps.append({"phase": "build", "argv": _resolve(build), "timeout": limits.build_timeout_s,
+                          "rlimit_as": False})
+        if lang.build_server and lang.name in self._build_server_exe:
+            spec = _compile_server_spec(lang, *self._build_server_exe[lang.name])
+            if spec is not None:
+                steps[0]["compile_server"] = spec
         run_argv = plain = lang.argv(lang.run, mem)
         if lang.adapt:
             run_argv = lang.adapt(run_argv, source)
@@ -230,6 +246,21 @@ class Executor:
         return Result(head.status, exit_code=head.exit_code, duration_s=sum(r.duration_s for r in runs),
                       build_s=build_s, stdout="", stderr=head.stderr, signal=head.signal, detail=head.detail,
                       phase="run", lang=lang.name, runs=runs)
+
+
+def _compile_server_spec(lang: Language, exe: str, lib: str) -> dict | None:
+    """How a worker starts `lang`'s compile server (evals/execution/servers/), from the execute-only copy
+    `exe` of its runtime (which finds its libraries in `lib`: the copy is not beside them); None when its
+    classes cannot be built here."""
+    from evals.languages import java
+
+    from . import prebuilt
+    classes = prebuilt.java_compile_server(os.path.join(sandbox.HERE, "servers", java.SERVER_SOURCE))
+    if classes is None:
+        return None
+    argv = [exe, *(a.format(classes=classes) for a in java.SERVER_ARGV[1:])]
+    return {"key": lang.name, "argv": argv, "env": {"LD_LIBRARY_PATH": lib},
+            "warm_file": lang.file_name(), "warm_source": java.WARM_SOURCE}
 
 
 def _budget(req: dict) -> float:

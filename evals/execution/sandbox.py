@@ -8,10 +8,12 @@ What the sandbox guards against (with bubblewrap, the default):
 - network: a new, empty network namespace (no interfaces but a down loopback): nothing leaves;
 - the filesystem: everything read-only but private tmpfs mounts for /tmp, /var/tmp, /dev/shm and the
   caller's home, each capped (together at most the memory limit) and wiped after every program, build
-  caches included: nothing a program writes reaches the host or the next program;
+  caches included: nothing a program writes reaches the host or the next program; the prebuilt build
+  artefacts (C++ precompiled headers, Go's standard library: `prebuilt.py`) are read-only to programs;
 - other processes: a private PID namespace (a program sees and can signal only its own worker),
   IPC and UTS namespaces; when the worker's host process dies, the whole namespace is killed;
-- the trusted processes of a worker (the supervisor, the fork servers, the warm Node runner): each is
+- the trusted processes of a worker (the supervisor, the fork servers, the warm Node runner, the Java
+  compile server): each is
   started from an execute-only copy of its interpreter (`trusted_binary`), so the kernel makes it
   non-dumpable: a program of the same uid cannot open its /proc/<pid>/mem, /proc/<pid>/fd/* (the
   protocol pipes) or ptrace it; a seccomp filter (`seccomp_filter`) also denies ptrace,
@@ -213,11 +215,17 @@ def trusted_path(level: str, path: str | None) -> str:
 def _rebind_hidden(hidden: list[str]) -> list[str]:
     """A checkout under a hidden folder (the home folder, the usual place for a non-root user, or /tmp
     for a throwaway clone) must stay visible where the workers need it: the supervisor, servers and
-    Node runner here, and @types/node in the venv. They are bound read-only over the private tmpfs."""
-    from evals.languages.base import node_types_dir
+    Node runner here, the venv's npm packages (@types/node, js-md5) and the prebuilt artefacts
+    (`prebuilt.py`). They are bound
+    read-only over the private tmpfs."""
+    from evals.languages.base import node_types_dir, npm_modules_dir
+
+    from . import prebuilt
     roots = [os.path.realpath(h).rstrip(os.sep) + os.sep for h in hidden]
     argv: list[str] = []
-    for path in (str(HERE), node_types_dir()):
+    for path in (str(HERE), npm_modules_dir(), node_types_dir(), str(prebuilt.root() or "")):
+        if not path:
+            continue
         real = os.path.realpath(path)
         if not os.path.isdir(real):
             continue

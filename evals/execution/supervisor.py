@@ -371,6 +371,7 @@ def _pump(out_r, err_r, cap, deadline, wait_fd, on_ready, head_cap=None):
 def _step_result(step, t0, status, rusage, exited_at, timed_out, bufs, sizes, out_r, err_r, cap, overflow=False):
     duration = (exited_at or time.monotonic()) - t0
     leftovers = _kill_leftovers(_keep())
+    _resume_helpers()
     for fd in (out_r, err_r):
         os.close(fd)
     exit_code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
@@ -391,6 +392,11 @@ def _run_step(step, workdir, limits, env):
     file, or, with `handover`, in memory: through its fork server's request line (Ruby) or bound into
     the precompiled seal (Python, `_seal_handover`); a program that falls back from its server to a
     fresh process gets the file."""
+    limits = _beside_helpers(limits)
+    if step.get("compile_server"):
+        res = _run_build_in_server(step, workdir, limits)
+        if res is not None:
+            return res
     token = step.get("token")
     handover = token is not None and bool(step.get("handover"))
     if token is not None and not handover:
@@ -527,6 +533,114 @@ def _run_in_server(step, workdir, limits, token=None):
 
 def _keep():
     return {h[0] for h in [_node, *_servers.values()] if h}
+
+
+def _beside_helpers(limits):
+    """`limits` with the process limit raised by the helpers' threads: RLIMIT_NPROC counts every task of
+    the sandbox's user, and a program must get the same allowance whichever helpers (the Node runner, fork
+    servers, a compile server's JVM) this worker happens to have started."""
+    extra = 0
+    for pid in _keep():
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Threads:"):
+                        extra += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            pass
+    return dict(limits, max_procs=int(limits["max_procs"]) + extra) if extra else limits
+
+
+def _resume_helpers():
+    """A program of the same uid may have stopped a helper (SIGSTOP): the next program's answer would then
+    time out. Every helper is continued after every step."""
+    for pid in _keep():
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+
+
+# --- the warm compile server (Java): builds in a long-lived compiler, runs stay fresh processes -----
+
+def _compile_server(spec):
+    """The running compile server for `spec`, started and warmed up (one trivial compile, outside every
+    program's limits) when needed; None when it cannot start."""
+    key = "build:" + spec["key"]
+    helper = _servers.get(key)
+    if helper is not None and helper[2].pending():  # a line nobody asked for: a fresh server
+        _helper_stop(_servers.pop(key))
+        helper = None
+    if helper is not None:
+        return helper
+    helper = _servers[key] = _helper_start(spec["argv"], dict(BASE_ENV, **spec.get("env", {})))
+    warm = os.path.join(SCRATCH, f"warm-{_nonce()}")
+    os.mkdir(warm, 0o700)
+    try:
+        with open(os.path.join(warm, spec["warm_file"]), "w", encoding="utf-8") as f:
+            f.write(spec["warm_source"])
+        answer = _ask_compile_server(helper, warm, spec["warm_file"], WARM_GRACE_S)
+    finally:
+        shutil.rmtree(warm, ignore_errors=True)
+    if answer[:2] != ("done", 0):
+        _helper_stop(_servers.pop(key))
+        return None
+    return helper
+
+
+def _ask_compile_server(helper, workdir, name, timeout):
+    """One compile: ("done", exit status, output), ("crash",) (the compiler failed, e.g. out of memory),
+    ("timeout",) (no answer within `timeout`, still running), ("dead",) or ("forged",) (a line without this
+    request's nonce)."""
+    pid, w, r = helper
+    nonce = _nonce()
+    pipe = signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a program may have killed the server
+    try:
+        os.write(w, f"{nonce}\t{workdir}\t{name}\n".encode())
+        line = r.readline(timeout)
+    except OSError:
+        line = b""
+    finally:
+        signal.signal(signal.SIGPIPE, pipe)
+    if not line:
+        return ("timeout",) if _state(pid) not in (None, "Z") else ("dead",)
+    parts = line.decode("utf-8", "replace").rstrip("\n").split("\t")
+    if parts == ["crash", nonce]:
+        return ("crash",)
+    if len(parts) != 4 or parts[:2] != ["done", nonce]:
+        return ("forged",)
+    try:
+        return "done", int(parts[2]), binascii.a2b_base64(parts[3]).decode("utf-8", "replace")
+    except (ValueError, binascii.Error):
+        return ("forged",)
+
+
+def _run_build_in_server(step, workdir, limits):
+    """Build in the warm compile server; None means "build with the plain command instead" (no server, or
+    it crashed or died: a fresh compiler decides). Past the build's limit the server is stopped and the
+    build has timed out. An answer without this request's nonce is an error, never a verdict."""
+    spec = step["compile_server"]
+    helper = _compile_server(spec)
+    if helper is None:
+        return None
+    t0 = time.monotonic()
+    answer = _ask_compile_server(helper, workdir, os.path.basename(step["argv"][-1]), float(step["timeout"]))
+    duration = round(time.monotonic() - t0, 4)
+    if answer[0] != "done" or helper[2].pending():
+        _helper_stop(_servers.pop("build:" + spec["key"]))
+    if answer[0] == "forged":
+        return {"error": "compile server: answer without this request's nonce; server restarted"}
+    if answer[0] != "done" and answer[0] != "timeout":
+        return None
+    out = {"phase": step["phase"], "exit_code": None, "signal": None, "timed_out": True, "duration_s": duration,
+           "stdout": "", "stderr": "", "stdout_bytes": 0, "stderr_bytes": 0, "maxrss_kb": 0,
+           "leftovers_killed": 0, "server": True}
+    if answer[0] == "done":
+        text = answer[2]
+        out.update(exit_code=answer[1], timed_out=False, stderr=text[-int(limits["output_bytes"]):],
+                   stderr_bytes=len(text.encode()))
+    return out
 
 
 # --- long-lived helpers: the warm Node runner and the fork servers -------------------------------

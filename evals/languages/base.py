@@ -48,6 +48,12 @@ class Language:
     memory_patterns: tuple[str, ...] = ()
     adapt: Callable[[list[str], str], list[str]] | None = field(
         default=None, metadata={"help": "Adjusts the run argv to a program's source (e.g. flags)."})
+    build_adapt: Callable[[list[str], str], list[str]] | None = field(default=None, metadata={
+        "help": "Adjusts the build argv to a program's source and this machine's prebuilt artefacts (e.g. a "
+                "precompiled header; see evals.execution.prebuilt); the program must mean the same."})
+    build_server: bool = field(default=False, metadata={
+        "help": "The build step is first offered to the language's warm compile server in the worker "
+                "(evals/execution/servers/); plain `build` is the fallback."})
     fast_flags_note: str = ""                # what we do to avoid start-up cost, for `psft langs`
     seal: Callable[[str, str, str], str] | None = field(default=None, metadata={
         "help": "seal(code, tests, prelude) -> program text that proves it ran its tests to the end "
@@ -163,6 +169,15 @@ def find_runtime(cmd: str) -> str | None:
     extra = [d for d in os.environ.get("PATH", "").split(os.pathsep)
              if d and not d.startswith(homes) and not d.startswith(sys.prefix)]
     return shutil.which(cmd, path=os.pathsep.join([RUNTIME_PATH, *extra]))
+
+
+def npm_modules_dir() -> str:
+    """Where `make setup` installs the npm packages that benchmarks' tests require (e.g. js-md5)."""
+    return os.environ.get("PSFT_NPM_MODULES") or os.path.join(sys.prefix, "npm", "node_modules")
+
+
+# Where Node programs find modules: Debian's (lodash) and the npm packages benchmarks' tests require.
+NODE_PATH = "/usr/share/nodejs:/usr/lib/nodejs:" + npm_modules_dir()
 
 
 def node_types_dir() -> str:

@@ -6,10 +6,20 @@ before `main`, and the seal's variable depends on nothing of the program). The t
 closure, which prints it only when called from `main.main` as run by the Go runtime: the tests' `main`
 is renamed and the seal's `main` calls it, then the closure. A call from anywhere else (the program,
 a goroutine, a recursive `main()`), an `os.Exit` or a panic before that point prints nothing.
+
+Faster builds (`build_adapt`): `go build` with a build cache wiped after every program (a cache programs
+could write would let one program plant compiled packages for the next) re-derives the standard library
+each time (~0.9 s). Instead the program is compiled and linked by the toolchain's own `compile` and
+`link` against the standard library compiled once per machine into a read-only folder
+(`evals.execution.prebuilt.go_std`): no build cache at all. As `go build` does: package `main`, `-complete`,
+only the packages a program may import (no internal or vendored ones); the binary is linked without the
+symbol table and DWARF (`-s -w`: stack traces and `runtime.Callers`, which the seal uses, read the pcln
+table, which stays). A source with build constraints (`//go:build`, `// +build`) builds with `go build`.
 """
 from __future__ import annotations
 
 import re
+import shlex
 
 from .base import PROOF_FILE, Language
 
@@ -73,6 +83,24 @@ def seal(code: str, tests: str, prelude: str = "") -> str:
     return head + "\n" + _PROLOGUE + body + sep + tests + _EPILOGUE
 
 
+_CONSTRAINT = re.compile(r"^\s*//\s*(?:go:build|\+build)\b", re.MULTILINE)
+
+
+def build_adapt(argv: list[str], source: str) -> list[str]:
+    """`compile` + `link` against the prebuilt standard library, in one shell step (one process group,
+    one limit); `argv` (`go build`) when that library is missing or the source has build constraints."""
+    from evals.execution import prebuilt
+    std = None if _CONSTRAINT.search(source) else prebuilt.go_std()
+    if std is None:
+        return argv
+    q = shlex.quote
+    src = argv[-1]
+    script = (f"{q(std['compile'])} -o main.a -p main -complete -pack -importcfg {q(std['importcfg'])} {q(src)}"
+              f" && {q(std['link'])} -s -w -buildmode=exe -importcfg {q(std['importcfg_link'])} -o main main.a"
+              f" && rm -f main.a")
+    return ["/bin/sh", "-c", script]
+
+
 LANG = Language(
     name="go", ext="go", aliases=("golang",), source_name="main.go",
     build=("go", "build", "-o", "main", "{src}"), run=("./main",),
@@ -81,5 +109,5 @@ LANG = Language(
          ("CGO_ENABLED", "0")),
     failure_patterns=(r"--- FAIL", r"(?i)assert(ion)? failed", r"test case \d+ (failed|did not pass)"),
     memory_patterns=(r"runtime: out of memory", r"fatal error: runtime: out of memory"),
-    seal=seal,
+    seal=seal, build_adapt=build_adapt, fast_flags_note="compile + link against the prebuilt standard library, no build cache",
 )

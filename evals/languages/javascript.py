@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from .base import PROOF_FILE, Language
+from .base import NODE_PATH, PROOF_FILE, Language
 
 # The name of the warm runner's one-shot proof hand-over (PROOF_HANDOVER in evals/execution/node_runner.js).
 PROOF_HANDOVER = "__psft_proof"
@@ -102,7 +102,7 @@ LANG = Language(
     name="javascript", ext="js", aliases=("js", "node"),
     run=("node", "--max-old-space-size={mem_mb}", "{src}"), version=("node", "--version"),
     debian=("nodejs", "node-lodash"), mode="node", rlimit_as=False,
-    env=(("NODE_PATH", "/usr/share/nodejs:/usr/lib/nodejs"),),
+    env=(("NODE_PATH", NODE_PATH),),
     syntax_patterns=(r"(?m)^SyntaxError\b",),
     failure_patterns=(r"AssertionError", r"(?m)^Error at \d+th assert", r"test case \d+ (failed|did not pass)"),
     memory_patterns=(r"JavaScript heap out of memory", r"Allocation failed"),

@@ -34,9 +34,9 @@ later with `train.transfer.seed_task_interval`.
 A run is resumable: each finished condition's rows are kept under `<out>/.<name>.parts/` (with the plan's
 hash) until the JSON is written. `pool_seeds` pools the results of several training seeds.
 
-Not yet a pipeline stage: a recipe's `[interventions]` table (mapping onto `InterventionConfig`, plus which
-arms) and a stage after the tables that calls `run_interventions` for each arm on the run's own checkpoints
-(hashed from that table and the evaluation's hash) come once the pipeline's stage graph is refactored.
+As a pipeline stage: a recipe's `[interventions]` table (`probe.interventions.InterventionStageConfig`)
+gives one stage per (arm, kind), `app.pipeline.interventions_stage`, writing `<run>/interventions/<kind>-<arm>.json`
+with the unedited checkpoints' rows shared between kinds through `<run>/interventions/.baselines/`.
 Not for: the edits themselves (`probe.interventions`).
 """
 from __future__ import annotations
@@ -160,8 +160,11 @@ def default_name(cfg: InterventionConfig, pair: Pair) -> str:
 
 def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, out: Path, name: str | None = None,
                       n_tasks: int | None = None, langs: Sequence[str] | None = None, executor=None,
-                      force: bool = False, progress: bool = False, log: Callable | None = None) -> dict:
+                      force: bool = False, progress: bool = False, log: Callable | None = None,
+                      baselines: Path | None = None) -> dict:
     """Run every condition of `cfg` on `pair` and write `<out>/<name>.json` (see the module docstring).
+    `baselines`: a folder where the unedited checkpoints' rows are kept, keyed by the checkpoint's files and
+    the generation settings (`baseline_key`), so that several kinds run on one pair evaluate them once.
     Returns the JSON object."""
     import torch
 
@@ -240,7 +243,16 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
                 return rows
 
             for role, m in models.items():
+                kept = None
+                if baselines is not None:
+                    key = baseline_key(getattr(pair, role), tasks, ecfg, setup.eval.dtype)
+                    kept = Path(baselines) / f"{key}.jsonl"
+                    if kept.is_file() and not (parts / f"{role}.jsonl").is_file():
+                        shutil.copyfile(kept, parts / f"{role}.jsonl")
+                        _say(log, f"[{name}] {role}: evaluated by an earlier kind on the same checkpoint and tasks")
                 rows_by[role] = evaluate(role, m)
+                if kept is not None and not kept.is_file():
+                    write_jsonl(kept, rows_by[role])
             builders = _builders(cfg, models, tok, setup, layers, langs, extras, log, name)
             from probe.interventions import EditedLM
             for cond, receiver, _other, L, a, _role in plan:
@@ -279,6 +291,21 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
     write_json(target, result)
     shutil.rmtree(parts, ignore_errors=True)
     return result
+
+
+def baseline_key(checkpoint: Path, tasks, ecfg, dtype: str) -> str:
+    """What an unedited checkpoint's rows depend on: the bytes of its folder's files (not its path: a stage
+    that retrains it writes to the same place), the tasks, languages and generation settings."""
+    import hashlib
+    digest = hashlib.sha256()
+    for f in sorted(p for p in Path(checkpoint).iterdir() if p.is_file()):
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return _hash({"files": digest.hexdigest(), "tasks": [t.id for t in tasks], "langs": list(ecfg.langs),
+                  "eval": {k: getattr(ecfg, k) for k in ("max_new_tokens", "batch_size", "bf16", "seed")},
+                  "dtype": dtype})
 
 
 def _hash(obj) -> str:

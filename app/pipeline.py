@@ -1,7 +1,8 @@
 """The study pipeline, one stage graph for every recipe: the task source's head stages (world ->
 tokenizer -> pretrain, or model -> bench-data; `app/sources/`) -> sft-data -> SFT arms -> RL arms in
 the source language + oracles -> an evaluation of every checkpoint on the source's evaluation sets ->
-tables -> probes (activations and alignment metrics, `app.probing`) -> the HTML report.
+tables -> probes (activations and alignment metrics, `app.probing`) -> the HTML report -> causal tests
+(a recipe's optional `[interventions]` table: `app.intervening`).
 
 `build_graph(recipe, source, ctx)` lists the stages; each is a module-level function of a
 `RunContext` (and its arm or checkpoint) that a test can call alone. A stage writes its outputs
@@ -27,7 +28,7 @@ from functools import partial
 from pathlib import Path
 
 from .context import RunContext, launch_rank
-from .preflight import preflight, probe_config
+from .preflight import interventions_config, preflight, probe_config
 from .runfs import clean_temporaries, read_json, write_json, write_jsonl
 from .stages import Stage, StageRunner
 
@@ -40,6 +41,8 @@ TABLES_VERSION = 2
 PROBE_VERSION = 2
 # Bump when the report's content changes, so that `--resume` rewrites the reports of finished runs.
 REPORT_VERSION = 3
+# Bump when interventions/<name>.json's content changes, so that `--resume` reruns the intervention stages.
+INTERVENTIONS_VERSION = 1
 
 
 def rl_pairs(arms, oracles=()) -> dict[str, tuple[str, str]]:
@@ -164,6 +167,29 @@ def probe_stage(ctx: RunContext, cfg) -> dict:
     return ctx.source.probe(ctx, cfg) or {}
 
 
+def interventions_stage(ctx: RunContext, arm: str, kind: str, cfg, n_tasks: int) -> dict:
+    """interventions/<kind>-<arm>.json (and .rows.jsonl): intervention `kind` (`cfg`, an `InterventionConfig`)
+    on `rl-<arm>` against the SFT checkpoint it started from, on the first `n_tasks` of the run's evaluation
+    tasks (`app.intervening.run_interventions`; its finished conditions survive a kill). The unedited pair is
+    evaluated once for all kinds (`interventions/.baselines/`)."""
+    from .intervening import Pair, load_rows, run_interventions, setup_from_recipe
+    base, out = rl_pairs(ctx.recipe.sft.arms, getattr(ctx.recipe, "oracles", ()))[arm]
+    ref = {"model": load_rows(ctx.root / "evals" / f"{out}.jsonl"), "vs": load_rows(ctx.root / "evals" / f"{base}.jsonl")}
+    pair = Pair(ctx.checkpoint(out), ctx.checkpoint(base), out, base, ref)
+    folder = ctx.root / "interventions"
+    name = f"{kind}-{arm}"
+    say = ctx.logger(f"interventions-{name}")
+
+    def log(msg: str) -> None:
+        say(msg)
+        if ctx.progress:
+            print(msg, flush=True)
+    result = run_interventions(pair, setup_from_recipe(ctx.recipe), cfg, folder, name=name, n_tasks=n_tasks,
+                               executor=ctx.executor(), force=True, progress=ctx.progress,
+                               log=log, baselines=folder / ".baselines")
+    return {"output": f"interventions/{name}.json", "conditions": len(result["conditions"])}
+
+
 def report_stage(ctx: RunContext) -> dict:
     """report.html."""
     from .report import write_report
@@ -172,9 +198,10 @@ def report_stage(ctx: RunContext) -> dict:
 
 # ---- the graph ------------------------------------------------------------------------------------
 
-def build_graph(recipe, source, ctx: RunContext | None = None, probe=None) -> list[Stage]:
+def build_graph(recipe, source, ctx: RunContext | None = None, probe=None, interventions=None) -> list[Stage]:
     """Every stage of a run of `recipe` on `source`, in order (`ctx` None: to list or hash them only).
-    `probe` is the probe stage's config (`preflight.probe_config`; None: no probe stage)."""
+    `probe` is the probe stage's config (`preflight.probe_config`; None: no probe stage); `interventions`
+    the intervention stages' (`preflight.interventions_config`; None: none)."""
     from train.config import hashed_view, stable_hash
     h = recipe.stage_hashes()
     arms = list(recipe.sft.arms)
@@ -205,7 +232,30 @@ def build_graph(recipe, source, ctx: RunContext | None = None, probe=None) -> li
                             after=["tables"]))
         report_after.append("probe")
     stages.append(Stage("report", {"v": REPORT_VERSION}, partial(report_stage, ctx), after=report_after))
+    if interventions is not None:
+        stages += intervention_stages(recipe, ctx, interventions, pairs)
     return stages
+
+
+def intervention_stages(recipe, ctx, table, pairs) -> list[Stage]:
+    """`interventions-<kind>-<arm>` for every arm and kind of the `[interventions]` table, after the report (they
+    take longest, and the report does not read them). One stage per (arm, kind), not one per arm: each is hashed from
+    the fields its kind reads (`alphas` moves the transplant stages only), resumes alone, and its wall time
+    is its own line in events.jsonl. Each reads the arm's two checkpoints and their evaluations (whose
+    hashes carry the world, the training and `[eval]`)."""
+    from .preflight import intervention_kind_config
+    langs = rl_langs(pairs, recipe.rl.lang)
+    n_tasks = table.n_tasks or recipe.eval.n_tasks
+    out = []
+    for arm in table.arms:
+        base, ckpt = pairs[arm]
+        for kind in table.kinds:
+            cfg = intervention_kind_config(recipe, table, arm, kind, langs[arm])
+            out.append(Stage(f"interventions-{kind}-{arm}",
+                             {"config": cfg.to_dict(), "n_tasks": n_tasks, "v": INTERVENTIONS_VERSION},
+                             partial(interventions_stage, ctx, arm, kind, cfg, n_tasks),
+                             after=[base, ckpt, f"eval-{base}", f"eval-{ckpt}"]))
+    return out
 
 
 # ---- running it -----------------------------------------------------------------------------------
@@ -259,11 +309,13 @@ def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, 
     probe = preflight(recipe, source, root, resume or only is not None, force)
     if checked is not None:
         checked()
+    interventions = interventions_config(recipe, source)
     with quiet_output(quiet):
-        return _run(recipe, source, probe, root, quiet, resume, force, only)
+        return _run(recipe, source, probe, root, quiet, resume, force, only, interventions)
 
 
-def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bool, only: str | None) -> RunResult:
+def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bool, only: str | None,
+         interventions=None) -> RunResult:
     t_start = time.time()
     main = launch_rank() == 0
     if main:
@@ -273,7 +325,7 @@ def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bo
     ctx.device   # noqa: B018 -- sets torch's threads (runtime.apply) before any stage
     runner = StageRunner(root, ctx.log, quiet=quiet or not main)
     try:
-        runner.run_graph(build_graph(recipe, source, ctx, probe), only=only, main=main, cheap=source.cheap_stages)
+        runner.run_graph(build_graph(recipe, source, ctx, probe, interventions), only=only, main=main, cheap=source.cheap_stages)
     finally:
         ctx.close()
     seconds = round(time.time() - t_start, 1)
@@ -304,8 +356,13 @@ def dry_run(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str 
         probe = probe_config(recipe, source)
     except BadInput as e:
         errors.append(str(e))
+    interventions = None
+    try:
+        interventions = interventions_config(recipe, source)
+    except BadInput as e:
+        errors.append(str(e))
     checked = source.dry_run(errors, warns)
-    stages = build_graph(recipe, source, None, probe)
+    stages = build_graph(recipe, source, None, probe, interventions)
     hashes = graph_hashes(stages)
     base = ["psft", "run", "--recipe", recipe_arg, "--out", str(out), "--resume"]
     if data_arg:

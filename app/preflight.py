@@ -1,8 +1,8 @@
 """Checks before a run touches its folder, so that bad input ends in one clear message naming the problem
 and nothing is written, deleted or overwritten: an output path that is a file, a language the run
 would execute without a runtime here, a checkpoint folder of the run that is not a model, a data path
-that does not exist, a `[probe]` table `probe.config.ProbeConfig` rejects, a CUDA device that is not
-there. `preflight` runs them all for every recipe, before `--force` deletes anything. Not for: recipe
+that does not exist, a `[probe]` table `probe.config.ProbeConfig` rejects, an `[interventions]` table
+that names what the run does not have, a CUDA device that is not there. `preflight` runs them all for every recipe, before `--force` deletes anything. Not for: recipe
 keys and types (`train.recipe` checks those when loading).
 """
 from __future__ import annotations
@@ -96,6 +96,57 @@ def probe_config(recipe, source):
     return cfg
 
 
+def interventions_config(recipe, source):
+    """The intervention stages' `InterventionStageConfig` from the recipe's `[interventions]` table (None: no
+    table, no stages): a bad key or value, an arm the recipe has no RL checkpoint for, a layer the model does
+    not have or a confirmatory group without languages is one `BadInput` naming it."""
+    from probe.interventions.config import InterventionStageConfig
+    from train.config import ConfigError, from_dict
+    section = getattr(recipe, "interventions", None)
+    if not section:
+        return None
+    if source.kind != "world":
+        raise BadInput("[interventions]: the intervention stages need a world recipe (its tasks and tiny models)")
+    try:
+        cfg = from_dict(InterventionStageConfig, section, "[interventions]")
+    except (ConfigError, ValueError, TypeError) as e:
+        msg = str(e).replace("InterventionStageConfig.", "[interventions].", 1)
+        raise BadInput(msg if msg.startswith("[interventions]") else f"[interventions]: {msg}") from None
+    from app.intervention_stats import groups_of
+    from app.pipeline import rl_langs, rl_pairs
+    pairs = rl_pairs(recipe.sft.arms, getattr(recipe, "oracles", ()))
+    unknown = [a for a in cfg.arms if a not in pairs]
+    if unknown:
+        raise BadInput(f"[interventions].arms: {', '.join(map(repr, unknown))} is not an RL arm of this recipe "
+                       f"(have: {', '.join(pairs)})")
+    langs = tuple(recipe.eval.langs)
+    for arm, lang in rl_langs(pairs, recipe.rl.lang).items():
+        if arm not in cfg.arms:
+            continue
+        for kind in cfg.kinds:
+            try:
+                c = intervention_kind_config(recipe, cfg, arm, kind, lang)
+                c.resolve_layers(recipe.model.num_layers)
+            except ValueError as e:
+                raise BadInput(f"[interventions]: {e}".replace("[interventions]: InterventionStageConfig.",
+                                                               "[interventions].")) from None
+            if kind == "transplant" and lang not in langs:
+                raise BadInput(f"[interventions]: arm {arm!r} ran RL in {lang}, which [eval].langs does not score: "
+                               "a transplant needs its source language evaluated")
+            if c.group not in groups_of(langs, lang, recipe.sft.seen_langs):
+                raise BadInput(f"[interventions].group: {c.group!r} has no language for arm {arm!r} here "
+                               f"([eval].langs {', '.join(langs)}; SFT languages {', '.join(recipe.sft.seen_langs)})")
+    return cfg
+
+
+def intervention_kind_config(recipe, cfg, arm: str, kind: str, lang: str):
+    """One stage's `InterventionConfig`: the table's fields for `kind`, the source language the arm's RL ran
+    in, the probe set's text from `[probe].text` and the group from `[analysis].group` when the table leaves
+    them empty."""
+    probe_text = (recipe.probe or {}).get("text") or "code"
+    return cfg.for_kind(kind, lang, probe_text, recipe.analysis.group)
+
+
 def check_device(runtime) -> None:
     """`[runtime].device` names a CUDA device: one must be visible here (imports torch)."""
     if not runtime.device.startswith("cuda"):
@@ -113,6 +164,7 @@ def preflight(recipe, source, root: Path, resume: bool, force: bool):
     check_runtimes(source.executed_langs())
     source.check_inputs()
     probe = probe_config(recipe, source)
+    interventions_config(recipe, source)
     check_device(recipe.runtime)
     if resume and not force:
         check_checkpoints(root)

@@ -6,7 +6,7 @@
 A recipe file has top-level `name`, `description`, `seeds` and the tables `[world]` (an
 `evals.world.WorldConfig`), `[runtime]`, `[tokenizer]`, `[model]`, `[pretrain]`, `[sft]`, `[rl]`,
 `[eval]` and `[analysis]` (a `train.transfer.AnalysisConfig`: the confirmatory contrasts, declared before the
-run); a missing key takes the config's default. `[rl]` and `[eval]` become `train.grpo.GRPOStageConfig`
+run), and the optional `[probe]` and `[interventions]` tables (checked by `app`); a missing key takes the config's default. `[rl]` and `[eval]` become `train.grpo.GRPOStageConfig`
 and `train.evaluate.EvalConfig` when those modules define them (imported lazily, at load time), else
 they stay plain dicts. An unknown key, a wrong type or a value the config rejects raises one
 `RecipeError` naming the key: `[sft].lr: expected float, got str 'fast'`.
@@ -94,6 +94,9 @@ class Recipe:
     probe: dict[str, Any] = field(default_factory=dict, metadata={
         "help": "Probe stage settings, kept as a table: `app` checks them against probe's ProbeConfig "
                 "(train does not import probe)."})
+    interventions: dict[str, Any] = field(default_factory=dict, metadata={
+        "help": "Causal tests as a pipeline stage (empty: none), kept as a table: `app` checks it against probe's "
+                "InterventionStageConfig (train does not import probe)."})
 
     def section(self, name: str) -> dict[str, Any]:
         value = getattr(self, name)
@@ -104,7 +107,8 @@ class Recipe:
         return {"name": self.name, "description": self.description, "seeds": list(self.seeds),
                 "oracles": list(self.oracles),
                 **{s: self.section(s) for s in ("world", "runtime", "tokenizer", "model", "pretrain", "sft", "rl", "eval",
-                                         "analysis", "probe")}}
+                                         "analysis", "probe")},
+                **({"interventions": dict(self.interventions)} if self.interventions else {})}
 
     def hash(self, section: str, without: tuple[str, ...] = ()) -> str:
         """Stable hash of one section's resolved values, less the fields named in `without` (those a stage
@@ -264,7 +268,7 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
 def _is_str_field(parts: list[str]) -> bool:
     if len(parts) == 1:
         return parts[0] in ("name", "description")
-    if parts[0] == "probe":   # typed by app/ (ProbeConfig): a value is read as TOML, else kept as a string
+    if parts[0] in ("probe", "interventions"):   # typed by app/: a value is read as TOML, else kept as a string
         return False
     cls = _section_class(parts[0]) if parts[0] in TYPED else None
     if cls is None:

@@ -48,8 +48,10 @@ def _comment(text: str) -> list[str]:
     return ["# " + line for line in textwrap.wrap(text, 100)] if text else []
 
 
-def render(recipe, probe_help: dict[str, str], with_help: bool = True) -> str:
-    """The recipe as TOML: top-level keys, then one table per section, each field under its help."""
+def render(recipe, probe_help: dict[str, str], with_help: bool = True, table_help: dict | None = None) -> str:
+    """The recipe as TOML: top-level keys, then one table per section, each field under its help
+    (`table_help`: section -> field -> help of the tables `app` types, besides `[probe]`'s `probe_help`)."""
+    table_help = {"probe": probe_help, **(table_help or {})}
     top, tables = [], []
     for f in dataclasses.fields(recipe):
         value = getattr(recipe, f.name)
@@ -59,7 +61,9 @@ def render(recipe, probe_help: dict[str, str], with_help: bool = True) -> str:
                 lines += _field(g.name, getattr(value, g.name), g.metadata.get("help", ""), with_help)
             tables.append(lines)
         elif isinstance(value, dict):
-            helps = probe_help if f.name == "probe" else {}
+            if not value and f.name == "interventions":
+                continue   # optional: no table, no stages
+            helps = table_help.get(f.name, {})
             lines = [f"[{f.name}]"] + (_comment(f.metadata.get("help", "")) if with_help else [])
             for k, v in value.items():
                 lines += _field(k, v, helps.get(k, ""), with_help)
@@ -95,5 +99,18 @@ def run(args) -> int:
         probe_help = help_of(ProbeConfig)
     except ImportError:
         probe_help = {}
-    print(render(recipe, probe_help, with_help=not args.no_help), end="")
+    table_help = {}
+    if getattr(recipe, "interventions", None):   # printed resolved, every field under its help
+        import dataclasses as dc
+
+        from app.preflight import BadInput, interventions_config
+        from app.sources import source_for
+        from probe.interventions.config import InterventionStageConfig
+        try:
+            cfg = interventions_config(recipe, source_for(recipe))
+        except BadInput as e:
+            raise CliError(str(e)) from None
+        recipe = dc.replace(recipe, interventions=cfg.to_dict())
+        table_help["interventions"] = help_of(InterventionStageConfig)
+    print(render(recipe, probe_help, with_help=not args.no_help, table_help=table_help), end="")
     return 0

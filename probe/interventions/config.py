@@ -1,7 +1,9 @@
 """`InterventionConfig`: which intervention `psft intervene` runs, where, how strongly, and how it is
 scored against the unedited checkpoints. A typed dataclass like every stage config (each field has help
-text; a bad value is one ValueError naming the field); a recipe's future `[interventions]` table maps
-onto it field by field (`from_dict`). No torch.
+text; a bad value is one ValueError naming the field). `InterventionStageConfig` is a recipe's
+`[interventions]` table: which kinds on which RL arms, and the settings every kind shares; `for_kind` gives
+each kind its `InterventionConfig`, with the fields that kind does not read at their defaults (so that a
+transplant-only field such as `alphas` moves the transplant stages' hashes only). No torch.
 Not for: where outputs go or which tasks are scored (`app/intervening.py`).
 """
 from __future__ import annotations
@@ -94,3 +96,81 @@ class InterventionConfig(DictConfig):
                                  f"-{n_layers}..-1 from the end)")
             out.append(L % n_layers)
         return sorted(set(out))
+
+
+# What each kind reads beyond the fields every kind reads (layers, group, statistics, seed).
+KIND_FIELDS = {"transplant": ("alphas", "controls", "delta_split", "delta_tasks", "batch_size"),
+               "patch": (),
+               "erase": ("probe_split", "probe_tasks", "probe_text", "erase_rows", "batch_size")}
+SHARED_FIELDS = ("layers", "group", "alpha_level", "n_boot", "min_tasks_ci", "seed")
+_HELP = InterventionConfig.help()
+
+
+def _same(name: str, **kw):
+    """A field of the table that is InterventionConfig's field `name` (same default, same help)."""
+    default = InterventionConfig.__dataclass_fields__[name].default
+    return field(default=default, metadata={"help": _HELP[name], **kw})
+
+
+@dataclass(frozen=True)
+class InterventionStageConfig(DictConfig):
+    """A recipe's `[interventions]` table: one pipeline stage per (arm, kind), each RL arm against the SFT
+    checkpoint it started from (`rl-<arm>` vs `sft-<arm>`), scored on the run's evaluation tasks."""
+    kinds: tuple[str, ...] = field(default=KINDS, metadata={
+        "help": "Interventions to run on each arm: any of 'transplant', 'patch', 'erase' (see `psft intervene`)."})
+    arms: tuple[str, ...] = field(default=("parallel",), metadata={
+        "help": "RL arms (names in [sft].arms, or oracle-<lang>): each RL checkpoint against its SFT parent."})
+    n_tasks: int = field(default=0, metadata={
+        "help": "Evaluated tasks per language, the first of the run's own evaluation tasks (0: [eval].n_tasks). "
+                "Each condition is a full greedy evaluation: this sets the stage's cost."})
+    layers: tuple[int, ...] = _same("layers")
+    alphas: tuple[float, ...] = _same("alphas")
+    controls: bool = _same("controls")
+    delta_split: str = _same("delta_split")
+    delta_tasks: int = _same("delta_tasks")
+    probe_split: str = _same("probe_split")
+    probe_tasks: int = _same("probe_tasks")
+    probe_text: str = field(default="", metadata={
+        "help": "erase: what each probed program is ('code', 'body' or 'description'); empty: the recipe's "
+                "[probe].text (the programs the probe stage reads), else 'code'."})
+    erase_rows: str = _same("erase_rows")
+    group: str = field(default="", metadata={
+        "help": "Languages of the confirmatory contrasts ('targets', 'seen' or 'zero_shot'); empty: the "
+                "recipe's [analysis].group."})
+    alpha_level: float = _same("alpha_level")
+    n_boot: int = _same("n_boot")
+    min_tasks_ci: int = _same("min_tasks_ci")
+    seed: int = _same("seed")
+    batch_size: int = _same("batch_size")
+
+    def __post_init__(self):
+        def bad(name: str, why: str):
+            raise ValueError(f"InterventionStageConfig.{name}: {why} (got {getattr(self, name)!r})")
+        for name in ("kinds", "arms"):
+            v = getattr(self, name)
+            if isinstance(v, (str, bytes)) or not isinstance(v, (tuple, list)) or not v:
+                bad(name, "must be a non-empty list")
+            object.__setattr__(self, name, tuple(str(x) for x in v))
+            if len(set(getattr(self, name))) != len(getattr(self, name)):
+                bad(name, "names one twice")
+        if set(self.kinds) - set(KINDS):
+            bad("kinds", f"each must be one of {', '.join(KINDS)}")
+        if self.n_tasks < 0:
+            bad("n_tasks", "must be >= 0 (0: [eval].n_tasks)")
+        if self.probe_text not in ("", "code", "body", "description"):
+            bad("probe_text", "must be 'code', 'body', 'description' or empty")
+        if self.group not in ("", *GROUPS):
+            bad("group", f"must be one of {', '.join(GROUPS)} or empty")
+        self.for_kind(self.kinds[0], "python", "code", self.group or "targets")   # the shared fields' own checks
+
+    def for_kind(self, kind: str, source_lang: str, probe_text: str, group: str) -> InterventionConfig:
+        """The `InterventionConfig` of one kind: the fields it reads from this table, the rest at their defaults;
+        `source_lang` is the arm's RL language, `probe_text` and `group` the defaults of the empty fields."""
+        kw = {name: getattr(self, name) for name in (*SHARED_FIELDS, *KIND_FIELDS[kind])}
+        if "probe_text" in kw:
+            kw["probe_text"] = self.probe_text or probe_text
+        kw["group"] = self.group or group
+        try:
+            return InterventionConfig(kind=kind, source_lang=source_lang, **kw)
+        except ValueError as e:   # name the table's field, not InterventionConfig's
+            raise ValueError(str(e).replace("InterventionConfig.", "InterventionStageConfig.", 1)) from None

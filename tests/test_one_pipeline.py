@@ -17,7 +17,7 @@ import pytest
 
 from app.cli import main
 from app.pipeline import build_graph, checkpoints, dry_run
-from app.preflight import BadInput, probe_config
+from app.preflight import BadInput, interventions_config, probe_config
 from app.sources import source_for
 from app.stages import graph_hashes
 from train.recipe import load_recipe
@@ -36,7 +36,7 @@ def _recipe(name: str, overrides: dict | None = None):
 
 def _hashes(recipe) -> dict[str, str]:
     src = source_for(recipe)
-    return graph_hashes(build_graph(recipe, src, None, probe_config(recipe, src)))
+    return graph_hashes(build_graph(recipe, src, None, probe_config(recipe, src), interventions_config(recipe, src)))
 
 
 def _snapshot(root: Path) -> dict[str, str]:
@@ -48,11 +48,15 @@ def test_world_stage_hashes_are_those_existing_runs_recorded():
     """The hashes the two-pipeline code computed for micro, toy and study (seeds 0 and 1), byte for byte:
     existing world runs resume without redoing their training, evaluation or tables. The probe and report
     entries moved on purpose since (PROBE_VERSION 2: the probe set became the evaluated tasks; REPORT_VERSION
-    3: the report opens with a finding), so those two stages, and nothing else, rerun on --resume."""
+    3: the report opens with a finding), so those two stages, and nothing else, rerun on --resume. A recipe's
+    `[interventions]` table (the toy's) only adds stages after them."""
     want = json.loads(HASHES.read_text())
     for key, hashes in want.items():
         name, seed = key.split("/seed-")
-        assert _hashes(load_recipe(name).with_seed(int(seed))) == hashes, key
+        now = _hashes(load_recipe(name).with_seed(int(seed)))
+        assert {k: now[k] for k in hashes if k in now} == hashes, key
+        assert list(now)[:len(hashes)] == list(hashes), key
+        assert all(k.startswith("interventions-") for k in list(now)[len(hashes):]), key
 
 
 @pytest.mark.parametrize("name", WORLD + BENCH)

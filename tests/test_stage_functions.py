@@ -11,6 +11,7 @@ from app.context import RunContext
 from app.pipeline import (
     checkpoints,
     eval_stage,
+    interventions_stage,
     probe_stage,
     report_stage,
     rl_pairs,
@@ -19,7 +20,7 @@ from app.pipeline import (
     sft_stage,
     tables_stage,
 )
-from app.preflight import probe_config
+from app.preflight import intervention_kind_config, probe_config
 from app.sources import source_for
 from app.sources.world import pretrain_stage, tokenizer_stage, world_stage
 from train.recipe import load_recipe
@@ -114,6 +115,29 @@ def test_probe_stage_measures_the_checkpoints(ctx):
 def test_report_stage_writes_the_report(ctx):
     assert report_stage(ctx) == {"report": "report.html"}
     assert "<html" in (ctx.root / "report.html").read_text()[:2000].lower()
+
+
+@pytest.mark.slow
+def test_interventions_stage_runs_each_kind_on_an_arm_and_evaluates_the_pair_once(ctx):
+    pytest.importorskip("nnsight")
+    from probe.interventions.config import InterventionStageConfig
+    table = InterventionStageConfig(arms=("parallel",), layers=(-1,), delta_tasks=4, probe_tasks=4, n_boot=100,
+                                    min_tasks_ci=2)
+    for kind in ("patch", "erase", "transplant"):
+        cfg = intervention_kind_config(ctx.recipe, table, "parallel", kind, "python")
+        info = interventions_stage(ctx, "parallel", kind, cfg, 2)
+        assert info["output"] == f"interventions/{kind}-parallel.json"
+        out = json.loads((ctx.root / info["output"]).read_text())
+        assert out["kind"] == kind and out["tasks"]["n"] == 2 and out["layers"] == [1]
+        assert out["checkpoints"]["model"]["name"] == "rl-parallel" and out["checkpoints"]["vs"]["name"] == "sft-parallel"
+        assert len(out["conditions"]) == info["conditions"] > 2
+        assert out["baseline_check"]["model"]["rows"] == 2 * len(ctx.recipe.eval.langs)   # the run's own rows
+        assert (ctx.root / "interventions" / f"{kind}-parallel.rows.jsonl").is_file()
+        assert not (ctx.root / "interventions" / f".{kind}-parallel.parts").exists()
+    assert json.loads((ctx.root / "interventions" / "erase-parallel.json").read_text())["config"]["probe_text"] == "code"
+    assert len(list((ctx.root / "interventions" / ".baselines").glob("*.jsonl"))) == 2
+    said = [e.get("message", "") for e in _rows(ctx.root / "events.jsonl")]
+    assert sum("evaluated by an earlier kind" in m for m in said) == 4   # erase and transplant reused both
 
 
 @pytest.mark.slow

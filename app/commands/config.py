@@ -1,7 +1,8 @@
 """`psft config RECIPE [--set KEY=VALUE ...]`: the recipe as a run would use it — every section and
 field, overrides applied and precision resolved — as TOML with each field's help text above it. The
 output is itself a recipe: `psft config toy --set rl.steps=30 > my.toml; psft run --recipe my.toml`.
-A bad key or value is the same one-line error `psft run` gives."""
+A bad key or value is the same one-line error `psft run` gives. An `[interventions]` table is checked as
+`psft run` checks it, and the fields it leaves out are shown commented out, at their defaults."""
 from __future__ import annotations
 
 import dataclasses
@@ -48,9 +49,11 @@ def _comment(text: str) -> list[str]:
     return ["# " + line for line in textwrap.wrap(text, 100)] if text else []
 
 
-def render(recipe, probe_help: dict[str, str], with_help: bool = True, table_help: dict | None = None) -> str:
+def render(recipe, probe_help: dict[str, str], with_help: bool = True, table_help: dict | None = None,
+           defaults: dict | None = None) -> str:
     """The recipe as TOML: top-level keys, then one table per section, each field under its help
-    (`table_help`: section -> field -> help of the tables `app` types, besides `[probe]`'s `probe_help`)."""
+    (`table_help`: section -> field -> help of the tables `app` types, besides `[probe]`'s `probe_help`;
+    `defaults`: section -> the fields the table leaves out, shown commented out at their default values)."""
     table_help = {"probe": probe_help, **(table_help or {})}
     top, tables = [], []
     for f in dataclasses.fields(recipe):
@@ -67,6 +70,8 @@ def render(recipe, probe_help: dict[str, str], with_help: bool = True, table_hel
             lines = [f"[{f.name}]"] + (_comment(f.metadata.get("help", "")) if with_help else [])
             for k, v in value.items():
                 lines += _field(k, v, helps.get(k, ""), with_help)
+            for k, v in (defaults or {}).get(f.name, {}).items():
+                lines += [f"# {line}" for line in _field(k, v, helps.get(k, ""), with_help)]
             tables.append(lines)
         else:
             top += _field(f.name, value, f.metadata.get("help", ""), with_help)
@@ -99,10 +104,8 @@ def run(args) -> int:
         probe_help = help_of(ProbeConfig)
     except ImportError:
         probe_help = {}
-    table_help = {}
-    if getattr(recipe, "interventions", None):   # printed resolved, every field under its help
-        import dataclasses as dc
-
+    table_help, defaults = {}, {}
+    if getattr(recipe, "interventions", None):   # checked, and every field shown under its help
         from app.preflight import BadInput, interventions_config
         from app.sources import source_for
         from probe.interventions.config import InterventionStageConfig
@@ -110,7 +113,7 @@ def run(args) -> int:
             cfg = interventions_config(recipe, source_for(recipe))
         except BadInput as e:
             raise CliError(str(e)) from None
-        recipe = dc.replace(recipe, interventions=cfg.to_dict())
         table_help["interventions"] = help_of(InterventionStageConfig)
-    print(render(recipe, probe_help, with_help=not args.no_help, table_help=table_help), end="")
+        defaults["interventions"] = {k: v for k, v in cfg.to_dict().items() if k not in recipe.interventions}
+    print(render(recipe, probe_help, with_help=not args.no_help, table_help=table_help, defaults=defaults), end="")
     return 0

@@ -134,3 +134,22 @@ def test_resuming_a_finished_run_with_a_table_runs_only_the_intervention_stages(
     marker = json.loads((run / "stages" / "interventions-erase-parallel.json").read_text())
     assert marker["output"] == "interventions/erase-parallel.json" and marker["seconds"] > 0
     assert run_pipeline(r, run, quiet=True, resume=True).ran == []
+
+
+def test_the_unedited_pairs_rows_are_kept_by_content_not_by_path(tmp_path):
+    """A stage that retrains a checkpoint writes it to the same folder: its kept rows must not be reused."""
+    from types import SimpleNamespace
+
+    from app.intervening import baseline_key
+    tasks = [SimpleNamespace(id="t1"), SimpleNamespace(id="t2")]
+    ecfg = SimpleNamespace(langs=("python", "lua"), max_new_tokens=10, batch_size=4, bf16=False, seed=0)
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        (d / "model.safetensors").write_bytes(b"weights")
+    key = baseline_key(a, tasks, ecfg, "float32")
+    assert baseline_key(b, tasks, ecfg, "float32") == key                       # same bytes elsewhere
+    (a / "model.safetensors").write_bytes(b"retrained")
+    assert baseline_key(a, tasks, ecfg, "float32") != key
+    assert baseline_key(b, tasks[:1], ecfg, "float32") != key                   # other tasks
+    assert baseline_key(b, tasks, SimpleNamespace(**{**vars(ecfg), "max_new_tokens": 11}), "float32") != key

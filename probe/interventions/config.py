@@ -121,8 +121,10 @@ class InterventionStageConfig(DictConfig):
     arms: tuple[str, ...] = field(default=("parallel",), metadata={
         "help": "RL arms (names in [sft].arms, or oracle-<lang>): each RL checkpoint against its SFT parent."})
     n_tasks: int = field(default=0, metadata={
-        "help": "Evaluated tasks per language, the first of the run's own evaluation tasks (0: [eval].n_tasks). "
-                "Each condition is a full greedy evaluation: this sets the stage's cost."})
+        "help": "Evaluated tasks per language (0: [eval].n_tasks), drawn from the held-out splits as the run's "
+                "evaluation draws its own (same seed); fewer than [eval].n_tasks are mostly, not all, among the "
+                "run's (the JSON's baseline_check counts the rows both share). Each condition is a full greedy "
+                "evaluation: this sets the stage's cost."})
     layers: tuple[int, ...] = _same("layers")
     alphas: tuple[float, ...] = _same("alphas")
     controls: bool = _same("controls")

@@ -169,8 +169,8 @@ def probe_stage(ctx: RunContext, cfg) -> dict:
 
 def interventions_stage(ctx: RunContext, arm: str, kind: str, cfg, n_tasks: int) -> dict:
     """interventions/<kind>-<arm>.json (and .rows.jsonl): intervention `kind` (`cfg`, an `InterventionConfig`)
-    on `rl-<arm>` against the SFT checkpoint it started from, on the first `n_tasks` of the run's evaluation
-    tasks (`app.intervening.run_interventions`; its finished conditions survive a kill). The unedited pair is
+    on `rl-<arm>` against the SFT checkpoint it started from, on `n_tasks` tasks drawn as the run's evaluation
+    draws its own (`app.intervening.run_interventions`; its finished conditions survive a kill). The unedited pair is
     evaluated once for all kinds (`interventions/.baselines/`)."""
     from .intervening import Pair, load_rows, run_interventions, setup_from_recipe
     base, out = rl_pairs(ctx.recipe.sft.arms, getattr(ctx.recipe, "oracles", ()))[arm]

@@ -5,8 +5,8 @@ and pooled later with seeds run elsewhere: `psft study`, `psft report --markdown
 tables read a summary copy as they read the run.
 
 Kept: `config.json`, `scores.json`, `transfer.json`, `stages/*.json`, `data/*.json`,
-`evals/<ckpt>.scores.json`, `evals/<ckpt>.jsonl` with the columns in `EVAL_COLUMNS`, and
-`probes/metrics.json`; `summary.json` says what the copy is of and what it leaves out.
+`evals/<ckpt>.scores.json`, `evals/<ckpt>.jsonl` with the columns in `EVAL_COLUMNS`,
+`probes/metrics.json` and `interventions/<name>.json` (not their rows); `summary.json` says what the copy is of and what it leaves out.
 Not for: activations (see app/export.py), moving a run to resume it (checkpoints are left out).
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 from .runfs import read_json, write_json
 
 EVAL_COLUMNS = ("task_id", "lang", "sample", "split", "status", "passed")
-LEFT_OUT = "checkpoints/, tokenizer/, probes/<ckpt>/ (rows and activations), report*.html, events.jsonl, " \
-           "exports/, and the prompt and completion of every evaluation row"
+LEFT_OUT = "checkpoints/, tokenizer/, probes/<ckpt>/ (rows and activations), interventions/*.rows.jsonl, " \
+           "report*.html, events.jsonl, exports/, and the prompt and completion of every evaluation row"
 
 
 def summary_copy(root: Path, out: Path) -> list[Path]:
@@ -41,7 +41,7 @@ def summary_copy(root: Path, out: Path) -> list[Path]:
 
     for rel in ("config.json", "scores.json", "transfer.json", "probes/metrics.json"):
         copy(rel)
-    for folder in ("stages", "data"):
+    for folder in ("stages", "data", "interventions"):   # interventions/<name>.json, not its rows
         for p in sorted((root / folder).glob("*.json")):
             copy(f"{folder}/{p.name}")
     for p in sorted((root / "evals").glob("*.scores.json")):

@@ -135,11 +135,14 @@ def test_summary_copies_pool_as_the_runs_do(tmp_path):
     full, slim = tmp_path / "full", tmp_path / "slim"
     for s in (0, 1):
         write_synthetic_run(full / f"seed-{s}", n_tasks=12, n_layers=1, d=8, seed=s)
+        (full / f"seed-{s}" / "interventions").mkdir()
+        (full / f"seed-{s}" / "interventions" / "patch-parallel.json").write_text('{"kind": "patch"}')
+        (full / f"seed-{s}" / "interventions" / "patch-parallel.rows.jsonl").write_text('{"completion": "x"}\n')
         r = psft("export", str(full / f"seed-{s}"), "--to", "summary", "--out", str(slim / f"seed-{s}"))
         assert r.returncode == 0, r.stderr
     kept = {p.relative_to(slim / "seed-0").as_posix() for p in (slim / "seed-0").rglob("*") if p.is_file()}
     assert {"config.json", "scores.json", "transfer.json", "probes/metrics.json", "summary.json",
-            "evals/base.jsonl"} <= kept
+            "evals/base.jsonl", "interventions/patch-parallel.json"} <= kept
     assert not any(k.endswith(".safetensors") or k.endswith("rows.jsonl") for k in kept)
     row = json.loads((slim / "seed-0" / "evals" / "base.jsonl").read_text().splitlines()[0])
     assert set(row) == {"task_id", "lang", "sample", "split", "status", "passed"}

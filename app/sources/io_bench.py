@@ -31,7 +31,7 @@ from .bench import HUB_ID, BenchSource, model_stage
 def io_data_stage(ctx) -> dict:
     """data/io_bench.json: the evaluation, SFT pool, entropy and RL problems (see the module docstring)."""
     from evals.benchmarks.io_judge import judge
-    from evals.execution import Executor
+    from evals.execution import open_executor
     src, r = ctx.source, ctx.recipe
     langs, rl_lang, n_ent = list(r.sft.seen_langs), r.rl.lang, r.sft.entropy_tasks
     eval_ids = [p.id for p in src.eval_problems()]
@@ -42,7 +42,7 @@ def io_data_stage(ctx) -> dict:
     def first_passing(cands, need_langs, n):
         """The first `n` of `cands` whose reference in every language of `need_langs` passes, checked in chunks."""
         out, i = [], 0
-        with Executor(hide=src.hidden_files()) as ex:
+        with open_executor(r.runtime.executor, hide=src.hidden_files()) as ex:
             while len(out) < n and i < len(cands):
                 chunk = cands[i:i + max(8, 2 * (n - len(out)))]
                 i += len(chunk)

@@ -88,11 +88,14 @@ class RayExecutor:
 
     def __init__(self, workers: int | None = None, limits: Limits | None = None, sandbox_level: str = "auto",
                  warm: bool = True, hide: Iterable[str | os.PathLike] = (), address: str | None = None,
-                 nodes: Sequence[str] | None = None, max_attempts: int = 3, start_timeout_s: float = START_TIMEOUT_S):
-        """`workers`: sandboxed workers on each node (default: the node's CPUs as Ray counts them; the actor
-        reserves that many CPUs). `hide`: as `Executor`'s, applied on every node to those of the files that
-        exist there. `nodes`: Ray node ids to run on (default: every live node with a CPU). `max_attempts`:
-        how often a program may lose its node before it gets a `sandbox_error`."""
+                 nodes: Sequence[str] | None = None, max_attempts: int = 3, reserve_cpus: bool = False,
+                 start_timeout_s: float = START_TIMEOUT_S):
+        """`workers`: sandboxed workers on each node (default: the node's CPUs as Ray counts them). `hide`: as
+        `Executor`'s, applied on every node to those of the files that exist there. `nodes`: Ray node ids to
+        run on (default: every live node with a CPU). `max_attempts`: how often a program may lose its node
+        before it gets a `sandbox_error`. `reserve_cpus`: each actor reserves its workers' CPUs in Ray's
+        accounting (then a second pool, or other Ray work, waits for them); by default it reserves none and
+        shares the cores, as two local executors on one machine do."""
         try:
             import ray
         except ImportError:
@@ -111,9 +114,14 @@ class RayExecutor:
         self.hide = tuple(os.path.abspath(os.fspath(p)) for p in hide)
         self.nodes = tuple(nodes) if nodes else None
         self.max_attempts = max_attempts
+        self.reserve_cpus = reserve_cpus
         self.start_timeout_s = start_timeout_s
         self._owns_connection = False
         if not ray.is_initialized():
+            why = _unreachable(address)
+            if why:  # Ray itself would retry for minutes
+                raise RayUnavailable(f"no Ray cluster answers at {why} (start one with `ray start --head`, or "
+                                     "set RAY_ADDRESS to a cluster's address)")
             try:
                 ray.init(address=address or "auto", include_dashboard=False, configure_logging=False)
             except (ConnectionError, RuntimeError, ValueError) as e:
@@ -129,8 +137,8 @@ class RayExecutor:
         try:
             self._ensure_actors()
             if not self._actors:
-                raise RayUnavailable("no Ray node could host the executor (see the nodes' CPUs: each actor "
-                                     "reserves its workers' CPUs)")
+                raise RayUnavailable("no Ray node with a CPU is alive in the cluster" +
+                                     (f" among {', '.join(n[:8] for n in self.nodes)}" if self.nodes else ""))
         except BaseException:
             self.close()
             raise
@@ -235,7 +243,7 @@ class RayExecutor:
                 continue
             workers = self.workers or cpus
             handle = self._remote.options(
-                num_cpus=min(workers, cpus), max_restarts=0, max_concurrency=DEPTH + 2,
+                num_cpus=min(workers, cpus) if self.reserve_cpus else 0, max_restarts=0, max_concurrency=DEPTH + 2,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False),
             ).remote(workers, self.limits, self.level, self.warm, self.hide)
             starting[node] = (handle, handle.describe.remote())
@@ -247,7 +255,8 @@ class RayExecutor:
         for node, (handle, ref) in starting.items():
             try:
                 if ref not in ready:
-                    raise TimeoutError(f"not started within {self.start_timeout_s:.0f} s (no free CPUs there?)")
+                    raise TimeoutError(f"not started within {self.start_timeout_s:.0f} s"
+                                       + (" (no free CPUs there?)" if self.reserve_cpus else ""))
                 info = ray.get(ref)
             except Exception as e:  # noqa: BLE001 -- reported below when no actor started at all
                 errors.append(f"node {node[:8]}: {_first_line(e)}")
@@ -344,6 +353,21 @@ def _lost_errors(ray) -> tuple[type[BaseException], ...]:
     ex = ray.exceptions
     return tuple(getattr(ex, n) for n in ("RayActorError", "WorkerCrashedError", "NodeDiedError",
                                           "ObjectLostError", "OutOfMemoryError") if hasattr(ex, n))
+
+
+def _unreachable(address: str | None) -> str | None:
+    """'host:port: why' when the cluster address given (or RAY_ADDRESS) is a host:port that refuses a TCP
+    connection within 10 s; None when it answers or the address is Ray's to resolve ('auto', ray://...)."""
+    import socket
+    addr = address or os.environ.get("RAY_ADDRESS") or ""
+    if not addr or addr in ("auto", "local") or "://" in addr:
+        return None
+    host, _, port = addr.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+    except (OSError, ValueError) as e:
+        return f"{addr} ({e})"
+    return None
 
 
 def _first_line(e: BaseException) -> str:

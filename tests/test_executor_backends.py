@@ -66,3 +66,23 @@ def test_score_on_ray_with_no_cluster_is_one_message_exit_2_nothing_written(tmp_
     err = capsys.readouterr().err
     assert code == 2 and "no Ray cluster answers at 127.0.0.1:1" in err and "ray start --head" in err
     assert "Traceback" not in err and not out.exists()
+
+
+def test_the_ray_backend_refuses_to_run_programs_outside_bubblewrap():
+    pytest.importorskip("ray", reason="Ray is not installed (the [dist] extra); its absence has its own test")
+    # Ray's ports take work from anyone who reaches them: a program with the network could use the cluster.
+    with pytest.raises(SandboxUnavailable, match="only in bubblewrap"):
+        open_executor("ray", sandbox_level="process")
+
+
+def test_a_run_on_ray_with_no_cluster_stops_before_writing_anything(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("ray", reason="Ray is not installed (the [dist] extra); its absence has its own test")
+    import ray
+    if ray.is_initialized():
+        pytest.skip("this process is already connected to a Ray cluster")
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:1")
+    out = tmp_path / "run"
+    code = main(["run", "--recipe", "micro", "--set", "runtime.executor=ray", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "[runtime].executor = 'ray': no Ray cluster answers at 127.0.0.1:1" in err, err
+    assert not out.exists()

@@ -24,7 +24,6 @@ from evals.execution import sandbox as sandbox_mod  # noqa: E402
 from .conftest import REPO, SHARED_DATA, needs_shared_data  # noqa: E402
 
 pytestmark = pytest.mark.slow
-LEVEL = "bwrap" if sandbox_mod.bwrap_path() else "process"   # as the local tests: bubblewrap where installed
 NODE = {"num_cpus": 1, "object_store_memory": 100 * 1024**2}
 # Node deaths noticed in ~2 s instead of Ray's default ~30 s (the kill test waits on it).
 FAST_HEALTH_CHECKS = {"health_check_period_ms": 500, "health_check_timeout_ms": 500,
@@ -36,6 +35,8 @@ def cluster():
     from ray.cluster_utils import Cluster
     if ray.is_initialized():
         pytest.skip("this process is already connected to a Ray cluster")
+    if not sandbox_mod.bwrap_path():
+        pytest.skip("bubblewrap is not installed: the Ray backend runs programs only in it")
     old_path = os.environ.get("PYTHONPATH")
     # Ray's workers inherit the raylets' environment: they import this checkout, as the test does.
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO), *([old_path] if old_path else [])])
@@ -63,7 +64,7 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def ray_ex(cluster):
-    with open_executor("ray", sandbox_level=LEVEL) as ex:
+    with open_executor("ray") as ex:
         yield ex
 
 
@@ -84,7 +85,7 @@ def _mbxp_programs(n_per_lang: dict[str, int]) -> list[Program]:
 @needs_shared_data
 def test_ray_verdicts_equal_the_local_ones_on_mbxp_references_and_wrong_programs(ray_ex):
     progs = _mbxp_programs({"python": 20, "javascript": 12, "ruby": 8, "php": 8})
-    with Executor(workers=2, sandbox_level=LEVEL) as local:
+    with Executor(workers=2) as local:
         want = local.map(progs)
     got = ray_ex.map(progs)
     assert [(p.id, r.status) for p, r in zip(progs, got)] == [(p.id, r.status) for p, r in zip(progs, want)]
@@ -147,7 +148,7 @@ def test_psft_score_on_ray_gives_the_local_summary(ray_ex, tmp_path, capsys):
 
 
 def test_a_node_killed_mid_batch_loses_no_verdict(cluster):
-    with open_executor("ray", sandbox_level=LEVEL) as ex:
+    with open_executor("ray") as ex:
         doomed = cluster.add_node(**NODE)          # joins after the pool started: gets an actor at the next map
         cluster.wait_for_nodes()
         assert ex.run(Program("python", "assert True")).passed

@@ -5,9 +5,10 @@ Why this is sound: a verdict is decided where the program ran, by the node's own
 its per-program limits, its completion proof: the token is drawn in the node's actor and never leaves it).
 The driver receives finished `Result` records from our actors, never from a program: what a program
 controls there is only the text of its stdout/stderr tails, which the driver passes on and never parses.
-Nothing is relaxed for remote use: `sandbox_level="auto"` means bubblewrap on every node (an actor on a
-node without it fails to start instead of falling back to the process-level sandbox); only an explicit
-`"process"` runs without it, as locally.
+Nothing is relaxed for remote use, and one thing is added: every node runs bubblewrap (an actor on a node
+without it fails to start; `sandbox_level="process"` is refused). Its empty network namespace is what
+keeps a program away from the cluster itself: Ray's ports take work from anyone who reaches them, so a
+program with the network could run code on every node.
 
 How a batch runs: identical programs run once (as locally, by `Program.key`); the unique programs are
 dealt out in chunks, large first and smaller towards the end (guided self-scheduling), at most two
@@ -103,12 +104,14 @@ class RayExecutor:
                                  "(or pip install 'ray==2.*')") from None
         if sandbox_level not in ("auto", "bwrap", "process"):
             raise ValueError(f"unknown sandbox level {sandbox_level!r}: use auto, bwrap or process")
+        if sandbox_level == "process":
+            raise RayUnavailable("the ray executor runs programs only in bubblewrap: without its empty network "
+                                 "namespace a program could reach the Ray cluster's ports and run code on every node")
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
         self._ray = ray
         self.limits = limits or Limits()
-        # No silent fallback on a node we cannot see: 'auto' asks every node for bubblewrap.
-        self.level = "bwrap" if sandbox_level == "auto" else sandbox_level
+        self.level = "bwrap"   # on every node; no fallback (see the module docstring)
         self.workers = workers
         self.warm = warm
         self.hide = tuple(os.path.abspath(os.fspath(p)) for p in hide)

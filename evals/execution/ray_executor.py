@@ -101,7 +101,7 @@ class RayExecutor:
             import ray
         except ImportError:
             raise RayUnavailable("the ray executor needs Ray: pip install 'parallel-sft-lab[dist]' "
-                                 "(or pip install 'ray==2.*')") from None
+                                 "(or pip install 'ray>=2.9,<3')") from None
         if sandbox_level not in ("auto", "bwrap", "process"):
             raise ValueError(f"unknown sandbox level {sandbox_level!r}: use auto, bwrap or process")
         if sandbox_level == "process":

@@ -18,7 +18,10 @@ elsewhere: no verdict is lost, and since a program is resubmitted only after its
 most one attempt of it is ever in flight and its verdict is reported once, in input order. A program whose
 attempts are lost `max_attempts` times (e.g. it takes its node down each time) gets a `sandbox_error`.
 When every actor is gone, the pool is rebuilt on the nodes alive then; with none left, `map` raises
-`RayUnavailable`. A node that joins the cluster gets an actor at the next `map`.
+`RayUnavailable`. A node that joins the cluster gets an actor at the next `map`. The scheduling is written
+here rather than taken from `ray.util.ActorPool` or Ray's task retries (`max_restarts`/`max_task_retries`):
+the pool does not resubmit a lost actor's work, and Ray's retries re-run a call on the same actor once it
+restarts (on a dead node: once resources free up elsewhere) with no cap per program that ends in a verdict.
 
 The cluster: `address` as Ray's own `ray.init` takes it (None: `RAY_ADDRESS`, else the cluster that
 `ray start` last started on this machine). When this process is already connected to Ray (`ray.init` was

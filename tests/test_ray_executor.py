@@ -179,3 +179,28 @@ def test_a_node_killed_mid_batch_loses_no_verdict(cluster):
         assert sum(ex.stats["by_node"].values()) == 36                      # each verdict reported once
         assert doomed_id not in ex.node_ids() and len(ex.node_ids()) == 2
         assert [r.passed for r in ex.map(progs[:4])] == [True, True, False, True]   # the survivors go on
+
+
+def test_a_program_whose_actor_is_lost_too_often_gets_one_sandbox_error(cluster):
+    with open_executor("ray", max_attempts=1) as ex:
+        assert len(ex.node_ids()) == 2
+        victim = ex.node_ids()[1]
+        progs = [Program("python", f"import time\ntime.sleep(0.2)\nassert {i} % 4 != 1", id=str(i)) for i in range(24)]
+
+        def kill_the_actor_when_it_has_finished_a_chunk():
+            deadline = time.monotonic() + 60
+            while not ex.stats["by_node"].get(victim) and time.monotonic() < deadline:
+                time.sleep(0.02)
+            ray.kill(ex._actors[victim].handle)     # its process dies; the node stays
+
+        killer = threading.Thread(target=kill_the_actor_when_it_has_finished_a_chunk)
+        killer.start()
+        got = ex.map(progs)
+        killer.join()
+        lost = [r for r in got if r.status is Status.SANDBOX_ERROR]
+        assert len(got) == 24 and len(lost) == ex.stats["retried"] >= 1
+        assert all(r.detail.startswith("its Ray actor was lost 1 time (last: ") for r in lost)
+        assert all(r.status is (Status.FAILED if i % 4 == 1 else Status.PASSED)
+                   for i, r in enumerate(got) if r.status is not Status.SANDBOX_ERROR)
+        assert sum(ex.stats["by_node"].values()) == 24                      # each reported once
+        assert ex.run(Program("python", "assert True")).passed and len(ex.node_ids()) == 2   # a new actor there

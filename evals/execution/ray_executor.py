@@ -326,8 +326,8 @@ class RayExecutor:
                     for k in keys:
                         if attempts[k] >= self.max_attempts:
                             done[k] = Result(Status.SANDBOX_ERROR, lang=unique[k].lang,
-                                             detail=f"its Ray node was lost {attempts[k]} times "
-                                                    f"(last: {_first_line(e)})")
+                                             detail=f"its Ray actor was lost {attempts[k]} time"
+                                                    f"{'s' if attempts[k] > 1 else ''} (last: {_first_line(e)})")
                             self._tick(node, bar)
                         else:
                             retry.append(k)

@@ -163,4 +163,25 @@ def finding(result: dict) -> str:
         body = (f"None of the {len(members)} declared contrasts of an edit with its unedited checkpoint on {where} "
                 f"is detectable after Holm (largest: {one(top)}).")
     unit = result.get("interval_note") or f"intervals over {result.get('interval_unit', 'tasks')}"
-    return head + body + f" Intervals: {unit}."
+    return head + body + eraser_check(result) + f" Intervals: {unit}."
+
+
+def eraser_check(result: dict) -> str:
+    """" The erasers, at their own layer: ..." (the language probe before → after against chance, and in how
+    many cross-language retrieval rose: an eraser counts as working only where it did); "" without erasers."""
+    names = checkpoint_names(result)
+    probes, rose, n = [], 0, 0
+    for receiver, per in (result.get("erasure") or {}).items():
+        for fit, e in per.items():
+            p = ((e.get("layers") or {}).get(fit) or {}).get("language_probe_acc") or {}
+            if p.get("before") is None or p.get("after") is None:
+                continue
+            probes.append(f"{names.get(receiver, receiver)} layer {fit[1:]} {p['before']:.2f} → {p['after']:.2f}")
+            chance = p.get("chance")
+            n += 1
+            rose += bool(e.get("retrieval_rose"))
+    if not n:
+        return ""
+    return (f" The erasers, at their own layer: language probe {'; '.join(probes)}"
+            + (f" (chance {chance:.2f})" if chance is not None else "")
+            + f"; cross-language retrieval rose for {rose} of {n}.")

@@ -263,7 +263,13 @@ def intervention_family_rows(result: dict) -> list[dict]:
 
 def intervention_family_frame(result: dict) -> pd.DataFrame:
     rows = intervention_family_rows(result)
-    return pd.DataFrame(rows).set_index("edit") if rows else pd.DataFrame()
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows).set_index("edit")
+    if not any("share_of_gain" in (result["conditions"].get(m["condition"]) or {})
+               for m in result["family"]["members"]):
+        df = df.drop(columns="share of RL gain (%)")        # erasures, and patches of vs into model: no such share
+    return df
 
 
 def intervention_pass_frame(result: dict) -> pd.DataFrame:

@@ -175,6 +175,13 @@ def test_report_shows_the_erasers_checks(page):
     assert row[7] == f"{e['language_probe_acc']['before']:.3f} → {e['language_probe_acc']['after']:.3f}"
     assert row[10] == ("yes" if r["erasure"]["vs"]["L0"]["retrieval_rose"] else "no")
     assert len(rows) == sum(len(e["layers"]) for per in r["erasure"].values() for e in per.values())
+    # the finding says whether the erasers worked, from the same numbers
+    finding = html.unescape(after(section(page), '<h3 id="interventions-erase"'))
+    rose = sum(e["retrieval_rose"] for per in r["erasure"].values() for e in per.values())
+    assert f"language probe sft-parallel layer 0 {e['language_probe_acc']['before']:.2f} → " \
+           f"{e['language_probe_acc']['after']:.2f}" in finding
+    assert f"cross-language retrieval rose for {rose} of 4." in finding
+    assert "share of RL gain" not in after(block, "<h5>Confirmatory")[:1500]
 
 
 def test_a_run_without_interventions_has_no_section(tmp_path):

@@ -314,3 +314,21 @@ def test_a_link_opens_the_interventions_page(run, monkeypatch):
     at.query_params["page"] = "Interventions"
     ok(at.run())
     assert at.sidebar.radio(key="page").value == "Interventions" and at.selectbox(key="iv_name").value
+
+
+def test_without_a_world_the_prompt_comes_from_the_runs_own_evaluation(run, tmp_path, monkeypatch):
+    """A benchmark run has no world to rebuild a task from: the prompt shown is the one its evaluation used."""
+    bench = tmp_path / "bench"
+    shutil.copytree(run, bench)
+    config = json.loads((bench / "config.json").read_text())
+    (bench / "config.json").write_text(json.dumps({k: v for k, v in config.items() if k != "world"}))
+    task = result("transplant-parallel")["per_task"]["task_ids"][0]
+    prompt = "-- the benchmark's own prompt\nlocal function f(xs)"
+    with open(bench / "evals" / "sft-parallel.jsonl", "a") as f:
+        f.write(json.dumps({"task_id": task, "lang": "lua", "sample": -1, "prompt": prompt, "completion": "",
+                            "status": "failed", "passed": False}) + "\n")
+    at = open_page(bench, monkeypatch)
+    from .test_explorer_app import ok
+    ok(at.checkbox(key="iv_changed").uncheck().run())
+    ok(at.selectbox(key="iv_task").set_value(task).run())
+    assert prompt in [c.value for c in at.code]

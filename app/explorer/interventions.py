@@ -108,10 +108,12 @@ def task_view(view: View, name: str, result: dict) -> None:
     task = st.selectbox("task (unedited → edited verdict)", options, key="iv_task", format_func=label)
     if task is None:
         return
-    world_task = data.world_tasks(view.root, view.version).get(task)
-    if world_task is not None:
-        st.code(world_task.prompt(lang), language=CODE_LANG.get(lang))
     names = ir.checkpoint_names(result)
+    world_task = data.world_tasks(view.root, view.version).get(task)
+    prompt = world_task.prompt(lang) if world_task is not None else \
+        (data.verdicts(view.root, names[receiver], view.version).get((task, lang)) or {}).get("prompt")
+    if prompt:                  # a world's task, else the prompt of the run's own evaluation (a benchmark run)
+        st.code(prompt, language=CODE_LANG.get(lang))
     left, right = st.columns(2)
     for col, key, c, title in ((left, "iv_without", receiver, f"{names[receiver]}, unedited"),
                                (right, "iv_with", cond, ir.condition_label(result, cond))):

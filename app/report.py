@@ -474,6 +474,10 @@ def build_report(run: Run, vs: Run | None = None, labels: list[str] | None = Non
     paths = " vs ".join(f"<code>{html.escape(str(r.root))}</code>" for r in runs)
     bench = _benchmarks_section(runs, labels)
     interventions = _interventions_section(run)
+    if interventions and vs is not None:
+        interventions = interventions.replace("</h2>", f'</h2><p class="note">These are the first run\'s '
+                                              f"({html.escape(labels[0])}) interventions; the second run's are in "
+                                              "its own report.</p>", 1)
     nav = ['<a href="#finding">finding</a>', '<a href="#pass">pass@1</a>', '<a href="#transfer">transfer</a>',
            *(['<a href="#benchmarks">benchmarks</a>'] if bench else []), '<a href="#alignment">alignment</a>',
            '<a href="#cka">CKA</a>', '<a href="#tests">tests</a>',

@@ -283,7 +283,7 @@ def test_select_a_task_on_the_interventions_page_in_chromium(tmp_path):
         page.on("pageerror", lambda e: errors.append(str(e)))
         page.goto(f"{url}/?page=Interventions")                     # a link to the page
         page.wait_for_function("() => [...document.querySelectorAll('.gtitle')].some(e => "
-                               "e.textContent.includes('effect on pass@1'))", timeout=90_000)
+                               "e.textContent.includes('effect on pass@1'))", timeout=180_000)   # a loaded machine
         page.wait_for_selector(".st-key-iv_with", timeout=90_000)
         label = f"{task} · {'✓' if rows[('vs', task, 'lua')]['passed'] else '✗'} → " \
                 f"{'✓' if rows[('transplant.L0.a1', task, 'lua')]['passed'] else '✗'}"

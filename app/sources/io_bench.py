@@ -174,9 +174,9 @@ class IOBenchSource(BenchSource):
         set and its languages), the launch and the estimates; nothing is loaded into memory but the data."""
         from evals.benchmarks import BenchmarkError
 
-        from .bench_plan import _accelerate, _estimates, _model
+        from .bench_plan import plan_estimates, plan_launch, plan_model
         r = self.recipe
-        model = _model(r, errors, warnings)
+        model = plan_model(r, errors, warnings)
         data: dict = {"source": self.data, "layout": r.io.layout}
         try:
             train, evals = self.train_problems(), self.eval_problems()
@@ -203,6 +203,6 @@ class IOBenchSource(BenchSource):
             errors.append(f"[io].data: no problem outside the evaluation set has a {r.rl.lang} reference")
         if train and not evals:
             errors.append("[io].eval_problems: no evaluation problems")
-        launch = _accelerate(r, errors)
+        launch = plan_launch(r, errors)
         n_eval = len(evals) * len(r.eval.langs)
-        return {"model": model, "data": data, "launch": launch, "estimates": _estimates(r, model, n_eval, errors)}
+        return {"model": model, "data": data, "launch": launch, "estimates": plan_estimates(r, model, n_eval, errors)}

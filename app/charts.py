@@ -14,7 +14,7 @@ import math
 import plotly.graph_objects as go
 
 from .rundata import Run
-from .tables import arms
+from .tables import GROUP_LABELS, arms
 
 # Metrics a per-layer curve can show: key -> (label, path into a layer's metrics).
 CURVES = {
@@ -348,3 +348,60 @@ def alignment_vs_gain(run: Run, layer: str, pooling: str, norm: str, source: str
     return points_figure(alignment_gain_points(run, layer, pooling, norm, source), "alignment", "gain",
                          f"top-1 retrieval {source}→lang", "RL gain (points of pass@1)", height=height,
                          title=f"alignment of the SFT checkpoint (layer {layer}) vs RL gain")
+
+
+def intervention_effects(results: list[dict], column: str, height: int = 380, title: str | None = None) -> go.Figure:
+    """The effect of each edit along the layers (`interventions/<name>.json`: the edited checkpoint minus
+    the same checkpoint unedited, in `column`: a language or a group), in points with its 95% interval, one
+    line per edit and arm (each file of `results` is an arm's pair; controls dashed or dotted, confirmatory
+    cells as diamonds); each arm's RL gain (model − vs, unedited) in `column` as a dotted line, its interval
+    as a band: what a transplant or a patch into vs could reproduce. The layer axis is categorical."""
+    from .intervention_results import arm_of, checkpoint_names, effect, gain, series
+    fig = go.Figure()
+    all_layers: list[str] = []
+    several = len(results) > 1
+    dashes = {"random": "dash", "target": "dot"}
+    i = 0
+    for r in results:
+        arm = arm_of(r)
+        for s in series(r):
+            xs, vals, roles = [], [], []
+            for L, cond in s.conditions.items():
+                cell = effect(r, cond, column)
+                v = _points_ci(cell, "diff")
+                if v[0] is None:
+                    continue
+                xs.append(str(L))
+                vals.append(v)
+                roles.append(cell.get("role") or "exploratory")
+            if not xs:
+                continue
+            all_layers += [x for x in xs if x not in all_layers]
+            fig.add_trace(go.Scatter(
+                x=xs, y=[v[0] for v in vals], mode="lines+markers", name=f"{arm} · {s.label}" if several else s.label,
+                line={"color": PALETTE[i % len(PALETTE)], "dash": dashes.get(s.edit, "solid")},
+                marker={"size": [11 if ro == "confirmatory" else 7 for ro in roles],
+                        "symbol": ["diamond" if ro == "confirmatory" else "circle" for ro in roles]},
+                error_y={"type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
+                         "array": [None if v[2] is None else v[2] - v[0] for v in vals],
+                         "arrayminus": [None if v[1] is None else v[0] - v[1] for v in vals]},
+                customdata=[[v[1], v[2], ro] for v, ro in zip(vals, roles)],
+                hovertemplate="layer %{x}: %{y:+.1f} [%{customdata[0]:.1f}, %{customdata[1]:.1f}] points "
+                              "(%{customdata[2]})<extra>%{fullData.name}</extra>"))
+            i += 1
+        g = _points_ci(gain(r, column), "diff")
+        if g[0] is not None:
+            names = checkpoint_names(r)
+            if g[1] is not None and g[2] is not None:
+                fig.add_hrect(y0=g[1], y1=g[2], line_width=0, fillcolor="#999999", opacity=0.15)
+            fig.add_hline(y=g[0], line={"color": "#555555", "dash": "dot", "width": 1.5},
+                          annotation_text=f"RL gain {names['model']} − {names['vs']}", annotation_position="top left",
+                          annotation_font_size=10)
+    fig.add_hline(y=0, line={"color": "#444444", "width": 1})
+    where = GROUP_LABELS.get(column, column)
+    fig.update_layout(title=title or f"effect on pass@1, {where} (points, 95% CI)", height=height,
+                      scattermode="group", scattergap=0.5,       # edits at one layer side by side, not on top
+                      yaxis_title="edited − unedited (points)", legend={"font": {"size": 10}},
+                      margin={"l": 50, "r": 10, "t": 40, "b": 45})
+    layer_axis(fig, sorted(all_layers, key=int), title="layer L (edit at blocks.L.hook_resid_post)")
+    return fig

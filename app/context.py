@@ -90,8 +90,9 @@ class RunContext:
     def executor(self):
         """The sandbox executor, started on first use and shut down by `close`."""
         if self._executor is None:
-            from evals.execution import Executor
-            self._executor = Executor(hide=getattr(self.source, "hidden_files", list)()).__enter__()
+            from evals.execution import open_executor
+            self._executor = open_executor(self.recipe.runtime.executor,
+                                           hide=getattr(self.source, "hidden_files", list)()).__enter__()
         return self._executor
 
     def close(self) -> None:

@@ -48,6 +48,7 @@ class EvalRequest:
     device: str = "cpu"
     workers: int | None = None
     timeout_s: float = 10.0
+    executor: str = "local"   # evals.execution.BACKENDS
     overrides: tuple[tuple[str, object], ...] = ()   # EvalConfig fields set on the command line
 
 
@@ -80,7 +81,7 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
     """Evaluate `req.model` and write its folder (see the module docstring); returns the folder.
     Raises `EvalInputError` on bad input before anything is written."""
     from evals.benchmarks import BenchmarkError
-    from evals.execution import Executor, Limits
+    from evals.execution import Limits, open_executor
     from evals.execution.sandbox import SandboxUnavailable
     from train.config import to_dict
     from train.model_eval import (
@@ -122,7 +123,7 @@ def run_eval(req: EvalRequest, progress: bool = False, log: Callable[[str], None
         raise EvalInputError(str(e)) from None
 
     try:
-        with Executor(workers=req.workers, limits=Limits(timeout_s=req.timeout_s)) as ex:
+        with open_executor(req.executor, workers=req.workers, limits=Limits(timeout_s=req.timeout_s)) as ex:
             rows, scores, timings = evaluate_model(lm, tok, tasks, cfg, ex, generate_fn=generate_fn,
                                                    progress=progress, log=say)
     except SandboxUnavailable as e:

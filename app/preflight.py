@@ -2,7 +2,8 @@
 and nothing is written, deleted or overwritten: an output path that is a file, a language the run
 would execute without a runtime here, a checkpoint folder of the run that is not a model, a data path
 that does not exist, a `[probe]` table `probe.config.ProbeConfig` rejects, an `[interventions]` table
-that names what the run does not have, a CUDA device that is not there. `preflight` runs them all for every recipe, before `--force` deletes anything. Not for: recipe
+that names what the run does not have, a CUDA device that is not there, a Ray cluster that does not answer.
+`preflight` runs them all for every recipe, before `--force` deletes anything. Not for: recipe
 keys and types (`train.recipe` checks those when loading).
 """
 from __future__ import annotations
@@ -157,6 +158,19 @@ def check_device(runtime) -> None:
                        "pass --set runtime.device=cpu (or 'auto')")
 
 
+def check_executor(runtime) -> None:
+    """`[runtime].executor = "ray"`: the cluster must answer and every node host the sandboxed executor (its
+    pool is started once and closed: seconds), so that a run does not stop at its first reward hours in."""
+    if getattr(runtime, "executor", "local") != "ray":
+        return
+    from evals.execution import open_executor
+    from evals.execution.sandbox import SandboxUnavailable
+    try:
+        open_executor("ray").close()
+    except SandboxUnavailable as e:
+        raise BadInput(f"[runtime].executor = 'ray': {e}") from None
+
+
 def preflight(recipe, source, root: Path, resume: bool, force: bool):
     """Every check above for `recipe` run into `root`, before anything is written or deleted; returns the
     probe config (None: no probe stage)."""
@@ -166,6 +180,7 @@ def preflight(recipe, source, root: Path, resume: bool, force: bool):
     probe = probe_config(recipe, source)
     interventions_config(recipe, source)
     check_device(recipe.runtime)
+    check_executor(recipe.runtime)
     if resume and not force:
         check_checkpoints(root)
     return probe

@@ -3,7 +3,7 @@
     probes/<ckpt>/rows.jsonl                  one row per program: row, task_id, lang, n_tokens, code
                                               (the same rows, in the same order, for every checkpoint)
     probes/<ckpt>/acts.<pooling>.safetensors  float32 [n_rows, d] per hook: hook_embed, blocks.{L}.hook_resid_post
-    probes/metrics.json                       every metric (see README "Probing"), with the bag-of-tokens
+    probes/metrics.json                       every metric (see docs/probing.md), with the bag-of-tokens
                                               baseline of the same rows (the first checkpoint's tokenizer)
                                               and, with `lexical_control`, a "control" block: the same
                                               layout, measured on the lexical control set

@@ -26,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.offline
 
-from . import charts, comparison
+from . import charts, comparison, tables
 from .finding import run_finding
 from .rundata import Run, layer_label, open_run
 from .runfs import write_text
@@ -354,6 +354,98 @@ def _tests_section(runs: list[Run], labels: list[str]) -> str:
     return "\n".join(parts)
 
 
+KIND_TITLES = {"transplant": "Transplant: the RL update's direction added to the SFT checkpoint",
+               "patch": "Patch: one checkpoint's residual stream in the other, both directions",
+               "erase": "Erase: the language removed from the residual stream"}
+
+
+_GAIN_NOTE = "Dotted grey line and band: the arm's RL gain (model − vs, both unedited) and its interval."
+FIGURE_NOTES = {
+    "transplant": "Diamonds: cells of the confirmatory family; circles: exploratory. Dashed: a random direction of "
+                  "the same norm (control); dotted: each language's own Δ (the upper reference). " + _GAIN_NOTE
+                  + " A transplant that carries the gain reaches that line.",
+    "patch": "Diamonds: cells of the confirmatory family; circles: exploratory. " + _GAIN_NOTE + " Patching model "
+             "into vs can reach that line at most; patching vs into model, its negative.",
+    "erase": "Diamonds: cells of the confirmatory family; circles: exploratory. " + _GAIN_NOTE + " An erasure that "
+             "removes what carries the gain brings model down by about that much.",
+}
+
+
+def _interventions_section(run: Run) -> str:
+    """Every interventions/<name>.json of the run, by kind: the finding of each file, the effect per layer
+    (each arm, controls beside) with intervals, the confirmatory family, every contrast (exploratory),
+    pass@1 per language, and the kind's own checks (Δ norms; the eraser's). Empty without interventions."""
+    from . import intervention_results as ir
+    results = run.interventions
+    if not results:
+        return ""
+    parts = ['<h2 id="interventions">Interventions: causal tests (<code>psft intervene</code>)</h2>',
+             '<p class="note">Each edit acts on the residual stream after one decoder layer (blocks.L.hook_resid_post) '
+             "during greedy generation; pass@1 is scored as the checkpoints are. An effect is the edited checkpoint "
+             "minus the same checkpoint unedited, per task, in points, with a 95% paired bootstrap interval. The "
+             "confirmatory family (each main edit on its declared group, Holm) was declared before the run; every "
+             "other cell is exploratory (unadjusted p).</p>"]
+    for kind in ir.KINDS:
+        mine = [(n, r) for n, r in results.items() if r.get("kind") == kind]
+        if not mine:
+            continue
+        parts.append(f'<h3 id="interventions-{kind}">{html.escape(KIND_TITLES[kind])}</h3>')
+        parts.append('<div class="finding">' + "".join(f"<p>{html.escape(ir.finding(r))}</p>" for _, r in mine)
+                     + "</div>")
+        group = ir.family_group(mine[0][1]) or "targets"
+        same = [r for _, r in mine if ir.family_group(r) in (group, None)]
+        parts.append(_fig(charts.intervention_effects(same, group), div_id=f"iv-effects-{kind}"))
+        parts.append(f'<p class="note">{html.escape(FIGURE_NOTES[kind])}</p>')
+        for name, r in mine:
+            parts += _intervention_details(name, r)
+    return "\n".join(parts)
+
+
+def _intervention_details(name: str, r: dict) -> list[str]:
+    from . import intervention_results as ir
+    names = ir.checkpoint_names(r)
+    groups = "; ".join(f"{g.replace('_', '-')}: {', '.join(v)}" for g, v in (r.get("groups") or {}).items())
+    gen = r.get("generation") or {}
+    parts = [f"<h4>{html.escape(name)} · arm {html.escape(ir.arm_of(r))}: model {html.escape(names['model'])}, "
+             f"vs {html.escape(names['vs'])}</h4>",
+             f'<p class="note">{html.escape(r.get("positions") or "")}. Groups: {html.escape(groups)}. '
+             f"Greedy, at most {html.escape(str(gen.get('max_new_tokens', '–')))} new tokens, "
+             f"{html.escape(str(gen.get('dtype', '–')))}. Interval unit: {html.escape(str(r.get('interval_unit')))} "
+             f"({html.escape(r.get('interval_note') or '')}).</p>"]
+    fam = (r.get("family") or {})
+    parts.append(f"<h5>Confirmatory (declared before the run; Holm over {len(fam.get('members') or [])}, "
+                 f"α={fam.get('alpha', 0.05)}, on the {html.escape(str(fam.get('group', '')).replace('_', '-'))} "
+                 "targets)</h5>" + html_table(tables.intervention_family_frame(r), "no confirmatory contrast"))
+    parts.append("<h5>Effect per layer, every language and group (edited − the same checkpoint unedited, points; "
+                 "exploratory, unadjusted p, except the cells marked confirmatory)</h5>"
+                 + html_table(tables.intervention_effect_frame(r)))
+    if r["conditions"].get("vs") and r["conditions"].get("model"):
+        parts.append("<details><summary>against the other checkpoint (edited − the other one unedited: how much "
+                     "of the gap remains; exploratory)</summary>"
+                     + html_table(tables.intervention_effect_frame(r, against="other"))
+                     + "</details>")
+    parts.append("<h5>pass@1 per language (points, Wilson 95% interval)</h5>" + html_table(tables.intervention_pass_frame(r)))
+    if r.get("delta"):
+        parts.append("<h5>Δ: the mean residual update, per language it was computed on</h5>"
+                     + html_table(tables.delta_frame(r)))
+    if r.get("erasure"):
+        parts.append("<h5>What the eraser did on the probe set (before → after)</h5>"
+                     f'<p class="note">{html.escape(_erasure_note(r))}</p>' + html_table(tables.erasure_frame(r)))
+    return parts
+
+
+def _erasure_note(r: dict) -> str:
+    """Where retrieval did not rise, the eraser is not shown to remove language without removing content."""
+    from .intervention_results import checkpoint_names
+    names = checkpoint_names(r)
+    failed = [f"{names.get(rec, rec)} at layer {fit[1:]}" for rec, per in (r.get("erasure") or {}).items()
+              for fit, e in per.items() if not e.get("retrieval_rose")]
+    head = ("An eraser counts as working when the language probe falls towards chance and cross-language "
+            "retrieval (raw) rises at its layer. ")
+    return head + ("Retrieval rose for every eraser." if not failed else
+                   "Retrieval did not rise for: " + ", ".join(failed) + " (read their effects with care).")
+
+
 def _config_section(runs: list[Run], labels: list[str]) -> str:
     parts = ['<h2 id="config">Config</h2>']
     if len(runs) == 2:
@@ -381,9 +473,15 @@ def build_report(run: Run, vs: Run | None = None, labels: list[str] | None = Non
     title = f"Parallel-SFT report: {labels[0]}" + (f" vs {labels[1]}" if vs is not None else "")
     paths = " vs ".join(f"<code>{html.escape(str(r.root))}</code>" for r in runs)
     bench = _benchmarks_section(runs, labels)
+    interventions = _interventions_section(run)
+    if interventions and vs is not None:
+        interventions = interventions.replace("</h2>", f'</h2><p class="note">These are the first run\'s '
+                                              f"({html.escape(labels[0])}) interventions; the second run's are in "
+                                              "its own report.</p>", 1)
     nav = ['<a href="#finding">finding</a>', '<a href="#pass">pass@1</a>', '<a href="#transfer">transfer</a>',
            *(['<a href="#benchmarks">benchmarks</a>'] if bench else []), '<a href="#alignment">alignment</a>',
-           '<a href="#cka">CKA</a>', '<a href="#tests">tests</a>', '<a href="#config">config</a>']
+           '<a href="#cka">CKA</a>', '<a href="#tests">tests</a>',
+           *(['<a href="#interventions">interventions</a>'] if interventions else []), '<a href="#config">config</a>']
     body = "\n".join([
         f"<h1>{html.escape(title)}</h1><p class='note'>{paths}</p>",
         "<p>" + " · ".join(nav) + "</p>",
@@ -391,7 +489,8 @@ def build_report(run: Run, vs: Run | None = None, labels: list[str] | None = Non
         *( [f'<p class="note">The finding is the first run\'s ({html.escape(labels[0])}); the second run\'s is in '
              "its own report.</p>"] if vs is not None else []),
         _pass_section(runs, labels), _transfer_section(runs, labels), bench, _alignment_section(runs, labels),
-        _alignment_transfer_section(runs, labels), _tests_section(runs, labels), _config_section(runs, labels)])
+        _alignment_transfer_section(runs, labels), _tests_section(runs, labels), interventions,
+        _config_section(runs, labels)])
     plotly_js = plotly.offline.get_plotlyjs()
     return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style>\n<script type='text/javascript'>{plotly_js}</script></head>\n"

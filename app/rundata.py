@@ -1,5 +1,6 @@
 """Reading a finished (or half-finished) run folder for the report and the explorer: the recipe, scores,
-transfer table, evaluation rows, and what `psft probe` wrote (rows, activations, metrics).
+transfer table, evaluation rows, what `psft probe` wrote (rows, activations, metrics) and what `psft
+intervene` wrote (`interventions/<name>.json`; their rows only when asked for).
 
 Every reader tolerates what is absent (a run without probes, a checkpoint not evaluated yet) and
 returns empty values; `open_run` refuses only a path that is not a run at all. Activations are read
@@ -102,6 +103,33 @@ class Run:
             if c.startswith(("sft-", "rl-")):
                 evaluated |= {(r.get("task_id"), r.get("lang")) for r in self.eval_rows(c)}
         return len(rows), sum((r.get("task_id"), r.get("lang")) in evaluated for r in rows)
+
+    @property
+    def intervention_names(self) -> list[str]:
+        """Names of the interventions run on this run (`interventions/<name>.json`), by kind (transplant,
+        patch, erase) then name; [] when none. Lists the folder each time (a file written while the
+        explorer runs appears); reads no file."""
+        d = self.root / "interventions"
+        if not d.is_dir():
+            return []
+        names = [p.name[:-5] for p in d.glob("*.json") if not p.name.startswith(".")]
+        kinds = ("transplant", "patch", "erase")
+        return sorted(names, key=lambda n: (next((i for i, k in enumerate(kinds) if n.startswith(k)), len(kinds)), n))
+
+    def intervention(self, name: str) -> dict:
+        """interventions/<name>.json, or {} when it is absent or not an intervention's result."""
+        data = read_json(self.root / "interventions" / f"{name}.json", {})
+        return data if isinstance(data, dict) and isinstance(data.get("conditions"), dict) else {}
+
+    @cached_property
+    def interventions(self) -> dict[str, dict]:
+        """{name: its JSON} of every intervention result of the run, in `intervention_names` order."""
+        return {n: d for n in self.intervention_names if (d := self.intervention(n))}
+
+    def intervention_rows(self, name: str) -> list[dict]:
+        """interventions/<name>.rows.jsonl: one row per condition, task and language (completion, status,
+        passed); [] when absent (e.g. a file pooled over seeds: each seed keeps its own rows)."""
+        return read_jsonl(self.root / "interventions" / f"{name}.rows.jsonl")
 
     @cached_property
     def metrics(self) -> dict:

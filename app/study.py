@@ -18,7 +18,7 @@ The checkpoints pooled are the runs' own (their scores.json: `oracle-<lang>` onl
 one). A bench run's evaluation sets are pooled each on its own rows: "scores" and "transfer" hold the
 first benchmark (as the run's scores.json does) and "by_benchmark" every one, {benchmark: {"scores",
 "transfer"}}.
-`markdown(study)` renders the tables the README shows. Not for: running seeds (`app/commands/run.py`).
+`markdown(study)` renders the study's tables (a results page quotes them). Not for: running seeds (`app/commands/run.py`).
 """
 from __future__ import annotations
 

@@ -39,8 +39,14 @@ def summary_copy(root: Path, out: Path) -> list[Path]:
             shutil.copyfile(src, dst)
             written.append(dst)
 
-    for rel in ("config.json", "scores.json", "transfer.json", "probes/metrics.json"):
+    for rel in ("config.json", "scores.json", "transfer.json"):
         copy(rel)
+    metrics = read_json(root / "probes" / "metrics.json")
+    if metrics is not None:  # without indentation: a study's metrics are ~5 MB indented, ~2 MB compact
+        dst = out / "probes" / "metrics.json"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_text(json.dumps(metrics, separators=(",", ":")))
+        written.append(dst)
     for folder in ("stages", "data", "interventions"):   # interventions/<name>.json, not its rows
         for p in sorted((root / folder).glob("*.json")):
             copy(f"{folder}/{p.name}")

@@ -204,3 +204,127 @@ def alignment_transfer_frame(at: dict | None) -> pd.DataFrame:
                          "95% CI": f"[{fmt(ci[0])}, {fmt(ci[1])}]" if len(ci) == 2 else "–",
                          "p-value": fmt(d.get("p_value"), 4), "n": "–" if d.get("n") is None else str(d.get("n"))})
     return pd.DataFrame(rows)
+
+
+# ---- interventions (`psft intervene`: interventions/<name>.json) ----------------------------------
+
+def effect_text(cell: dict | None) -> str:
+    """A contrast cell of an intervention as text: difference in points [95% CI], its p-value, and for a
+    cell of the confirmatory family its Holm p-value, marked "(confirmatory)"."""
+    if not cell:
+        return "–"
+    text = pct(cell.get("diff"), cell.get("ci95"), signed=True)
+    if cell.get("p_value") is not None:
+        text += f" {p_eq(p_text(cell))}"
+    if cell.get("role") == "confirmatory":
+        text += f" · Holm {p_eq(p_text(cell, 'p_holm'))} (confirmatory)"
+    return text
+
+
+def intervention_effect_frame(result: dict, against: str | None = None) -> pd.DataFrame:
+    """Rows: each edit at each layer; columns: languages, then groups; cells: the edited checkpoint minus
+    `against` unedited ("vs", "model", "other": the checkpoint that is not the receiver; default the
+    receiver itself) in points [95% CI] with p."""
+    from .intervention_results import checkpoint_names, columns, effect, series
+    cols, names = columns(result), checkpoint_names(result)
+    rows, index = [], []
+    for s in series(result):
+        for L, cond in s.conditions.items():
+            side = ({"vs": "model", "model": "vs"}[s.receiver] if against == "other" else against) or s.receiver
+            if f"vs_{side}" not in (result["conditions"].get(cond) or {}):
+                continue
+            index.append(f"{s.label} · layer {L}" + (f" − {names[side]}" if against else ""))
+            rows.append([effect_text(effect(result, cond, c, side)) for c in cols])
+    df = pd.DataFrame(rows, index=index, columns=[GROUP_LABELS.get(c, c) for c in cols])
+    df.index.name = "edit · layer"
+    return df
+
+
+def intervention_family_rows(result: dict) -> list[dict]:
+    """The declared confirmatory family of an intervention, one row per member: difference [CI], p, Holm p,
+    verdict (a direction only when Holm says so), and the share of the RL gain the edit reproduces."""
+    from .intervention_results import checkpoint_names, condition_label, receiver_of
+    names = checkpoint_names(result)
+    out = []
+    for m in (result.get("family") or {}).get("members") or []:
+        cond = m["condition"]
+        receiver = names[receiver_of(result, cond)]
+        d = m.get("diff") or 0.0
+        verdict = (f"{'raises' if d > 0 else 'lowers'} pass@1 of {receiver} (Holm)" if m.get("significant")
+                   else "no detectable effect")
+        share = ((result["conditions"].get(cond) or {}).get("share_of_gain") or {}).get(m.get("group")) or {}
+        out.append({"edit": condition_label(result, cond),
+                    "difference": pct(m.get("diff"), m.get("ci95"), signed=True),
+                    "p": p_text(m), "p (Holm)": p_text(m, "p_holm"), "verdict": verdict,
+                    "share of RL gain (%)": (pct(share["value"], share.get("ci95")) if share.get("value") is not None
+                                         else "–" if not share else "– (gain not shown)")})
+    return out
+
+
+def intervention_family_frame(result: dict) -> pd.DataFrame:
+    rows = intervention_family_rows(result)
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows).set_index("edit")
+    if not any("share_of_gain" in (result["conditions"].get(m["condition"]) or {})
+               for m in result["family"]["members"]):
+        df = df.drop(columns="share of RL gain (%)")        # erasures, and patches of vs into model: no such share
+    return df
+
+
+def intervention_pass_frame(result: dict) -> pd.DataFrame:
+    """Rows: the unedited checkpoints, then each edit at each layer; columns: languages; cells: greedy
+    pass@1 in points [95% CI]."""
+    from .intervention_results import condition_label, series
+    conds = [c for c in ("vs", "model") if c in result["conditions"]]
+    conds += [c for s in series(result) for c in s.conditions.values()]
+    langs = result.get("langs") or []
+    data = [[pct(((result["conditions"][c].get("scores") or {}).get(la) or {}).get("pass@1"),
+                 ((result["conditions"][c].get("scores") or {}).get(la) or {}).get("ci95")) for la in langs]
+            for c in conds]
+    df = pd.DataFrame(data, index=[condition_label(result, c) for c in conds], columns=langs)
+    df.index.name = "checkpoint or edit"
+    return df
+
+
+def delta_frame(result: dict) -> pd.DataFrame:
+    """A transplant's Δ per language it was computed on: ‖Δ‖ and the mean residual norm ‖h‖ at each layer."""
+    delta = result.get("delta") or {}
+    if not delta:
+        return pd.DataFrame()
+    layer_keys = sorted({k for per in delta.values() for k in per}, key=lambda k: int(k[1:]))
+    data = {f"layer {k[1:]}: ‖Δ‖ / ‖h‖": [f"{fmt((delta[la].get(k) or {}).get('norm'))} / "
+                                          f"{fmt((delta[la].get(k) or {}).get('resid_norm'))}" for la in delta]
+            for k in layer_keys}
+    df = pd.DataFrame(data, index=list(delta))
+    df.index.name = "Δ computed on"
+    return df
+
+
+def erasure_frame(result: dict) -> pd.DataFrame:
+    """The eraser's checks on the probe set, before → after, at the layer it was fitted at and at the last
+    layer: cross-language retrieval top-1 (raw, centred; chance), debiased CKA between languages, a linear
+    language probe (chance) and the class-mean gap."""
+    from .intervention_results import checkpoint_names
+    names = checkpoint_names(result)
+    rows = []
+
+    def ba(x, key=None):
+        x = x or {}
+        b, a = (x.get("before"), x.get("after")) if key is None else ((x.get("before") or {}).get(key),
+                                                                       (x.get("after") or {}).get(key))
+        return f"{fmt(b)} → {fmt(a)}"
+    for receiver, per in (result.get("erasure") or {}).items():
+        for fit, e in per.items():
+            for read, m in (e.get("layers") or {}).items():
+                ret = m.get("retrieval_top1") or {}
+                probe = m.get("language_probe_acc") or {}
+                rows.append({"checkpoint": names.get(receiver, receiver), "eraser at": f"layer {fit[1:]}",
+                             "read at": f"layer {read[1:]}", "retrieval top-1 raw": ba(ret, "raw"),
+                             "retrieval top-1 centred": ba(ret, "centered"),
+                             "retrieval chance": fmt((ret.get("before") or {}).get("chance")),
+                             "CKA (debiased)": ba(m.get("cka_debiased")),
+                             "language probe": ba(probe), "probe chance": fmt(probe.get("chance")),
+                             "class-mean gap": ba(m.get("class_mean_gap_tokens")),
+                             "retrieval rose": ("yes" if e.get("retrieval_rose") else "no") if read == fit else ""})
+    return pd.DataFrame(rows)

@@ -2,7 +2,7 @@
 
 Input: the rows (task id and language of each program, the same order for every checkpoint) and
 activations `acts[ckpt][pooling][hook]` ([n_rows, d]). Output: a JSON-ready dict laid out as the
-README's "Probing" section says (per checkpoint, pooling, normalisation and layer: retrieval for every
+docs/probing.md says (per checkpoint, pooling, normalisation and layer: retrieval for every
 ordered language pair, parallel-pair cosine, silhouettes, NMI, probe accuracies, language x language
 CKA; layer x layer and checkpoint x checkpoint CKA; permutation tests between checkpoints; alignment vs
 transfer). Model-free baselines of the same rows (`baselines.py`) are measured the same way, and every

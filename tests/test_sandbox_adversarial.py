@@ -158,8 +158,10 @@ def test_attack_is_contained(lang, attack, hostile_executor, listener):
               .replace("@HOME@", str(Path.home())).replace("@REPO@", str(REPO)))
     before = len(listener.accepted)
     t0 = time.monotonic()
-    # A memory bomb may need a few seconds to fill its limit on a busy machine.
-    limits = dataclasses.replace(LIMITS, timeout_s=10.0) if attack == "memory_bomb" else LIMITS
+    # A memory bomb needs CPU time to fill its limit: Lua's string.rep spends ~3 s of CPU on 512 MB, which took
+    # 10-20 s of wall time at load 7 on 2 cores. 30 s keeps the test able to fail (an unenforced limit ends
+    # in `timeout`, not `memory`) without reading a busy machine as an escape.
+    limits = dataclasses.replace(LIMITS, timeout_s=30.0) if attack == "memory_bomb" else LIMITS
     r = hostile_executor.run(Program(lang, source), limits=limits)
     wall = time.monotonic() - t0
 

@@ -184,9 +184,16 @@ class RuntimeConfig:
                 "pretraining, SFT, evaluation and probing; RL follows it onto a GPU ([rl].device 'cuda' is the "
                 "stated exception on a CPU run) and [probe].device, when set, overrides it. Under accelerate "
                 "'cuda' means each process's own GPU. In no stage hash."})
+    executor: str = field(default="local", metadata={
+        "help": "Where programs run (RL rewards, evaluation, reference checks): 'local', this machine's pool of "
+                "sandboxed workers, or 'ray', a sandboxed executor on every node of a Ray cluster (RAY_ADDRESS, "
+                "else the cluster `ray start` started here; needs the [dist] extra). Same verdicts either way: "
+                "in no stage hash."})
 
     def __post_init__(self):
         require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")
+        from evals.execution.backends import BACKENDS
+        require(self, "executor", self.executor in BACKENDS, f"must be one of {', '.join(BACKENDS)}")
         require(self, "device", self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),
                 "must be 'cpu', 'cuda', 'cuda:N' or 'auto'")
 

@@ -70,14 +70,14 @@ class EvalConfig:
         "hash": "if_set",
         "help": "Attention kernel while generating: 'eager', 'sdpa', or '' for the model's own (the model's own "
                 "comes back afterwards). 'eager' evaluated a study checkpoint in 79.8 s against 86.9 s with 'sdpa' "
-                "on this CPU, with the same 6000 completions (README)."})
+                "on this CPU, with the same 6000 completions (docs/results/2026-11-26-study.md)."})
     dtype: str = field(default="auto", metadata={
         "help": "Weights' dtype while generating: 'auto' (default: 'bfloat16' when [runtime].bf16_autocast is on, "
                 "else 'float32'; resolved when the recipe loads), 'bfloat16', 'float32', or '' for the model's own "
                 "(a cast copy "
                 "generates; the model itself is untouched). On the study's 24 checkpoints bfloat16 evaluated in "
                 "48-59 s where float32 had taken 75-100 s; 5-9% of the completions differ, and pass@1 moved by "
-                "-0.9 to +0.7 points per checkpoint and language, -0.04 on average (README, 'Evaluation speed')."})
+                "-0.9 to +0.7 points per checkpoint and language, -0.04 on average (docs/results/2026-11-26-study.md, 'Evaluation speed')."})
     overlap: bool = field(default=True, metadata={
         "help": "Execute one language's programs while the next language generates."})
     n_boot: int = field(default=2000, metadata={

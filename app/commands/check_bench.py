@@ -35,7 +35,17 @@ def add_parser(sub):
     p.add_argument("--workers", type=int, default=None,
                    help="parallel sandboxed workers (default: all cores)")
     add_io_arguments(p)
+    add_executor_argument(p)
     return p
+
+
+def add_executor_argument(p) -> None:
+    """`--executor local|ray`, shared with `psft score` and `psft eval`."""
+    from evals.execution.backends import BACKENDS
+    p.add_argument("--executor", default="local", choices=BACKENDS,
+                   help="where programs run: 'local' (this machine's sandboxed workers, the default) or 'ray' "
+                        "(a sandboxed executor on every node of the Ray cluster at RAY_ADDRESS, else the one "
+                        "`ray start` started here; --workers is then per node; needs the [dist] extra)")
 
 
 def add_io_arguments(p) -> None:
@@ -107,10 +117,10 @@ def run(args) -> int:
     except BenchmarkError as e:
         raise CliError(str(e)) from None
 
-    from evals.execution import Executor
+    from evals.execution import open_executor
     from evals.execution.sandbox import SandboxUnavailable
     try:
-        with Executor(workers=args.workers, limits=Limits(timeout_s=args.timeout)) as ex:
+        with open_executor(args.executor, workers=args.workers, limits=Limits(timeout_s=args.timeout)) as ex:
             report = check_benchmark(problems, ex, progress=not args.json and sys.stderr.isatty())
     except SandboxUnavailable as e:
         raise CliError(str(e)) from None
@@ -125,14 +135,15 @@ def _run_io(args, langs: list[str] | None) -> int:
     from app.cli import CliError
     from evals.benchmarks.io_check import check_io_benchmark
     from evals.benchmarks.problem import resolve_lang
-    from evals.execution import Executor, Limits
+    from evals.execution import Limits, open_executor
     from evals.execution.sandbox import SandboxUnavailable
 
     config = judge_config(args)
     problems, files = load_io(args)
     wanted = {resolve_lang(x)[0] for x in langs} if langs else None
     try:
-        with Executor(workers=args.workers, limits=Limits(timeout_s=args.timeout), hide=files) as ex:
+        with open_executor(args.executor, workers=args.workers, limits=Limits(timeout_s=args.timeout),
+                           hide=files) as ex:
             report = check_io_benchmark(problems, ex, config, langs=wanted,
                                         progress=not args.json and sys.stderr.isatty())
     except SandboxUnavailable as e:

@@ -57,6 +57,8 @@ def add_parser(sub):
     p.add_argument("--name", default=None, help="the checkpoint's name in the folder (default: the model's)")
     p.add_argument("--out", type=Path, default=None, help="output folder, new or empty")
     p.add_argument("--quiet", action="store_true", help="no progress bars or log lines; print only the folder")
+    from app.commands.check_bench import add_executor_argument
+    add_executor_argument(p)
     return p
 
 
@@ -96,6 +98,7 @@ def request_from_args(args):
     return EvalRequest(model=args.model, bench=args.bench, data=args.data, adapter=args.adapter, recipe=args.recipe,
                        langs=_list(args.langs), name=args.name, out=args.out, engine=args.engine, prompt=args.prompt,
                        device=args.device or _default_device(), workers=args.workers, timeout_s=args.timeout,
+                       executor=args.executor,
                        overrides=tuple((k, v) for k, v in overrides.items() if v is not None))
 
 

@@ -49,8 +49,9 @@ def add_parser(sub):
     p.add_argument("--force", action="store_true", help="overwrite an existing --out file")
     p.add_argument("--json", action="store_true",
                    help='print one JSON object {lang: {"n", "passed", "pass@1", "ci95"}}')
-    from app.commands.check_bench import add_io_arguments
+    from app.commands.check_bench import add_executor_argument, add_io_arguments
     add_io_arguments(p)
+    add_executor_argument(p)
     return p
 
 
@@ -71,7 +72,7 @@ class Row:
 def run(args) -> int:
     from app.cli import CliError
     from evals.benchmarks import BenchmarkError, load_benchmark
-    from evals.execution import Executor, Limits
+    from evals.execution import Limits, open_executor
     from evals.execution.sandbox import SandboxUnavailable
 
     if args.timeout <= 0:
@@ -99,7 +100,7 @@ def run(args) -> int:
     programs = build_programs(rows)
 
     try:
-        with Executor(workers=args.workers, limits=Limits(timeout_s=args.timeout)) as ex:
+        with open_executor(args.executor, workers=args.workers, limits=Limits(timeout_s=args.timeout)) as ex:
             results = ex.map(programs, progress=not args.json and sys.stderr.isatty(), desc="scoring")
     except SandboxUnavailable as e:
         raise CliError(str(e)) from None
@@ -130,14 +131,15 @@ def _run_io(args, langs: list[str] | None) -> int:
     from app.cli import CliError
     from app.commands.check_bench import judge_config, load_io
     from evals.benchmarks.io_judge import judge
-    from evals.execution import Executor, Limits
+    from evals.execution import Limits, open_executor
     from evals.execution.sandbox import SandboxUnavailable
 
     config = judge_config(args)
     problems, files = load_io(args)
     rows = read_io_completions(args.completions, problems, args.bench, langs)
     try:
-        with Executor(workers=args.workers, limits=Limits(timeout_s=args.timeout), hide=files) as ex:
+        with open_executor(args.executor, workers=args.workers, limits=Limits(timeout_s=args.timeout),
+                           hide=files) as ex:
             verdicts = judge(ex, [(r.problem, r.lang, r.completion) for r in rows], config,
                              progress=not args.json and sys.stderr.isatty(), desc="scoring")
     except SandboxUnavailable as e:

@@ -1,6 +1,7 @@
 """The sidebar: which run, which page, and the view every page shares (checkpoint, pooling, layer,
 normalisation). Returns a `View`, or None with a message when there is nothing to show.
 
+The page comes from the `page` query parameter on a first visit (e.g. `?page=Interventions`), else Map.
 The run comes from, in order: the `run` query parameter, `$PSFT_RUN` (how `psft app RUN` passes it),
 the script's argument (`streamlit run main.py -- RUN`), else the newest run under artifacts/runs.
 Not for: drawing pages.
@@ -17,7 +18,7 @@ import streamlit as st
 from ..rundata import NotARun, Run, find_runs
 from . import loaders as data
 
-PAGES = ("Map", "Compare", "Alignment", "CKA")
+PAGES = ("Map", "Compare", "Alignment", "CKA", "Interventions")
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,8 @@ def sidebar() -> View | None:
     except NotARun as e:
         st.error(str(e))
         return None
+    if "page" not in st.session_state and st.query_params.get("page") in PAGES:
+        st.session_state["page"] = st.query_params["page"]          # a link to a page: ?page=Interventions
     page = st.sidebar.radio("page", PAGES, key="page", horizontal=True)
     ckpts = run.probe_ckpts or run.ckpts
     ckpt = _pick("checkpoint", ckpts, key="ckpt", default="sft-parallel" if "sft-parallel" in ckpts else None)

@@ -235,3 +235,31 @@ def world_tasks(root: str, version: tuple) -> dict:
         return {t.id: t for t in world.tasks}
     except (TypeError, ValueError):
         return {}
+
+
+# ---- interventions (`psft intervene`) -------------------------------------------------------------
+
+def intervention_stamp(root: str, name: str) -> tuple:
+    """Modification times of interventions/<name>.json and its rows."""
+    d = Path(root) / "interventions"
+    out = []
+    for p in (d / f"{name}.json", d / f"{name}.rows.jsonl"):
+        try:
+            out.append(p.stat().st_mtime_ns)
+        except OSError:
+            out.append(0)
+    return tuple(out)
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def intervention(root: str, name: str, version: tuple) -> dict:
+    """interventions/<name>.json ({} when absent or not one); one file, not every intervention of the run."""
+    return open_run(root).intervention(name)
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def intervention_rows(root: str, name: str, version: tuple) -> dict[tuple[str, str, str], dict]:
+    """(condition, task_id, lang) -> row of interventions/<name>.rows.jsonl; read only when a page asks for
+    a completion."""
+    from ..intervention_results import index_rows
+    return index_rows(open_run(root).intervention_rows(name))

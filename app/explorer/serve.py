@@ -22,6 +22,7 @@ def preimport() -> None:
     import pandas as pd
 
     import app.explorer.details  # noqa: F401
+    import app.explorer.interventions  # noqa: F401
     import app.explorer.map_view  # noqa: F401
     import app.explorer.panels  # noqa: F401
     import evals.world  # noqa: F401

@@ -49,7 +49,7 @@ def model_stage(ctx) -> dict:
 
 def bench_data_stage(ctx) -> dict:
     """data/bench.json: the SFT pool, RL and entropy problems whose references pass their tests here."""
-    from evals.execution import Executor
+    from evals.execution import open_executor
     from train.bench_data import candidates, load_mbxp, passing, verify
     r, d = ctx.recipe, ctx.recipe.data
     langs, rl_lang, n_ent = list(r.sft.seen_langs), r.rl.lang, r.sft.entropy_tasks
@@ -59,7 +59,7 @@ def bench_data_stage(ctx) -> dict:
     ent = candidates(problems, langs, d.rl_ids, 2 * n_ent, split="entropy") if n_ent else []
     cache = ctx.source.cache_dir / "reference_verdicts.json"
     known = read_json(cache, {}) or {}
-    with Executor() as ex:
+    with open_executor(r.runtime.executor) as ex:
         v_pool = verify(pool, langs, ex, d.check_timeout, known)
         v_rl = verify(rl, [rl_lang], ex, d.check_timeout, known)
         v_ent = verify(ent, langs, ex, d.check_timeout, known)

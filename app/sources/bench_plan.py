@@ -30,7 +30,7 @@ def llama_params(cfg: dict) -> int:
     return v * h * (1 if cfg.get("tie_word_embeddings") else 2) + L * layer + h
 
 
-def _model(recipe, errors: list, warnings: list) -> dict:
+def plan_model(recipe, errors: list, warnings: list) -> dict:
     from train.pretrained import KNOWN, ModelSourceError, gguf_path
     name = recipe.model.name
     info: dict = {"name": name}
@@ -101,7 +101,7 @@ def _data(recipe, errors: list) -> dict:
     return out
 
 
-def _accelerate(recipe, errors: list) -> dict:
+def plan_launch(recipe, errors: list) -> dict:
     path = recipe.accelerate_config()
     if path is None:
         return {}
@@ -124,7 +124,7 @@ def _accelerate(recipe, errors: list) -> dict:
     return info
 
 
-def _estimates(recipe, model: dict, n_eval: int, errors: list) -> dict:
+def plan_estimates(recipe, model: dict, n_eval: int, errors: list) -> dict:
     """GPU memory per device and hours, from the parameter count P, width h and depth L:
     weights 2P bytes (bf16); full fine-tuning adds 16P/n (fp32 master weights, Adam, bf16 gradients,
     sharded over n GPUs by ZeRO-3); activations 34 h L bytes per token (Korthikanti et al. 2022, without
@@ -166,9 +166,9 @@ def _estimates(recipe, model: dict, n_eval: int, errors: list) -> dict:
 def check_plan(recipe, errors: list, warnings: list) -> dict:
     """What the dry run of a bench recipe checks beyond the graph: {"model", "data", "launch",
     "estimates"}; problems are appended to `errors` / `warnings`. Nothing is loaded or written."""
-    model = _model(recipe, errors, warnings)
+    model = plan_model(recipe, errors, warnings)
     data = _data(recipe, errors)
-    launch = _accelerate(recipe, errors)
+    launch = plan_launch(recipe, errors)
     rl = recipe.rl
     if rl.use_vllm:
         import importlib.util
@@ -178,4 +178,4 @@ def check_plan(recipe, errors: list, warnings: list) -> dict:
     if recipe.runtime.device == "cpu" and (recipe.launch.num_processes > 1 or rl.use_vllm):
         errors.append("[runtime].device: 'cpu' with a multi-GPU launch or vLLM")
     n_eval = sum(e["evaluated"] * len(e["langs"]) for e in data.get("eval", {}).values())
-    return {"model": model, "data": data, "launch": launch, "estimates": _estimates(recipe, model, n_eval, errors)}
+    return {"model": model, "data": data, "launch": launch, "estimates": plan_estimates(recipe, model, n_eval, errors)}

@@ -31,7 +31,7 @@ from .bench import HUB_ID, BenchSource, model_stage
 def io_data_stage(ctx) -> dict:
     """data/io_bench.json: the evaluation, SFT pool, entropy and RL problems (see the module docstring)."""
     from evals.benchmarks.io_judge import judge
-    from evals.execution import Executor
+    from evals.execution import open_executor
     src, r = ctx.source, ctx.recipe
     langs, rl_lang, n_ent = list(r.sft.seen_langs), r.rl.lang, r.sft.entropy_tasks
     eval_ids = [p.id for p in src.eval_problems()]
@@ -42,7 +42,7 @@ def io_data_stage(ctx) -> dict:
     def first_passing(cands, need_langs, n):
         """The first `n` of `cands` whose reference in every language of `need_langs` passes, checked in chunks."""
         out, i = [], 0
-        with Executor(hide=src.hidden_files()) as ex:
+        with open_executor(r.runtime.executor, hide=src.hidden_files()) as ex:
             while len(out) < n and i < len(cands):
                 chunk = cands[i:i + max(8, 2 * (n - len(out)))]
                 i += len(chunk)
@@ -174,9 +174,9 @@ class IOBenchSource(BenchSource):
         set and its languages), the launch and the estimates; nothing is loaded into memory but the data."""
         from evals.benchmarks import BenchmarkError
 
-        from .bench_plan import _accelerate, _estimates, _model
+        from .bench_plan import plan_estimates, plan_launch, plan_model
         r = self.recipe
-        model = _model(r, errors, warnings)
+        model = plan_model(r, errors, warnings)
         data: dict = {"source": self.data, "layout": r.io.layout}
         try:
             train, evals = self.train_problems(), self.eval_problems()
@@ -203,6 +203,6 @@ class IOBenchSource(BenchSource):
             errors.append(f"[io].data: no problem outside the evaluation set has a {r.rl.lang} reference")
         if train and not evals:
             errors.append("[io].eval_problems: no evaluation problems")
-        launch = _accelerate(r, errors)
+        launch = plan_launch(r, errors)
         n_eval = len(evals) * len(r.eval.langs)
-        return {"model": model, "data": data, "launch": launch, "estimates": _estimates(r, model, n_eval, errors)}
+        return {"model": model, "data": data, "launch": launch, "estimates": plan_estimates(r, model, n_eval, errors)}

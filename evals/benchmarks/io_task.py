@@ -93,6 +93,3 @@ class IOBenchTask:
         its `Result` to an `IOVerdict`)."""
         program = io_program(self.problem, lang, self.program(lang, completion), self.judge)
         return dataclasses.replace(program, id=id or f"{self.id}/{lang}"), OutputVerdict(self.problem, lang, self.judge)
-
-    def with_format(self, fmt) -> IOBenchTask:
-        return dataclasses.replace(self, fmt=fmt)

@@ -127,9 +127,6 @@ class BenchTask:
     def truncate(self, lang: str, text: str) -> str:
         return self.ending(lang).truncate(text)
 
-    def with_format(self, fmt: PromptFormat) -> BenchTask:
-        return dataclasses.replace(self, fmt=fmt)
-
 
 def bench_tasks(aligned: Mapping[int, Mapping[str, Problem]], benchmark: str, fmt: PromptFormat = CodePrefix(),
                 split: str = "") -> list[BenchTask]:

@@ -6,7 +6,8 @@ server, a warm Node runner, fast-start flags, one build per compiled program). `
 `map` of one. A program with `inputs` (a stdin/stdout program) is built once and run once per input in the
 same sandboxed request; its `Result.runs` carries each run's whole stdout for the caller to compare on
 the host. Not for: assembling programs from tasks (benchmarks and the world do that), or judging outputs
-(`evals.benchmarks.io_judge`).
+(`evals.benchmarks.io_judge`). The same API on a Ray cluster, this executor on every node:
+`ray_executor.RayExecutor` (a backend by name: `backends.open_executor`).
 """
 from __future__ import annotations
 

@@ -136,7 +136,7 @@ class Language:
 #     proof epilogue   flushes stdout and writes "\n" + token + "\n" to it, only when reached as the
 #                      program's last statement (not when its function is called early from elsewhere).
 # So a program cannot learn the token from its source file, arguments, environment or descriptors; what
-# stays open (a program that searches its interpreter's memory) is listed in the README's sandbox section.
+# stays open (a program that searches its interpreter's memory) is listed in docs/sandbox.md.
 PROOF_FILE = ".psft_proof"
 
 

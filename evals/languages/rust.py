@@ -6,7 +6,7 @@ of its own body that no other code can name, a `.preinit_array` entry that reads
 file before any `.init_array` constructor and before `main`, and the static that keeps the token.
 `main` prints the token after the tests' `main` has returned; a panic or `process::exit` skips it.
 Open: the order of several `.preinit_array` entries is the linker's, so a program's own entry there may
-run before the seal's (README, sandbox section).
+run before the seal's (docs/sandbox.md).
 """
 from __future__ import annotations
 

@@ -302,7 +302,7 @@ def _bind(spec: tuple, table: dict, k: int | None) -> Callable | None:
     return lambda x: fn(x, *consts)
 
 
-def _initial(pipe: Pipeline, args: tuple) -> Any:
+def initial_value(pipe: Pipeline, args: tuple) -> Any:
     dom = base_domain(pipe.domain)
     return (args[0], args[1]) if dom in ("list2", "str2") else args[0]
 

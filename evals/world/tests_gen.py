@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from .grammar import Pipeline, _initial, base_domain, compile_pipeline
+from .grammar import Pipeline, base_domain, compile_pipeline, initial_value
 from .primitives import PRIMS, Domain
 
 LOWER = "abcdeiklmnorstuy"
@@ -110,7 +110,7 @@ _BOTTOM = None  # an input outside the pipeline's domain
 
 
 def _runner(pipe: Pipeline):
-    fn = compile_pipeline(pipe) if pipe.depth else (lambda args: _initial(pipe, args))
+    fn = compile_pipeline(pipe) if pipe.depth else (lambda args: initial_value(pipe, args))
 
     def run(args: tuple):
         try:

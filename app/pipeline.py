@@ -1,8 +1,8 @@
 """The study pipeline, one stage graph for every recipe: the task source's head stages (world ->
 tokenizer -> pretrain, or model -> bench-data; `app/sources/`) -> sft-data -> SFT arms -> RL arms in
 the source language + oracles -> an evaluation of every checkpoint on the source's evaluation sets ->
-tables -> probes (activations and alignment metrics, `app.probing`) -> the HTML report -> causal tests
-(a recipe's optional `[interventions]` table: `app.intervening`).
+tables -> probes (activations and alignment metrics, `app.probing`) -> causal tests (a recipe's optional
+`[interventions]` table: `app.intervening`) -> the HTML report.
 
 `build_graph(recipe, source, ctx)` lists the stages; each is a module-level function of a
 `RunContext` (and its arm or checkpoint) that a test can call alone. A stage writes its outputs
@@ -231,15 +231,17 @@ def build_graph(recipe, source, ctx: RunContext | None = None, probe=None, inter
                             partial(probe_stage, ctx, probe),
                             after=["tables"]))
         report_after.append("probe")
+    if interventions is not None:   # the report shows them: it comes after, and reads them (a recipe without
+        added = intervention_stages(recipe, ctx, interventions, pairs)   # the table keeps its report hash)
+        stages += added
+        report_after += [s.name for s in added]
     stages.append(Stage("report", {"v": REPORT_VERSION}, partial(report_stage, ctx), after=report_after))
-    if interventions is not None:
-        stages += intervention_stages(recipe, ctx, interventions, pairs)
     return stages
 
 
 def intervention_stages(recipe, ctx, table, pairs) -> list[Stage]:
-    """`interventions-<kind>-<arm>` for every arm and kind of the `[interventions]` table, after the report (they
-    take longest, and the report does not read them). One stage per (arm, kind), not one per arm: each is hashed from
+    """`interventions-<kind>-<arm>` for every arm and kind of the `[interventions]` table, after the tables and
+    probes and before the report (which shows them). One stage per (arm, kind), not one per arm: each is hashed from
     the fields its kind reads (`alphas` moves the transplant stages only), resumes alone, and its wall time
     is its own line in events.jsonl. Each reads the arm's two checkpoints and their evaluations (whose
     hashes carry the world, the training and `[eval]`)."""

@@ -1,7 +1,7 @@
 """A recipe's `[interventions]` table: checked before anything is written (one line naming the key), printed by
 `psft config`, listed by the dry run as one stage per (arm, kind) after the report, hashed so that changing
-the table re-runs only the intervention stages it concerns, and run by `psft run --resume` on a finished
-run without redoing anything else."""
+the table re-runs only the intervention stages it concerns (and the report, which shows them), and run by
+`psft run --resume` on a finished run without redoing anything else."""
 from __future__ import annotations
 
 import json
@@ -39,14 +39,15 @@ def test_without_a_table_there_is_no_intervention_stage_and_no_hash_moves():
     with_table = _hashes(load_recipe("micro", TABLE))
     assert not any(k.startswith("interventions-") for k in plain)
     assert [k for k in with_table if k not in plain] == [f"interventions-{k}-parallel" for k in KINDS]
-    assert {k: with_table[k] for k in plain} == plain
+    assert list(with_table)[-4:] == [*(f"interventions-{k}-parallel" for k in KINDS), "report"]   # it shows them
+    assert {k: with_table[k] for k in plain if k != "report"} == {k: v for k, v in plain.items() if k != "report"}
 
 
 def test_a_kind_specific_field_moves_only_that_kinds_stages():
-    assert _moved({"interventions.alphas": "[0.5, 1.0]"}) == {"interventions-transplant-parallel"}
-    assert _moved({"interventions.probe_tasks": "50"}) == {"interventions-erase-parallel"}
-    assert _moved({"interventions.layers": "[0]"}) == {f"interventions-{k}-parallel" for k in KINDS}
-    assert _moved({"interventions.n_tasks": "5"}) == {f"interventions-{k}-parallel" for k in KINDS}
+    assert _moved({"interventions.alphas": "[0.5, 1.0]"}) == {"interventions-transplant-parallel", "report"}
+    assert _moved({"interventions.probe_tasks": "50"}) == {"interventions-erase-parallel", "report"}
+    assert _moved({"interventions.layers": "[0]"}) == {*(f"interventions-{k}-parallel" for k in KINDS), "report"}
+    assert _moved({"interventions.n_tasks": "5"}) == {*(f"interventions-{k}-parallel" for k in KINDS), "report"}
     # the probe set's text follows [probe].text unless the table sets it: erase reads it, nothing else does
     assert _moved({"probe.text": '"body"'}) == {"probe", "report", "interventions-erase-parallel"}
 
@@ -61,8 +62,9 @@ def test_each_arm_and_kind_is_its_own_stage_reading_the_arms_checkpoints_and_eva
                               "interventions.kinds": '["patch", "transplant"]'})
     stages = build_graph(r, source_for(r), None, probe_config(r, source_for(r)), interventions_config(r, source_for(r)))
     names = [s.name for s in stages]
-    assert names[names.index("report") + 1:] == ["interventions-patch-parallel", "interventions-transplant-parallel",
-                                                 "interventions-patch-oracle-lua", "interventions-transplant-oracle-lua"]
+    assert names[names.index("probe") + 1:] == ["interventions-patch-parallel", "interventions-transplant-parallel",
+                                                "interventions-patch-oracle-lua", "interventions-transplant-oracle-lua",
+                                                "report"]
     by = {s.name: s for s in stages}
     assert by["interventions-patch-oracle-lua"].after == ["sft-parallel", "oracle-lua", "eval-sft-parallel",
                                                           "eval-oracle-lua"]
@@ -128,7 +130,7 @@ def test_resuming_a_finished_run_with_a_table_runs_only_the_intervention_stages(
     r = load_recipe("micro", {**TABLE, "interventions.kinds": '["erase"]', "interventions.n_tasks": "3",
                               "interventions.probe_tasks": "4", "interventions.n_boot": "100"})
     first = run_pipeline(r, run, quiet=True, resume=True)
-    assert first.ran == ["interventions-erase-parallel"]
+    assert first.ran == ["interventions-erase-parallel", "report"]
     out = json.loads((run / "interventions" / "erase-parallel.json").read_text())
     assert set(out["conditions"]) == {"vs", "model", "erase.vs.L1", "erase.model.L1"} and out["tasks"]["n"] == 3
     marker = json.loads((run / "stages" / "interventions-erase-parallel.json").read_text())

@@ -70,6 +70,75 @@ def test_the_build_uses_the_precompiled_header(tmp_path):
     assert "invalid" not in r.stderr
 
 
+GO_MANY_PACKAGES = """package main
+
+import (
+	"container/heap"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type ints []int
+
+func (h ints) Len() int            { return len(h) }
+func (h ints) Less(i, j int) bool  { return h[i] < h[j] }
+func (h ints) Swap(i, j int)       { h[i], h[j] = h[j], h[i] }
+func (h *ints) Push(x interface{}) { *h = append(*h, x.(int)) }
+func (h *ints) Pop() interface{}   { o := *h; x := o[len(o)-1]; *h = o[:len(o)-1]; return x }
+
+func main() {
+	h := &ints{5, 2, 8}
+	heap.Init(h)
+	b, _ := json.Marshal(map[string]float64{"r": math.Sqrt(2)})
+	xs := strings.Fields("b a c")
+	sort.Strings(xs)
+	fmt.Println(heap.Pop(h), regexp.MustCompile("a+b").MatchString("aab"), string(b), xs, strconv.Itoa(7), time.Duration(3))
+	var m map[string]int
+	m["x"] = 1
+}
+"""
+
+
+def test_a_go_build_gives_the_binary_the_toolchains_own_library_gives(tmp_path):
+    """The prebuilt library (no DWARF), `-dwarf=false` and the tools' GC settings change no byte of the
+    binary: it is the one `compile` + `link -s -w` make against the toolchain's own standard library."""
+    from evals.languages import go
+    _need("go")
+    lang = get_language("go")
+    env = dict(os.environ, GO111MODULE="off", CGO_ENABLED="0", GOFLAGS="", GOCACHE=str(tmp_path / "cache"))
+    std = prebuilt.go_std()
+    assert std is not None, "no prebuilt Go library here"
+    work = tmp_path / "w"  # one folder for both builds: the binary names its source by its path
+    work.mkdir()
+    for source in (GO_MANY_PACKAGES, lang.seal(PROGRAMS["go"][0] + RIGHT["go"], PROGRAMS["go"][1])):
+        (work / "main.go").write_text(source)
+        imports = subprocess.run(["go", "list", "-f", '{{join .Imports " "}}', "main.go"], cwd=work, env=env,
+                                 capture_output=True, text=True, check=True).stdout.split()
+        listed = subprocess.run(["go", "list", "-export", "-deps", "-f",
+                                 "{{if .Export}}packagefile {{.ImportPath}}={{.Export}}{{end}}", *imports],
+                                cwd=work, env=env, capture_output=True, text=True, check=True).stdout
+        (tmp_path / "importcfg").write_text(listed)
+        for argv in ([std["compile"], "-o", "main.a", "-p", "main", "-complete", "-pack", "-importcfg",
+                      str(tmp_path / "importcfg"), "main.go"],
+                     [std["link"], "-s", "-w", "-buildmode=exe", "-importcfg", str(tmp_path / "importcfg"),
+                      "-o", "main", "main.a"]):
+            subprocess.run(argv, cwd=work, check=True, timeout=120)
+        reference = (work / "main").read_bytes()
+        (work / "main").unlink()
+        argv = go.build_adapt(lang.argv(lang.build, 512), source)
+        assert argv[0] == "/bin/sh", argv
+        r = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert (work / "main").read_bytes() == reference
+        assert sorted(os.listdir(work)) == ["main", "main.go"]
+
+
 # ---- artefacts and helpers no program can change --------------------------------------------------
 
 WRITE_PREBUILT = r'''
@@ -110,6 +179,8 @@ def test_a_program_cannot_write_the_precompiled_headers_or_the_go_library():
         root = str(prebuilt.root())
         assert any(n.startswith("cpp-pch-") for n in os.listdir(root)) and any(
             n.startswith("go-std-") for n in os.listdir(root))
+        with open(prebuilt.go_std()["importcfg_link"]) as cfg:  # every archive a link reads is tried below
+            assert all(line.split("=", 1)[1].startswith(root + os.sep) for line in cfg), "Go library elsewhere"
         r = ex.run(Program("python", WRITE_PREBUILT.replace("@ROOT@", repr(root))))
         assert r.status is Status.PASSED, r
         assert r.stdout.split("HIT", 1)[1].strip() == "[]", r.stdout

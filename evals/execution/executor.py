@@ -24,7 +24,7 @@ from evals.languages import LANGUAGES, Language, UnknownLanguage, get_language
 from evals.languages.base import NODE_PATH, node_types_dir
 
 from . import sandbox
-from .program import Program
+from .program import Program, unique_programs
 from .result import Limits, Result, Status
 from .worker import Worker
 
@@ -92,9 +92,7 @@ class Executor:
         """Run programs in parallel; results come back in input order."""
         programs = list(programs)
         limits = limits or self.limits
-        unique: dict[str, Program] = {}
-        for p in programs:
-            unique.setdefault(p.key(), p)
+        unique = unique_programs(programs)
         futures = {k: self._pool.submit(self._run_one, p, p.limits or limits) for k, p in unique.items()}
         bar = None
         if progress:

@@ -39,3 +39,12 @@ class Program:
         if self.limits is not None:
             h.update(repr(sorted(self.limits.to_dict().items())).encode())
         return h.hexdigest()
+
+
+def unique_programs(programs) -> dict[str, Program]:
+    """Each distinct program once, by `Program.key()`, in first-seen order: what an executor runs for a batch
+    in which identical programs share one verdict."""
+    unique: dict[str, Program] = {}
+    for p in programs:
+        unique.setdefault(p.key(), p)
+    return unique

@@ -40,7 +40,7 @@ import threading
 from collections.abc import Iterable, Sequence
 
 from . import sandbox
-from .program import Program
+from .program import Program, unique_programs
 from .result import Limits, Result, Status
 
 # Per actor: chunks in flight (one running, one queued behind it), and the largest chunk in workers.
@@ -167,9 +167,7 @@ class RayExecutor:
         """Run programs on the cluster; results come back in input order, one per program."""
         programs = list(programs)
         limits = limits or self.limits
-        unique: dict[str, Program] = {}
-        for p in programs:
-            unique.setdefault(p.key(), p)
+        unique = unique_programs(programs)
         with self._lock:  # one batch at a time: its bookkeeping is the pool's
             self.stats["completed"] = 0
             if unique:

@@ -173,11 +173,16 @@ def interventions_stage(ctx: RunContext, arm: str, kind: str, cfg, n_tasks: int)
     draws its own (`app.intervening.run_interventions`; its finished conditions survive a kill). The unedited pair is
     evaluated once for all kinds (`interventions/.baselines/`)."""
     from .intervening import Pair, load_rows, run_interventions, setup_from_recipe
+    name = f"{kind}-{arm}"
+    target = ctx.root / "interventions" / f"{name}.json"
+    if target.exists() and not (ctx.root / "stages" / f"interventions-{name}.json").exists():
+        # not this stage's own earlier output (that has a stage marker): a `psft intervene RUN` result of the same name
+        raise RunExists(f"{target} was not written by the stage interventions-{name} (a `psft intervene` result?): "
+                        "move or rename it; nothing was overwritten")
     base, out = rl_pairs(ctx.recipe.sft.arms, getattr(ctx.recipe, "oracles", ()))[arm]
     ref = {"model": load_rows(ctx.root / "evals" / f"{out}.jsonl"), "vs": load_rows(ctx.root / "evals" / f"{base}.jsonl")}
     pair = Pair(ctx.checkpoint(out), ctx.checkpoint(base), out, base, ref)
     folder = ctx.root / "interventions"
-    name = f"{kind}-{arm}"
     say = ctx.logger(f"interventions-{name}")
 
     def log(msg: str) -> None:

@@ -155,3 +155,19 @@ def test_the_unedited_pairs_rows_are_kept_by_content_not_by_path(tmp_path):
     assert baseline_key(a, tasks, ecfg, "float32") != key
     assert baseline_key(b, tasks[:1], ecfg, "float32") != key                   # other tasks
     assert baseline_key(b, tasks, SimpleNamespace(**{**vars(ecfg), "max_new_tokens": 11}), "float32") != key
+
+
+def test_the_stage_never_overwrites_a_result_it_did_not_write(tmp_path):
+    from app.context import RunContext
+    from app.pipeline import RunExists, interventions_stage
+    recipe = load_recipe("micro", TABLE)
+    ctx = RunContext(recipe, source_for(recipe), tmp_path / "run")
+    manual = ctx.root / "interventions" / "patch-parallel.json"
+    manual.parent.mkdir(parents=True)
+    manual.write_text('{"kind": "patch", "by": "psft intervene"}')
+    try:
+        with pytest.raises(RunExists, match="not written by the stage interventions-patch-parallel"):
+            interventions_stage(ctx, "parallel", "patch", None, 2)
+    finally:
+        ctx.close()
+    assert manual.read_text() == '{"kind": "patch", "by": "psft intervene"}'

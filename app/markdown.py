@@ -1,7 +1,7 @@
 """One run's tables as Markdown, for results pages and notes (`psft report RUN --markdown`): pass@1 with
 its intervals, the confirmatory contrasts (Holm), the RL gains (exploratory), the arms compared, and
 cross-language retrieval by layer against the bag-of-tokens baseline, on the probe set and on the lexical
-control set. The cells are the report's and explorer's (`app.tables`); the probe table is
+control set, and each intervention's finding and tables. The cells are the report's and explorer's (`app.tables`); the probe table is
 `app.study.probes_markdown` of this one run. Pooled seeds have their own tables (`app.study.markdown`).
 Not for: computing anything, or HTML (`report.py`).
 """
@@ -49,4 +49,23 @@ def run_markdown(run: Run) -> str:
         probes = pooled_probes([run])
         if probes:
             out += ["", probes_markdown(probes).rstrip("\n")]
+    for name in run.intervention_names:
+        out += interventions_markdown(run.intervention(name))
     return "\n".join(out) + "\n"
+
+
+def interventions_markdown(result: dict) -> list[str]:
+    """One `interventions/<name>.json` as the report shows it: its finding, the declared family (Holm), each
+    edit's effect per language and group, and pass@1 per condition (lines, to join)."""
+    from .intervention_results import finding
+    from .tables import intervention_effect_frame, intervention_family_frame, intervention_pass_frame
+    out = ["", f"Intervention `{result.get('name')}`. {finding(result)}"]
+    fam = intervention_family_frame(result)
+    if not fam.empty:
+        out += ["", "Confirmatory family (declared before the run; Holm):", "", frame_markdown(fam)]
+    eff = intervention_effect_frame(result)
+    if not eff.empty:
+        out += ["", "Each edit against its unedited checkpoint, points [95% CI] (exploratory except the cells marked "
+                "confirmatory):", "", frame_markdown(eff)]
+    out += ["", "Greedy pass@1 (%) per condition [95% Wilson interval]:", "", frame_markdown(intervention_pass_frame(result))]
+    return out

@@ -332,3 +332,14 @@ def test_without_a_world_the_prompt_comes_from_the_runs_own_evaluation(run, tmp_
     ok(at.checkbox(key="iv_changed").uncheck().run())
     ok(at.selectbox(key="iv_task").set_value(task).run())
     assert prompt in [c.value for c in at.code]
+
+
+def test_the_markdown_tables_carry_each_intervention_with_its_family(run):
+    from app.markdown import run_markdown
+    from app.rundata import open_run
+    text = run_markdown(open_run(run))
+    for name in NAMES:
+        assert f"Intervention `{name}`." in text
+        for m in result(name)["family"]["members"]:
+            assert f"{points(m['diff'])} {interval(m['ci95'])}" in text, (name, m["condition"])
+    assert "Greedy pass@1 (%) per condition" in text and "nan" not in text.lower()

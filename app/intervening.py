@@ -48,9 +48,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from evals.scoring.multiplicity import mark_confirmatory
 from probe.interventions.config import InterventionConfig
 
-from .intervention_stats import contrasts, finite, groups_of, holm, per_task, share_of_gain, values
+from .intervention_stats import contrasts, finite, groups_of, per_task, share_of_gain, values
 from .runfs import read_json, write_json, write_jsonl
 from .sources.world import HELD_OUT_SPLITS  # the splits a world run evaluates on
 
@@ -461,15 +462,9 @@ def _assemble(cfg, pair: Pair, setup: WorldSetup, ecfg, name, layers, langs, gro
         conditions[cond] = entry
         if role == "main":
             family.append((cond, entry[f"vs_{receiver}"][cfg.group]))
-    members = [(c, cell) for c, cell in family if cell.get("p_value") is not None]
-    adjusted = holm([cell["p_value"] for _, cell in members])
-    fam_out = []
-    for (c, cell), p in zip(members, adjusted):
-        bound = any(m.get("p_bound") and m["p_value"] <= cell["p_value"] for _, m in members)
-        cell.update(role="confirmatory", p_holm=p, p_holm_bound=bound, significant=bool(p < cfg.alpha_level))
-        fam_out.append({"condition": c, "group": cfg.group, "diff": cell["diff"], "ci95": cell["ci95"],
-                        "p_value": cell["p_value"], "p_holm": p, "p_holm_bound": bound,
-                        "significant": cell["significant"]})
+    fam_out = [{"condition": c, "group": cfg.group, "diff": cell["diff"], "ci95": cell["ci95"],
+                "p_value": cell["p_value"], "p_holm": cell["p_holm"], "p_holm_bound": cell["p_holm_bound"],
+                "significant": cell["significant"]} for c, cell in mark_confirmatory(family, cfg.alpha_level)]
     per_task_values = {k: {la: [pts[k][la].get(t) for t in task_ids] for la in langs} for k in pts}
     result = {
         "name": name, "kind": cfg.kind, "config": cfg.to_dict(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from evals.scoring.multiplicity import mark_confirmatory
 from probe.interventions.config import InterventionConfig
 
 
@@ -92,11 +93,6 @@ def contrasts(edit_pt: dict, base_pt: dict, langs: Sequence[str], groups: dict[s
     return out
 
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    from train.transfer import holm as _holm
-    return _holm(p_values)
-
-
 def pool_seeds(results: Sequence[dict], seeds: Sequence[int], cfg: InterventionConfig) -> dict:
     """One result per training seed of the same intervention (same tasks, conditions and languages) pooled:
     every contrast's interval covers seeds and tasks (the crossed seed x task random-effects model of
@@ -148,12 +144,9 @@ def pool_seeds(results: Sequence[dict], seeds: Sequence[int], cfg: InterventionC
     for m in first["family"]["members"]:
         c = m["condition"]
         members.append((c, conditions[c][f"vs_{conditions[c]['receiver']}"][first["family"]["group"]]))
-    members = [(c, x) for c, x in members if x.get("p_value") is not None]
-    fam = []
-    for (c, x), p in zip(members, holm([x["p_value"] for _, x in members])):
-        x.update(role="confirmatory", p_holm=p, significant=bool(p < cfg.alpha_level))
-        fam.append({"condition": c, "group": first["family"]["group"], "diff": x["diff"], "ci95": x["ci95"],
-                    "p_value": x["p_value"], "p_holm": p, "significant": x["significant"], "per_seed": x["per_seed"]})
+    fam = [{"condition": c, "group": first["family"]["group"], "diff": x["diff"], "ci95": x["ci95"],
+            "p_value": x["p_value"], "p_holm": x["p_holm"], "significant": x["significant"], "per_seed": x["per_seed"]}
+           for c, x in mark_confirmatory(members, cfg.alpha_level)]
     keep = ("name", "kind", "config", "recipe", "layers", "hooks", "alphas", "langs", "source_lang", "groups",
             "seen_langs", "tasks", "generation", "positions")
     return finite({**{k: first[k] for k in keep if k in first}, "seeds": list(seeds),

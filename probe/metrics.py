@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evals.scoring.multiplicity import holm
+
 from . import clustering, stats
 from .cka import cka_matrices
 from .config import ProbeConfig
@@ -327,7 +329,7 @@ def permutation_tests(per_task: dict, ckpts: Sequence[str], hooks: Sequence[str]
                         res = stats.paired_permutation(va, vb, n_perm=cfg.n_perm, seed=cfg.seed, n_boot=cfg.n_boot)
                     tests.append({"name": f"{a} vs {b}", "metric": metric, "layer": hook, "pooling": pooling,
                                   "norm": norm, "a": a, "b": b, **res})
-    for t, p in zip(tests, stats.holm([t["p_value"] for t in tests])):
+    for t, p in zip(tests, holm([t["p_value"] for t in tests])):
         t["p_adjusted"] = p
         if p is None:
             t["verdict"] = "not computable"

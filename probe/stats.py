@@ -194,18 +194,6 @@ def paired_permutation(a: Sequence[float], b: Sequence[float], n_perm: int = 100
     return {"effect": _num(d.mean()), "ci95": ci["ci95"], "p_value": _num(p), "n": n}
 
 
-def holm(p_values: Sequence[float | None]) -> list[float | None]:
-    """Holm-Bonferroni adjusted p-values (None stays None), controlling the family-wise error rate."""
-    idx = [i for i, p in enumerate(p_values) if p is not None]
-    order = sorted(idx, key=lambda i: p_values[i])
-    out: list[float | None] = [None] * len(p_values)
-    running = 0.0
-    m = len(order)
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
-
 
 # ---- alignment and transfer ----------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ import random
 import numpy as np
 import pytest
 
+from evals.scoring.multiplicity import holm
 from train.transfer import (
     AnalysisConfig,
     format_p,
-    holm,
     pooled_pass,
     pooled_transfer,
     seed_task_interval,

@@ -60,6 +60,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Literal
 
+from evals.scoring.multiplicity import mark_confirmatory
+
 from .config import require
 from .evaluate import per_task_pass
 
@@ -354,30 +356,15 @@ def _family(compare: dict, analysis: AnalysisConfig) -> dict:
             missing.append(c)
         else:
             members.append((c, cell))
-    adjusted = holm([cell["p_value"] for _, cell in members])
     out = []
-    for (c, cell), p in zip(members, adjusted):
-        # A p-value stored as its bound 1/B makes every Holm value it can reach a bound too.
-        bound = any(m.get("p_bound") and m["p_value"] <= cell["p_value"] for _, m in members)
-        cell.update(role="confirmatory", p_holm=p, p_holm_bound=bound, significant=bool(p < analysis.alpha))
+    for c, cell in mark_confirmatory(members, analysis.alpha):
         out.append({"contrast": c, "group": analysis.group, "diff": cell["diff"], "ci95": cell["ci95"],
-                    "p_value": cell["p_value"], "p_bound": bool(cell.get("p_bound")), "p_holm": p,
-                    "p_holm_bound": bound, "significant": cell["significant"],
+                    "p_value": cell["p_value"], "p_bound": bool(cell.get("p_bound")), "p_holm": cell["p_holm"],
+                    "p_holm_bound": cell["p_holm_bound"], "significant": cell["significant"],
                     "interval_unit": cell["interval_unit"]})
     return {"contrasts": [_norm_contrast(c) for c in analysis.confirmatory], "group": analysis.group,
             "correction": "holm", "alpha": analysis.alpha, "members": out, "missing": missing,
             "note": "Holm over the declared contrasts only; every other cell is exploratory (unadjusted)."}
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone), controlling the family-wise error rate."""
-    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
-    out = [0.0] * len(p_values)
-    running, m = 0.0, len(p_values)
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        out[i] = running
-    return out
 
 
 def _reported(scores_by_ckpt, ckpt: str, lang: str, per_task: dict[str, float]) -> float:

@@ -117,12 +117,12 @@ def eval_tasks(setup: WorldSetup, n_tasks: int | None = None) -> list:
     return select_tasks([t for s in HELD_OUT_SPLITS for t in setup.world.split(s)], cfg)
 
 
-def load_checkpoint(path: Path, eval_cfg):
-    """(model, tokenizer) in the evaluation's dtype and attention kernel, eval mode, no gradients."""
+def load_checkpoint(path: Path, eval_cfg, device: str = "cpu"):
+    """(model, tokenizer) on `device`, in the evaluation's dtype and attention kernel, eval mode, no gradients."""
     from probe.capture import load_model
     dtype = {"auto": "bfloat16", "": "float32"}.get(eval_cfg.dtype, eval_cfg.dtype)
     try:
-        model, tok = load_model(path, dtype=dtype)
+        model, tok = load_model(path, device=device, dtype=dtype)
     except (OSError, ValueError) as e:
         raise InterventionError(f"{path}: cannot load a model ({e})") from None
     if eval_cfg.attention and hasattr(model, "set_attn_implementation"):
@@ -162,8 +162,9 @@ def default_name(cfg: InterventionConfig, pair: Pair) -> str:
 def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, out: Path, name: str | None = None,
                       n_tasks: int | None = None, langs: Sequence[str] | None = None, executor=None,
                       force: bool = False, progress: bool = False, log: Callable | None = None,
-                      baselines: Path | None = None) -> dict:
-    """Run every condition of `cfg` on `pair` and write `<out>/<name>.json` (see the module docstring).
+                      baselines: Path | None = None, device: str = "cpu") -> dict:
+    """Run every condition of `cfg` on `pair`, both checkpoints on `device`, and write `<out>/<name>.json` (see
+    the module docstring).
     `baselines`: a folder where the unedited checkpoints' rows are kept, keyed by the checkpoint's files and
     the generation settings (`baseline_key`), so that several kinds run on one pair evaluate them once.
     Returns the JSON object."""
@@ -190,7 +191,7 @@ def run_interventions(pair: Pair, setup: WorldSetup, cfg: InterventionConfig, ou
     for role, path in (("model", pair.model), ("vs", pair.vs)):
         if path is None:
             continue
-        models[role], t = load_checkpoint(path, setup.eval)
+        models[role], t = load_checkpoint(path, setup.eval, device)
         if tok is None:
             tok = t
         elif t.get_vocab() != tok.get_vocab():

@@ -171,7 +171,7 @@ def interventions_stage(ctx: RunContext, arm: str, kind: str, cfg, n_tasks: int)
     """interventions/<kind>-<arm>.json (and .rows.jsonl): intervention `kind` (`cfg`, an `InterventionConfig`)
     on `rl-<arm>` against the SFT checkpoint it started from, on `n_tasks` tasks drawn as the run's evaluation
     draws its own (`app.intervening.run_interventions`; its finished conditions survive a kill). The unedited pair is
-    evaluated once for all kinds (`interventions/.baselines/`)."""
+    evaluated once for all kinds (`interventions/.baselines/`). Both checkpoints run on `[runtime].device`."""
     from .intervening import Pair, load_rows, run_interventions, setup_from_recipe
     name = f"{kind}-{arm}"
     target = ctx.root / "interventions" / f"{name}.json"
@@ -191,7 +191,7 @@ def interventions_stage(ctx: RunContext, arm: str, kind: str, cfg, n_tasks: int)
             print(msg, flush=True)
     result = run_interventions(pair, setup_from_recipe(ctx.recipe), cfg, folder, name=name, n_tasks=n_tasks,
                                executor=ctx.executor(), force=True, progress=ctx.progress,
-                               log=log, baselines=folder / ".baselines")
+                               log=log, baselines=folder / ".baselines", device=str(ctx.device))
     return {"output": f"interventions/{name}.json", "conditions": len(result["conditions"])}
 
 

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests import tiny_lm
 
@@ -182,6 +183,9 @@ def test_intervene_on_a_study_pools_the_seeds(pair, run_folder, tmp_path, capsys
     (["--model", "{rl}", "--vs", "{sft}", "--data", "{recipe}", "--n-tasks", "-1"], "--n-tasks must be >= 0"),
     (["{root}/no-run"], "no run folder"),
     (["{root}", "--model", "{rl}"], "not both"),
+    pytest.param(["--model", "{rl}", "--vs", "{sft}", "--data", "{recipe}", "--device", "cuda"],
+                 "no CUDA device is visible here",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is visible here")),
 ])
 def test_intervene_rejects_bad_input_with_one_message(pair, tmp_path, capsys, argv, message):
     root, recipe, sft, rl = pair

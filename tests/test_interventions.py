@@ -179,3 +179,21 @@ def test_an_edit_at_a_layer_the_model_does_not_have_is_refused(model, tok):
     from probe.interventions import AddVector, EditedLM
     with pytest.raises(ValueError, match="decoder layers"):
         EditedLM(model, tok, [AddVector(7, torch.zeros(model.config.hidden_size))])
+
+
+def test_an_eraser_fitted_on_the_cpu_follows_the_residual_to_its_device():
+    """A model on a GPU gets the CPU-fitted eraser's tensors on its own device, moved once; the `meta` device
+    stands in for a GPU here (tensors of shape only, on a device other than the eraser's)."""
+    from probe.interventions import Erase, fit_eraser
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 8)).astype(np.float32)
+    eraser, _ = fit_eraser(X, ["a", "b", "c"] * 20)
+    edit = Erase(0, eraser)
+    h = torch.as_tensor(X[:4])
+    assert torch.allclose(edit.new(h), eraser(h))            # on the eraser's own device: the eraser itself
+    assert edit.on(h.device) is eraser
+    far = torch.empty(4, 8, device="meta")
+    out = edit.new(far)
+    assert out.device.type == "meta" and out.shape == far.shape
+    moved = edit.on(far.device)
+    assert moved.proj_left.device.type == "meta" and moved is edit.on(far.device)

@@ -201,9 +201,15 @@ class RuntimeConfig:
         """Set torch's thread count and return the `torch.device` to run on (imports torch)."""
         import torch
         torch.set_num_threads(auto_threads(self.threads))
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return torch.device(resolve_device(self.device))
+
+
+def resolve_device(device: str | None = "auto") -> str:
+    """`device` as given, except 'auto' or None: 'cuda' when a GPU is visible, else 'cpu' (imports torch)."""
+    if device not in (None, "auto"):
+        return device
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def auto_threads(threads: int = 0) -> int:

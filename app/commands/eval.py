@@ -65,6 +65,7 @@ def add_parser(sub):
 def request_from_args(args):
     from app.cli import CliError
     from app.evalrun import EvalRequest
+    from train.config import resolve_device
 
     if args.bench == "world":
         if not args.recipe:
@@ -97,14 +98,9 @@ def request_from_args(args):
                                                                       | {args.samples}))}
     return EvalRequest(model=args.model, bench=args.bench, data=args.data, adapter=args.adapter, recipe=args.recipe,
                        langs=_list(args.langs), name=args.name, out=args.out, engine=args.engine, prompt=args.prompt,
-                       device=args.device or _default_device(), workers=args.workers, timeout_s=args.timeout,
+                       device=resolve_device(args.device), workers=args.workers, timeout_s=args.timeout,
                        executor=args.executor,
                        overrides=tuple((k, v) for k, v in overrides.items() if v is not None))
-
-
-def _default_device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def run(args) -> int:

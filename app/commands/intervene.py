@@ -48,6 +48,7 @@ def add_parser(sub):
     p.add_argument("--out", type=Path, default=None, help="output folder (default RUN/interventions or "
                                                           "artifacts/interventions)")
     p.add_argument("--force", action="store_true", help="replace an existing <name>.json")
+    p.add_argument("--device", default=None, help="torch device of both checkpoints (default: cuda when available, else cpu)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
@@ -173,6 +174,7 @@ def run(args) -> int:
     from app.intervention_stats import pool_seeds
     from app.preflight import BadInput, check_runtimes
     from app.runfs import write_json
+    from train.config import resolve_device
     if args.n_tasks is not None and args.n_tasks < 0:
         raise CliError(f"--n-tasks must be >= 0 (0: all), got {args.n_tasks}")
     jobs = resolve(args)
@@ -189,6 +191,11 @@ def run(args) -> int:
         check_runtimes(langs or setup.eval.langs)
     except BadInput as e:
         raise CliError(str(e)) from None
+    device = resolve_device(args.device)
+    if device.startswith("cuda"):
+        import torch
+        if not torch.cuda.is_available():
+            raise CliError(f"--device {device}: no CUDA device is visible here (pass --device cpu)")
     if cfg.kind == "transplant" and cfg.source_lang not in (langs or setup.eval.langs):
         raise CliError(f"--langs must include the source language {cfg.source_lang}")
     name = args.name or (f"{args.kind}-{args.arm}" if args.run is not None else default_name(cfg, jobs[0][1]))
@@ -211,7 +218,7 @@ def run(args) -> int:
                 _say(log, f"seed {seed}: {pair.model_name} vs {pair.vs_name}")
             results.append(run_interventions(pair, job_setup, cfg, out, name=name, n_tasks=args.n_tasks, langs=langs,
                                              force=args.force, progress=not args.quiet and sys.stderr.isatty(),
-                                             log=log))
+                                             log=log, device=device))
     except InterventionError as e:
         raise CliError(str(e)) from None
     if pooled_out is not None:

@@ -52,6 +52,18 @@ class Erase:
     layer: int
     eraser: object
     kind: str = field(default="erase", init=False)
+    _moved: dict = field(default_factory=dict, init=False, repr=False)
 
     def new(self, h, donor_h=None):
-        return self.eraser(h.float()).to(dtype=h.dtype)
+        return self.on(h.device)(h.float()).to(dtype=h.dtype)
+
+    def on(self, device):
+        """The eraser with its tensors on `device`, moved once per device (an eraser fitted on the CPU edits a
+        model on a GPU). A LeaceEraser's tensors are `proj_left`, `proj_right` and `bias`; any other callable
+        is used as it is."""
+        if device not in self._moved:
+            e = self.eraser
+            tensors = (e.proj_left, e.proj_right, e.bias) if hasattr(e, "proj_left") else None
+            self._moved[device] = e if tensors is None or tensors[0].device == device else \
+                type(e)(*(None if t is None else t.to(device) for t in tensors))
+        return self._moved[device]

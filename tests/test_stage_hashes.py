@@ -45,9 +45,9 @@ def test_an_rl_change_reruns_rl_and_what_reads_it_not_the_other_evaluations(micr
 def test_rl_and_eval_precision_follow_the_runtime_knob_unless_set():
     from train.bench_recipe import load_bench_recipe
     from train.recipe import load_recipe
-    study = load_recipe("study")
+    study = load_recipe("study", {"runtime.bf16_autocast": "true"})
     assert (study.runtime.bf16_autocast, study.rl.bf16, study.eval.dtype) == (True, True, "bfloat16")
-    fp32 = load_recipe("study", {"runtime.bf16_autocast": "false"})
+    fp32 = load_recipe("study")
     assert (fp32.rl.bf16, fp32.eval.dtype) == (False, "float32")
     exception = load_recipe("toy", {"runtime.bf16_autocast": "false", "rl.bf16": "true", "eval.dtype": "bfloat16"})
     assert (exception.rl.bf16, exception.eval.dtype) == (True, "bfloat16")
@@ -66,7 +66,7 @@ def test_bf16_on_a_cpu_that_emulates_it_gets_one_note(tmp_path):
     info.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
     assert cpu_has_native_bf16(info) is True
     assert cpu_has_native_bf16(tmp_path / "absent") is None
-    note = precision_note(load_recipe("study"), native=False)
+    note = precision_note(load_recipe("study", {"runtime.bf16_autocast": "true"}), native=False)
     assert note and "runtime.bf16_autocast, rl.bf16, eval.dtype" in note and "--set runtime.bf16_autocast=false" in note
-    assert precision_note(load_recipe("study"), native=True) is None
-    assert precision_note(load_recipe("study", {"runtime.bf16_autocast": "false"}), native=False) is None
+    assert precision_note(load_recipe("study", {"runtime.bf16_autocast": "true"}), native=True) is None
+    assert precision_note(load_recipe("study"), native=False) is None

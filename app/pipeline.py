@@ -10,8 +10,9 @@ atomically and a marker with its hash (`app/stages.py`); a rerun skips what is d
 (`--resume`), so a run killed at any moment and resumed ends with the results of an uninterrupted one.
 `run_pipeline` checks the input first (`preflight`: nothing is written or deleted before), then runs
 the graph, or one stage of it (`only`: what `accelerate launch` runs per training stage; only rank 0
-writes). `dry_run` lists the same graph with the command of each stage. `quiet` silences progress
-bars, stage lines and library warnings (the event log still records everything).
+writes); with `[runtime].jobs` > 1 the stages whose upstream is done run at once, each in its own process
+(`app.jobs`, `run_stage_job`). `dry_run` lists the same graph with the command of each stage. `quiet`
+silences progress bars, stage lines and library warnings (the event log still records everything).
 Not for: the training itself (`train/`) or the folder layout's writing primitives (`runfs.py`).
 """
 from __future__ import annotations

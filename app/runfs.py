@@ -5,6 +5,7 @@ Layout of `artifacts/runs/<name>/` (the contract that `probe` and `app` read; se
     config.json            the resolved recipe (and seed)
     events.jsonl           one JSON object per event (stage start/end, training logs, ...)
     stages/<stage>.json    a stage's completion marker: its config hash, time, outputs
+    logs/<stage>.log       with `--jobs N` > 1: the output of the process that ran the stage
     data/                  manifests: world statistics, SFT mixtures (token counts, task ids)
     checkpoints/<ckpt>/    Hugging Face `save_pretrained` folders with the tokenizer
     evals/<ckpt>.jsonl     one row per task, language and sample

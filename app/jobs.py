@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .stages import Stage, StageRunner, graph_hashes
+from .stages import Stage, StageOrderError, StageRunner, graph_hashes
 
 POLL = 0.2    # seconds between looks at the running children
 GRACE = 10.0  # seconds a stopped child has to exit after SIGTERM before its group gets SIGKILL
@@ -58,29 +58,31 @@ class _Job:
 
 
 def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch) -> None:
-    """Run every stage of `stages` not done yet (`runner.done`), up to `jobs` at a time, each as `launch`
-    starts it; fills `runner.hashes`, `.ran` and `.skipped` as `StageRunner.run_graph` does."""
+    """Run `stages` as `StageRunner.run_graph` does, but up to `jobs` at a time, each as `launch` starts it: once
+    its upstream stages are done, a stage whose marker holds its hash is skipped, any other runs. Fills
+    `runner.hashes`, `.ran` and `.skipped`."""
     hashes = graph_hashes(stages)
     runner.hashes.update(hashes)
     after = {s.name: s.after for s in stages}
-    done: set[str] = set()
-    pending: list[str] = []
-    for s in stages:
-        if runner.done(s.name, hashes[s.name]):
-            done.add(s.name)
-            runner.skipped.append(s.name)
-            runner.log("stage_skipped", stage=s.name, hash=hashes[s.name])
-        else:
-            pending.append(s.name)
+    done: set[str] = set()          # done with its upstream: what a stage waits for
+    pending = [s.name for s in stages]
     running: dict[str, _Job] = {}
     failure: str | None = None
     main_thread = threading.current_thread() is threading.main_thread()   # where signal handlers may be set
     old_term = signal.signal(signal.SIGTERM, _exit_on_sigterm) if main_thread else None
     try:
         while pending or running:
-            while failure is None and len(running) < jobs:
+            while failure is None:
                 ready = next((n for n in pending if all(a in done for a in after[n])), None)
                 if ready is None:
+                    break
+                if runner.done(ready, hashes[ready]):   # checked once its upstream is done, as run_graph does
+                    pending.remove(ready)
+                    done.add(ready)
+                    runner.skipped.append(ready)
+                    runner.log("stage_skipped", stage=ready, hash=hashes[ready])
+                    continue
+                if len(running) >= jobs:
                     break
                 pending.remove(ready)
                 running[ready] = _start(ready, hashes[ready], runner, launch)
@@ -105,6 +107,8 @@ def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch
             signal.signal(signal.SIGTERM, old_term)
     if failure is not None:
         raise StageFailed(failure)
+    if pending:   # a stage reads one that is not in the graph
+        raise StageOrderError(f"stages {', '.join(pending)} wait for stages that are not in the graph")
 
 
 def _exit_on_sigterm(signum, frame):

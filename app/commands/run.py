@@ -1,6 +1,7 @@
 """`psft run`: the whole study, resumable, for every recipe (see app/pipeline.py and README).
 
     psft run --recipe toy                                              # the synthetic world, CPU
+    psft run --recipe toy --jobs 2                                     # two independent stages at a time
     psft run --recipe smol-micro --data ../shared/data/mbxp            # a pretrained model on MBXP, minutes
     psft run --recipe paper --data DATA --dry-run                      # check a GPU plan on a CPU
     psft run --recipe smol --data DATA --stage sft-parallel --resume   # one stage (what accelerate launches)

@@ -115,6 +115,32 @@ def test_jobs_below_one_is_refused_before_the_run_folder_is_touched(tmp_path, ca
     assert "jobs" in capsys.readouterr().err and not (tmp_path / "r").exists()
 
 
+def test_a_stage_process_rebuilds_every_builtin_recipe_to_the_same_stage_hashes():
+    """What `stage_launcher` hands a stage process (the resolved recipe as JSON) rebuilds the same recipe, so
+    the same graph and hashes, whatever the seed; jobs and the threads it sets are in no hash."""
+    import dataclasses
+
+    from app.pipeline import build_graph
+    from app.preflight import interventions_config, probe_config
+    from app.sources import source_for
+    from app.stages import graph_hashes
+    from train.bench_recipe import BENCH_BUILTIN
+    from train.recipe import BUILTIN, load_recipe, recipe_from_dict
+
+    def hashes(r):
+        s = source_for(r)
+        return graph_hashes(build_graph(r, s, None, probe_config(r, s), interventions_config(r, s)))
+    for name in [*BUILTIN, *BENCH_BUILTIN]:
+        recipe = load_recipe(name).with_seed(3)
+        data = json.loads(json.dumps(recipe.to_dict()))
+        if name in BENCH_BUILTIN:
+            data["path"] = recipe.path
+        child = recipe_from_dict(data)
+        child = dataclasses.replace(child, runtime=dataclasses.replace(child.runtime, threads=1, jobs=1))
+        assert child == dataclasses.replace(recipe, runtime=child.runtime), name
+        assert hashes(child) == hashes(load_recipe(name, {"runtime.jobs": "4"}).with_seed(3)), name
+
+
 def test_a_stage_process_refuses_a_recipe_whose_hash_differs(tmp_path):
     from app.pipeline import run_stage_job
     from app.stages import StageOrderError

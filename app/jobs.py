@@ -30,19 +30,20 @@ from .stages import Stage, StageOrderError, StageRunner, graph_hashes
 POLL = 0.2    # seconds between looks at the running children
 GRACE = 10.0  # seconds a stopped child has to exit after SIGTERM before its group gets SIGKILL
 
-# launch(stage name, its expected hash, the open log file) -> the started child (its own process group)
-Launch = Callable[[str, str, IO], subprocess.Popen]
+# launch(stage name, its expected hash, its torch threads, the open log file) -> the started child (its own
+# process group)
+Launch = Callable[[str, str, int, IO], subprocess.Popen]
 
 
 class StageFailed(Exception):
     """A stage's process failed; `str(e)` is one line naming the stage and where its traceback is."""
 
 
-def job_threads(threads: int, jobs: int) -> int:
-    """Torch threads of each stage process: the run's threads knob (0: what `auto_threads` picks now) split
+def stage_threads(threads: int, jobs: int, alone: bool) -> int:
+    """Torch threads of one stage process: all the run's `threads` (resolved, >= 1) for a stage that runs alone
+    while every stage still to run waits for it (pretraining: what jobs = 1 gives it), else `threads` split
     over `jobs`, at least 1, so one each when `jobs` >= the cores."""
-    from train.config import auto_threads
-    return max(1, auto_threads(threads) // jobs)
+    return threads if alone else max(1, threads // jobs)
 
 
 def log_path(root: Path, stage: str) -> Path:
@@ -57,13 +58,14 @@ class _Job:
     t0: float
 
 
-def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch) -> None:
-    """Run `stages` as `StageRunner.run_graph` does, but up to `jobs` at a time, each as `launch` starts it: once
-    its upstream stages are done, a stage whose marker holds its hash is skipped, any other runs. Fills
-    `runner.hashes`, `.ran` and `.skipped`."""
+def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch, threads: int = 1) -> None:
+    """Run `stages` as `StageRunner.run_graph` does, but up to `jobs` at a time, each as `launch` starts it with
+    its share of the run's `threads` (`stage_threads`): once its upstream stages are done, a stage whose marker
+    holds its hash is skipped, any other runs. Fills `runner.hashes`, `.ran` and `.skipped`."""
     hashes = graph_hashes(stages)
     runner.hashes.update(hashes)
     after = {s.name: s.after for s in stages}
+    below = downstream(stages)
     done: set[str] = set()          # done with its upstream: what a stage waits for
     pending = [s.name for s in stages]
     running: dict[str, _Job] = {}
@@ -85,7 +87,8 @@ def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch
                 if len(running) >= jobs:
                     break
                 pending.remove(ready)
-                running[ready] = _start(ready, hashes[ready], runner, launch)
+                alone = not running and all(n in below[ready] for n in pending)
+                running[ready] = _start(ready, hashes[ready], stage_threads(threads, jobs, alone), runner, launch)
             if not running:
                 break
             time.sleep(POLL)
@@ -111,16 +114,26 @@ def run_jobs(stages: list[Stage], runner: StageRunner, jobs: int, launch: Launch
         raise StageOrderError(f"stages {', '.join(pending)} wait for stages that are not in the graph")
 
 
+def downstream(stages: list[Stage]) -> dict[str, set[str]]:
+    """Stage name -> every stage that reads it, directly or not."""
+    below: dict[str, set[str]] = {s.name: set() for s in stages}
+    for s in reversed(stages):   # graph order: a stage comes after what it reads
+        for a in s.after:
+            below[a] |= {s.name} | below[s.name]
+    return below
+
+
 def _exit_on_sigterm(signum, frame):
     raise SystemExit(128 + signum)   # unwinds through run_jobs' `finally`, which stops the children
 
 
-def _start(name: str, h: str, runner: StageRunner, launch: Launch) -> _Job:
+def _start(name: str, h: str, threads: int, runner: StageRunner, launch: Launch) -> _Job:
     path = log_path(runner.root, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     log = open(path, "w")
-    proc = launch(name, h, log)
-    runner.log("job_start", stage=name, hash=h, pid=proc.pid, log=str(path.relative_to(runner.root)))
+    proc = launch(name, h, threads, log)
+    runner.log("job_start", stage=name, hash=h, pid=proc.pid, threads=threads,
+               log=str(path.relative_to(runner.root)))
     runner.say(f"[{name}] started (output: {path})")
     return _Job(name, proc, log, time.time())
 

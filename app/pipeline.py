@@ -339,8 +339,10 @@ def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bo
     jobs = recipe.runtime.jobs
     try:
         if jobs > 1 and only is None and main:
-            from .jobs import job_threads, run_jobs
-            run_jobs(graph, runner, jobs, stage_launcher(recipe, root, job_threads(recipe.runtime.threads, jobs), quiet))
+            from train.config import auto_threads
+
+            from .jobs import run_jobs
+            run_jobs(graph, runner, jobs, stage_launcher(recipe, root, quiet), threads=auto_threads(recipe.runtime.threads))
         else:
             runner.run_graph(graph, only=only, main=main, cheap=source.cheap_stages)
     finally:
@@ -350,24 +352,24 @@ def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bo
     return RunResult(root, runner.ran, runner.skipped, seconds)
 
 
-def stage_launcher(recipe, root: Path, threads: int, quiet: bool):
+def stage_launcher(recipe, root: Path, quiet: bool):
     """How `app.jobs.run_jobs` starts a stage: `python -m app.stage_job` in its own process group (this
     code's folder first on its PYTHONPATH), reading from stdin the recipe as resolved here, the run folder,
-    the stage, the hash this process computed for it, its torch `threads` and `quiet`."""
+    the stage, the hash this process computed for it, its torch threads and `quiet`."""
     import subprocess
     import sys
     data = recipe.to_dict()
     if getattr(recipe, "kind", "") == "bench":
         data["path"] = recipe.path   # not in to_dict (config.json): where [launch]'s relative paths start
-    spec = {"recipe": data, "root": str(root), "threads": threads, "quiet": quiet, "parent": os.getpid()}
+    spec = {"recipe": data, "root": str(root), "quiet": quiet, "parent": os.getpid()}
     code = str(Path(__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))}
 
-    def launch(stage: str, h: str, log) -> subprocess.Popen:
+    def launch(stage: str, h: str, threads: int, log) -> subprocess.Popen:
         proc = subprocess.Popen([sys.executable, "-m", "app.stage_job"], stdin=subprocess.PIPE, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env, text=True)
         try:
-            proc.stdin.write(json.dumps({**spec, "stage": stage, "hash": h}))
+            proc.stdin.write(json.dumps({**spec, "stage": stage, "hash": h, "threads": threads}))
             proc.stdin.close()
         except BrokenPipeError:   # it died at once: its log says why, and run_jobs reports it
             pass

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.jobs import StageFailed, job_threads, run_jobs
+from app.jobs import StageFailed, run_jobs, stage_threads
 from app.runfs import EventLog
 from app.stages import Stage, StageRunner
 
@@ -25,24 +25,24 @@ from .micro_run import PSFT
 # A synthetic stage process: sleeps, then fails or writes the marker the runner expects, with its times.
 STAGE_SCRIPT = """
 import json, sys, time
-root, name, h, sleep, fail = sys.argv[1:]
+root, name, h, sleep, fail, threads = sys.argv[1:]
 t0 = time.time()
 time.sleep(float(sleep))
 if fail == "1":
     raise ValueError("boom in " + name)
 with open(f"{root}/stages/{name}.json", "w") as f:
-    json.dump({"stage": name, "hash": h, "t0": t0, "t1": time.time()}, f)
+    json.dump({"stage": name, "hash": h, "t0": t0, "t1": time.time(), "threads": int(threads)}, f)
 """
 
 
 def _synthetic(root: Path, sleeps: dict[str, float], fail=()):
     launched = []
 
-    def launch(name, h, log):
+    def launch(name, h, threads, log):
         launched.append(name)
         return subprocess.Popen([sys.executable, "-c", STAGE_SCRIPT, str(root), name, h, str(sleeps[name]),
-                                 "1" if name in fail else "0"], stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                 "1" if name in fail else "0", str(threads)], stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     (root / "stages").mkdir(parents=True, exist_ok=True)
     return StageRunner(root, EventLog(root / "events.jsonl"), quiet=True), launch, launched
 
@@ -54,9 +54,11 @@ def _stage(name, after=()):
 def test_ready_stages_run_at_most_n_at_once_and_only_after_their_upstream(tmp_path):
     graph = [_stage("a"), _stage("b", ["a"]), _stage("c", ["a"]), _stage("d", ["a"]), _stage("e", ["b", "c", "d"])]
     runner, launch, launched = _synthetic(tmp_path, dict.fromkeys("abcde", 0.4))
-    run_jobs(graph, runner, 2, launch)
+    run_jobs(graph, runner, 2, launch, threads=4)
     marks = {n: json.loads((tmp_path / "stages" / f"{n}.json").read_text()) for n in "abcde"}
     assert sorted(runner.ran) == list("abcde") and runner.skipped == []
+    # a and e run alone with everything left waiting for them: all the threads; b, c, d share them
+    assert {n: marks[n]["threads"] for n in "abcde"} == {"a": 4, "b": 2, "c": 2, "d": 2, "e": 4}
     assert all(marks[n]["t0"] >= marks["a"]["t1"] for n in "bcd")
     assert marks["e"]["t0"] >= max(marks[n]["t1"] for n in "bcd")
     overlap = [sum(marks[n]["t0"] <= marks[m]["t0"] < marks[n]["t1"] for n in "abcde") for m in "abcde"]
@@ -107,7 +109,8 @@ def test_jobs_is_for_cpu_runs_and_splits_the_threads():
     with pytest.raises(BadInput, match=r"\[runtime\].device = 'auto'"):
         check_jobs(load_recipe("micro", {"runtime.jobs": "2", "runtime.device": "auto"}))
     check_jobs(load_recipe("micro", {"runtime.device": "auto"}))   # jobs = 1: anything goes
-    assert (job_threads(4, 2), job_threads(2, 2), job_threads(1, 3)) == (2, 1, 1)
+    assert [stage_threads(t, j, False) for t, j in [(4, 2), (2, 2), (1, 3)]] == [2, 1, 1]
+    assert stage_threads(2, 2, alone=True) == 2
 
 
 def test_jobs_below_one_is_refused_before_the_run_folder_is_touched(tmp_path, capsys):

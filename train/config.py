@@ -175,9 +175,11 @@ class RuntimeConfig:
     jobs: int = field(default=1, metadata={
         "help": "Stages run at once (`psft run --jobs N`): with N > 1 every stage whose upstream stages are done "
                 "starts, up to N at a time, each in its own process (its output in the run's logs/<stage>.log), "
-                "with max(1, threads // N) torch threads (threads 0: the count `auto_threads` picks now), so one "
-                "each when N >= cores. CPU runs only (no CUDA device, no [launch] accelerate config). Same stage "
-                "hashes and outputs as 1 (stages one after another, in this process). In no stage hash."})
+                "with max(1, threads // N) torch threads (threads 0: the count `auto_threads` picks when the run "
+                "starts), so one each when N >= cores; a stage that every stage still to run waits for, started "
+                "alone (pretraining), gets all the threads. CPU runs only (no CUDA device, no [launch] accelerate "
+                "config). Same stage hashes and outputs as 1 (stages one after another, in this process). In no "
+                "stage hash."})
     seed: int = field(default=0, metadata={
         "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
                 "which has its own seed in [world])."})

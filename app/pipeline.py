@@ -10,8 +10,9 @@ atomically and a marker with its hash (`app/stages.py`); a rerun skips what is d
 (`--resume`), so a run killed at any moment and resumed ends with the results of an uninterrupted one.
 `run_pipeline` checks the input first (`preflight`: nothing is written or deleted before), then runs
 the graph, or one stage of it (`only`: what `accelerate launch` runs per training stage; only rank 0
-writes). `dry_run` lists the same graph with the command of each stage. `quiet` silences progress
-bars, stage lines and library warnings (the event log still records everything).
+writes); with `[runtime].jobs` > 1 the stages whose upstream is done run at once, each in its own process
+(`app.jobs`, `run_stage_job`). `dry_run` lists the same graph with the command of each stage. `quiet`
+silences progress bars, stage lines and library warnings (the event log still records everything).
 Not for: the training itself (`train/`) or the folder layout's writing primitives (`runfs.py`).
 """
 from __future__ import annotations
@@ -28,7 +29,7 @@ from functools import partial
 from pathlib import Path
 
 from .context import RunContext, launch_rank
-from .preflight import interventions_config, preflight, probe_config
+from .preflight import check_jobs, interventions_config, preflight, probe_config
 from .runfs import clean_temporaries, read_json, write_json, write_jsonl
 from .stages import Stage, StageRunner
 
@@ -314,6 +315,8 @@ def run_pipeline(recipe, root: Path, quiet: bool = False, resume: bool = False, 
     from .sources import source_for
     source = source or source_for(recipe)
     probe = preflight(recipe, source, root, resume or only is not None, force)
+    if only is None:
+        check_jobs(recipe)
     if checked is not None:
         checked()
     interventions = interventions_config(recipe, source)
@@ -328,16 +331,79 @@ def _run(recipe, source, probe, root: Path, quiet: bool, resume: bool, force: bo
     if main:
         prepare_run_dir(root, {**recipe.to_dict(), "seed": recipe.runtime.seed}, resume or only is not None, force)
     ctx = RunContext(recipe, source, root, progress=not quiet and main)
-    ctx.log("run_start", recipe=recipe.name, seed=recipe.runtime.seed, pid=os.getpid(), only=only)
+    ctx.log("run_start", recipe=recipe.name, seed=recipe.runtime.seed, pid=os.getpid(), only=only,
+            jobs=recipe.runtime.jobs)
     ctx.device   # noqa: B018 -- sets torch's threads (runtime.apply) before any stage
     runner = StageRunner(root, ctx.log, quiet=quiet or not main)
+    graph = build_graph(recipe, source, ctx, probe, interventions)
+    jobs = recipe.runtime.jobs
     try:
-        runner.run_graph(build_graph(recipe, source, ctx, probe, interventions), only=only, main=main, cheap=source.cheap_stages)
+        if jobs > 1 and only is None and main:
+            from train.config import auto_threads
+
+            from .jobs import run_jobs
+            run_jobs(graph, runner, jobs, stage_launcher(recipe, root, quiet), threads=auto_threads(recipe.runtime.threads))
+        else:
+            runner.run_graph(graph, only=only, main=main, cheap=source.cheap_stages)
     finally:
         ctx.close()
     seconds = round(time.time() - t_start, 1)
     ctx.log("run_end", seconds=seconds, ran=runner.ran, skipped=runner.skipped)
     return RunResult(root, runner.ran, runner.skipped, seconds)
+
+
+def stage_launcher(recipe, root: Path, quiet: bool):
+    """How `app.jobs.run_jobs` starts a stage: `python -m app.stage_job` in its own process group (this
+    code's folder first on its PYTHONPATH), reading from stdin the recipe as resolved here, the run folder,
+    the stage, the hash this process computed for it, its torch threads and `quiet`."""
+    import subprocess
+    import sys
+    data = recipe.to_dict()
+    if getattr(recipe, "kind", "") == "bench":
+        data["path"] = recipe.path   # not in to_dict (config.json): where [launch]'s relative paths start
+    spec = {"recipe": data, "root": str(root), "quiet": quiet, "parent": os.getpid()}
+    code = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))}
+
+    def launch(stage: str, h: str, threads: int, log) -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "app.stage_job"], stdin=subprocess.PIPE, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env, text=True)
+        try:
+            proc.stdin.write(json.dumps({**spec, "stage": stage, "hash": h, "threads": threads}))
+            proc.stdin.close()
+        except BrokenPipeError:   # it died at once: its log says why, and run_jobs reports it
+            pass
+        return proc
+    return launch
+
+
+def run_stage_job(spec: dict) -> None:
+    """One stage in a child process of `psft run --jobs N` (see `stage_launcher`): the recipe rebuilt from the
+    parent's resolved one, with the parent's threads for this process; the stage runs only if its hash here is
+    the parent's (the same recipe), and only once its upstream stages are done, as `psft run --stage NAME
+    --resume` would run it, but without preflight or touching the run folder's other files (the parent did
+    that, and sibling stages are writing)."""
+    import dataclasses
+
+    from train.recipe import recipe_from_dict
+
+    from .sources import source_for
+    from .stages import StageOrderError, graph_hashes
+    recipe = recipe_from_dict(spec["recipe"])
+    recipe = dataclasses.replace(recipe, runtime=dataclasses.replace(recipe.runtime, threads=spec["threads"], jobs=1))
+    source, root, name, quiet = source_for(recipe), Path(spec["root"]), spec["stage"], spec["quiet"]
+    with quiet_output(quiet):
+        ctx = RunContext(recipe, source, root, progress=False)
+        graph = build_graph(recipe, source, ctx, probe_config(recipe, source), interventions_config(recipe, source))
+        got = graph_hashes(graph).get(name)
+        if got != spec["hash"]:
+            raise StageOrderError(f"stage {name}: hash {got} here, {spec['hash']} in the run that started it "
+                                  "(not the same recipe): not run")
+        ctx.device   # noqa: B018 -- sets torch's threads (runtime.apply) before the stage
+        try:
+            StageRunner(root, ctx.log, quiet=quiet).run_graph(graph, only=name)
+        finally:
+            ctx.close()
 
 
 def dry_run(recipe, out: Path, runs: list[Path], recipe_arg: str, data_arg: str | None, sets: list[str]) -> dict:

@@ -158,6 +158,21 @@ def check_device(runtime) -> None:
                        "pass --set runtime.device=cpu (or 'auto')")
 
 
+def check_jobs(recipe) -> None:
+    """`[runtime].jobs` > 1 runs stages in parallel CPU processes: refused for a run on a CUDA device (or 'auto')
+    and for training under `accelerate launch` (`[launch].accelerate_config`), which place their own processes."""
+    if recipe.runtime.jobs <= 1:
+        return
+    devices = {"[runtime].device": recipe.runtime.device, "[rl].device": getattr(recipe.rl, "device", "cpu"),
+               "[probe].device": (recipe.probe or {}).get("device", "cpu")}
+    gpu = [f"{k} = {v!r}" for k, v in devices.items() if v != "cpu"]
+    launch = getattr(getattr(recipe, "launch", None), "accelerate_config", "")
+    if gpu or launch:
+        why = ", ".join(gpu + ([f"[launch].accelerate_config = {launch!r}"] if launch else []))
+        raise BadInput(f"[runtime].jobs = {recipe.runtime.jobs}: parallel stages are for CPU runs, and this one has "
+                       f"{why}: pass --jobs 1")
+
+
 def check_executor(runtime) -> None:
     """`[runtime].executor = "ray"`: the cluster must answer and every node host the sandboxed executor (its
     pool is started once and closed: seconds), so that a run does not stop at its first reward hours in."""

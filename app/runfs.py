@@ -5,6 +5,7 @@ Layout of `artifacts/runs/<name>/` (the contract that `probe` and `app` read; se
     config.json            the resolved recipe (and seed)
     events.jsonl           one JSON object per event (stage start/end, training logs, ...)
     stages/<stage>.json    a stage's completion marker: its config hash, time, outputs
+    logs/<stage>.log       with `--jobs N` > 1: the output of the process that ran the stage
     data/                  manifests: world statistics, SFT mixtures (token counts, task ids)
     checkpoints/<ckpt>/    Hugging Face `save_pretrained` folders with the tokenizer
     evals/<ckpt>.jsonl     one row per task, language and sample
@@ -14,6 +15,7 @@ Not for: deciding what runs (see `pipeline.py`).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -91,7 +93,11 @@ def clean_temporaries(root: Path) -> None:
 
 
 class EventLog:
-    """Append-only JSONL log of the run (one line per event; a torn last line is ignored by readers)."""
+    """Append-only JSONL log of the run (one line per event; a torn last line is ignored by readers).
+
+    Several processes append to one log when stages run at once (`psft run --jobs N`): each line goes out
+    in one `write` on a file opened with O_APPEND, under an exclusive `flock` of the file, so that lines
+    from different processes (or threads) never interleave within a line."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -100,5 +106,13 @@ class EventLog:
 
     def __call__(self, event: str, **fields) -> None:
         rec = {"t": round(time.time(), 3), "event": event, **fields}
-        with self._lock, open(self.path, "a") as f:
-            f.write(json.dumps(rec, default=str) + "\n")
+        line = (json.dumps(rec, default=str) + "\n").encode()
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                view = memoryview(line)
+                while view:   # a regular file takes the whole line at once; the loop covers a short write
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)   # closing releases the lock

@@ -172,6 +172,14 @@ class RuntimeConfig:
                 "core on an idle machine, 1 when other processes are running). Stated exceptions: [rl].threads "
                 "when not 0, [eval].threads (torch threads while generating, beside the executor's workers) and "
                 "[probe].threads when set. In no stage hash."})
+    jobs: int = field(default=1, metadata={
+        "help": "Stages run at once (`psft run --jobs N`): with N > 1 every stage whose upstream stages are done "
+                "starts, up to N at a time, each in its own process (its output in the run's logs/<stage>.log), "
+                "with max(1, threads // N) torch threads (threads 0: the count `auto_threads` picks when the run "
+                "starts), so one each when N >= cores; a stage that every stage still to run waits for, started "
+                "alone (pretraining), gets all the threads. CPU runs only (no CUDA device, no [launch] accelerate "
+                "config). Same stage hashes and outputs as 1 (stages one after another, in this process). In no "
+                "stage hash."})
     seed: int = field(default=0, metadata={
         "help": "Seed of model initialisation, data order and corpus language assignment (not of the world, "
                 "which has its own seed in [world])."})
@@ -192,6 +200,7 @@ class RuntimeConfig:
 
     def __post_init__(self):
         require(self, "threads", self.threads >= 0, "must be >= 0 (0: auto)")
+        require(self, "jobs", self.jobs >= 1, "must be >= 1")
         from evals.execution.backends import BACKENDS
         require(self, "executor", self.executor in BACKENDS, f"must be one of {', '.join(BACKENDS)}")
         require(self, "device", self.device in ("cpu", "cuda", "auto") or self.device.startswith("cuda:"),

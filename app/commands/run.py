@@ -1,6 +1,7 @@
 """`psft run`: the whole study, resumable, for every recipe (see app/pipeline.py and README).
 
     psft run --recipe toy                                              # the synthetic world, CPU
+    psft run --recipe toy --jobs 2                                     # two independent stages at a time
     psft run --recipe smol-micro --data ../shared/data/mbxp            # a pretrained model on MBXP, minutes
     psft run --recipe paper --data DATA --dry-run                      # check a GPU plan on a CPU
     psft run --recipe smol --data DATA --stage sft-parallel --resume   # one stage (what accelerate launches)
@@ -35,6 +36,10 @@ def add_parser(sub):
     p.add_argument("--stage", default=None,
                    help="run only this stage (its upstream stages must be done): what `accelerate launch` runs "
                         "per training stage; see --dry-run for the stages and their commands")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="run up to N independent stages at once, each in its own process with its output in "
+                        "<run>/logs/<stage>.log (sets [runtime].jobs; default the recipe's, 1: one stage after "
+                        "another). CPU runs only; the torch threads are split between them (see `psft config`)")
     p.add_argument("--dry-run", action="store_true",
                    help="check the recipe, inputs and launch and print the stage graph with each stage's "
                         "command, without loading or writing anything")
@@ -53,6 +58,8 @@ def overrides(args) -> dict:
         out[key.strip()] = value
     if getattr(args, "data", None):
         out["data.mbxp"] = args.data
+    if getattr(args, "jobs", None) is not None:
+        out["runtime.jobs"] = str(args.jobs)
     return out
 
 
@@ -65,6 +72,7 @@ def seed_roots(recipe_seeds, seeds: list[int], out: Path) -> dict[int, Path]:
 
 def run(args) -> int:
     from app.cli import CliError
+    from app.jobs import StageFailed
     from app.pipeline import RunExists, dry_run, run_pipeline
     from app.preflight import BadInput, precision_note
     from app.stages import StageOrderError
@@ -105,6 +113,9 @@ def run(args) -> int:
                                only=args.stage, checked=advise)
         except (RunExists, BadInput, StageOrderError) as e:
             raise CliError(str(e)) from e
+        except StageFailed as e:   # not bad input: the finished stages are kept, --resume goes on
+            print(f"psft run: {e}; the finished stages are kept: fix it, then rerun with --resume", file=sys.stderr)
+            return 1
         if not args.quiet:
             print(f"run {root}: {len(res.ran)} stages ran, {len(res.skipped)} skipped, {res.seconds:.0f}s",
                   file=sys.stderr)

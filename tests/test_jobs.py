@@ -53,7 +53,9 @@ def _stage(name, after=()):
 
 def test_ready_stages_run_at_most_n_at_once_and_only_after_their_upstream(tmp_path):
     graph = [_stage("a"), _stage("b", ["a"]), _stage("c", ["a"]), _stage("d", ["a"]), _stage("e", ["b", "c", "d"])]
-    runner, launch, launched = _synthetic(tmp_path, dict.fromkeys("abcde", 0.4))
+    # c outlasts b by far, so d starts beside c (were b and c to end in one poll, d would start alone, every
+    # stage left waiting for it: all the threads, as for a)
+    runner, launch, launched = _synthetic(tmp_path, {"a": 0.4, "b": 0.3, "c": 1.5, "d": 0.3, "e": 0.3})
     run_jobs(graph, runner, 2, launch, threads=4)
     marks = {n: json.loads((tmp_path / "stages" / f"{n}.json").read_text()) for n in "abcde"}
     assert sorted(runner.ran) == list("abcde") and runner.skipped == []

@@ -27,9 +27,11 @@ from .normalize import normalize
 from .retrieval import retrieval_scores
 from .similarity import parallel_cosine
 
-# Checkpoint pairs compared by permutation tests (A more aligned than B?), when both were probed.
+# Checkpoint pairs compared by permutation tests (A more aligned than B?), when both were probed: the
+# parallel arm against mono and multi, and the align arm against multi (the same generation data: did its
+# contrastive loss align what it was trained to?).
 TEST_PAIRS = (("sft-parallel", "sft-mono"), ("sft-parallel", "sft-multi"), ("rl-parallel", "rl-mono"),
-              ("rl-parallel", "rl-multi"))
+              ("rl-parallel", "rl-multi"), ("sft-align", "sft-multi"), ("rl-align", "rl-multi"))
 RETRIEVAL = (("top1", "top1"), ("top5", "top5"), ("mrr", "rr"))   # (reported name, per-query key)
 
 

@@ -50,10 +50,13 @@ def test_world_stage_hashes_are_those_existing_runs_recorded():
     entries moved on purpose since (PROBE_VERSION 2: the probe set became the evaluated tasks; REPORT_VERSION
     3: the report opens with a finding), so those two stages, and nothing else, rerun on --resume. A recipe's
     `[interventions]` table (the toy's) adds its stages before the report, which shows them: there the report
-    moves too. The study's seeds were recorded in bf16, its default then: the recipe now defaults to float32,
-    and the bf16 variant of it must still hash as recorded."""
+    moves too. The study's and the toy's seeds were recorded in bf16 (and the toy's with three arms and two confirmatory contrasts), their
+    defaults then: the recipes now default to float32 (the toy with the align arm), and their variants with
+    the old values must still hash as recorded."""
     want = json.loads(HASHES.read_text())
-    recorded_in = {"study": {"runtime.bf16_autocast": True}}
+    recorded_in = {"study": {"runtime.bf16_autocast": True},
+                   "toy": {"runtime.bf16_autocast": True, "sft.arms": '["mono", "multi", "parallel"]',
+                           "analysis.confirmatory": '["parallel - multi", "parallel - mono"]'}}
     for key, hashes in want.items():
         name, seed = key.split("/seed-")
         recipe = load_recipe(name, recorded_in.get(name)).with_seed(int(seed))

@@ -17,8 +17,10 @@ def test_builtin_recipes_load_and_hold_their_promises(name):
     assert set(r.sft.heldout_langs) >= {"lua", "perl"}
     assert r.pretrain.seq_len <= r.model.max_position_embeddings
     n_test = round(r.world.n_tasks * r.world.test_frac)
-    if name == "toy":
-        assert n_test >= 300 and r.eval.n_tasks >= 300
+    if name == "toy":   # the four causal tests: the align arm, its confirmatory contrast, the interventions
+        assert n_test >= 300 and r.eval.n_tasks >= 300 and "align" in r.sft.arms and not r.runtime.bf16_autocast
+        assert "align - multi" in r.analysis.confirmatory and r.runtime.jobs == 2
+        assert set(r.interventions["kinds"]) == {"transplant", "patch", "erase"}
     if name == "study":
         assert n_test >= 1000 and r.eval.n_tasks >= 1000 and len(r.seeds) == 6 and not r.runtime.bf16_autocast
 

@@ -113,6 +113,17 @@ def settle(browser, seconds: float = 3.0) -> None:
     page.close()
 
 
+def fresh_page(browser, viewport: dict | None = None, seconds: float = 3.0):
+    """A page in a new browser context (nothing cached: a first visitor), on about:blank for `seconds`
+    before it is used: a new context's window builds chromium's own omnibox web UI in another renderer
+    (0.7-1.8 s of CPU in its first seconds, seen in traces here, and not in every context), which on
+    shared cores would be timed with the page. A visitor's window is already up when they open a link."""
+    page = browser.new_context(viewport=viewport or {"width": 1500, "height": 1000}).new_page()
+    page.goto("about:blank")
+    page.wait_for_timeout(int(seconds * 1000))
+    return page
+
+
 @contextmanager
 def chromium():
     """A headless chromium (Debian's); playwright gives every launch a fresh temporary profile

@@ -27,9 +27,14 @@ def unprobed(tmp_path_factory):
     return write_synthetic_run(tmp_path_factory.mktemp("explorer") / "unprobed", n_tasks=5, probes=False)
 
 
-def open_app(run, monkeypatch) -> AppTest:
+def open_app(run, monkeypatch, first_visit: bool = False) -> AppTest:
+    """The explorer as its browser shows it once the first map is drawn (the page's component has said so:
+    `app/explorer/after_map.py`), or, with `first_visit`, the first run of a session: the map alone."""
+    from app.explorer.after_map import FLAG
     monkeypatch.setenv("PSFT_RUN", str(run))
     at = AppTest.from_file(SCRIPT, default_timeout=120)
+    if not first_visit:
+        at.session_state[FLAG] = True
     return ok(at.run())
 
 
@@ -43,12 +48,15 @@ def figures(at: AppTest) -> list[dict]:
 
 
 def tables(at: AppTest) -> list:
-    """The DataFrames shown (st.dataframe has no key in AppTest: find them by their columns)."""
-    return [d.value for d in at.dataframe]
+    """The tables shown, interactive (st.dataframe) and static (st.table), as DataFrames (AppTest gives
+    them no key: find them by their columns)."""
+    return [d.value for d in at.dataframe] + [t.value for t in at.table]
 
 
-def table(at: AppTest, *columns: str, index: str | None = None):
-    found = [t for t in tables(at) if set(columns) <= set(t.columns) and (index is None or t.index.name == index)]
+def table(at: AppTest, *columns: str, index: str | None = None, rows: tuple = ()):
+    """The tables with these columns, index name (interactive tables keep it) and row labels."""
+    found = [t for t in tables(at) if set(columns) <= set(t.columns) and (index is None or t.index.name == index)
+             and set(rows) <= set(t.index)]
     assert found, (columns, [list(t.columns) for t in tables(at)])
     return found
 
@@ -96,8 +104,8 @@ def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
     assert "sft-parallel · layer 1 · mean · centered · PCA" in m["title"]
     names = [t["name"] for t in m["traces"]]
     assert names[0] == "same task" and set(LANGS) <= set(names)
-    assert list(table(at, *LANGS, index="checkpoint")[0].index)[:2] == ["base", "sft-mono"]   # pass@1
-    assert list(table(at, *LANGS, index="arm")[0].index) == ["mono", "multi", "parallel", "oracle-lua"]   # RL gain
+    assert list(table(at, *LANGS, rows=("base",))[0].index)[:2] == ["base", "sft-mono"]   # pass@1
+    assert list(table(at, *LANGS, rows=("mono",))[0].index) == ["mono", "multi", "parallel", "oracle-lua"]   # RL gain
     assert at.number_input(key="program").value is None
     # the recipe's confirmatory family first (Holm), every other comparison labelled exploratory
     family = table(at, "difference", "p (Holm)", "verdict", index="contrast")[0]
@@ -105,6 +113,31 @@ def test_map_page_shows_the_map_tables_and_controls(probed, monkeypatch):
     shown = " ".join(m.value for m in at.markdown)
     assert "Holm over 2, on the zero-shot targets" in shown and "exploratory: no correction" in shown
     assert any("zero-shot" in c.value and "Interval unit" in c.value for c in at.caption)
+
+
+def test_a_first_visit_draws_the_map_alone_then_the_rest(probed, monkeypatch):
+    """A session's first run stops after the map and mounts the component that reports it drawn; once it
+    has (its callback sets the flag), the tables, the selection summary and the program panel follow."""
+    from app.explorer.after_map import FLAG
+    at = open_app(probed, monkeypatch, first_visit=True)
+    assert len(maps(at)) == 1 and not tables(at) and not at.number_input
+    assert [c.key for c in at.get("bidi_component")] == ["map_drawn_signal"]
+    at.session_state[FLAG] = True
+    ok(at.run())
+    assert len(maps(at)) == 1 and table(at, *LANGS, rows=("base",)) and at.number_input(key="program")
+    assert not at.get("bidi_component")
+    assert any("Select points" in c.value for c in at.caption)
+    ok(at.sidebar.radio(key="page").set_value("Alignment").run())      # other pages never wait for a map
+    assert figures(at)
+
+
+def test_the_intervals_are_built_only_once_their_expander_is_open(probed, monkeypatch):
+    at = open_app(probed, monkeypatch)
+    assert not at.dataframe and len(at.expander) == 1
+    # AppTest cannot click an expander: open it the way its on_change does, through its state
+    at.session_state["ci_tables"] = True
+    ok(at.run())
+    assert table(at, *LANGS, index="checkpoint") and table(at, *LANGS, index="arm")
 
 
 @pytest.mark.parametrize("key, values", [
@@ -295,7 +328,7 @@ def test_a_run_without_probes_says_so_on_every_page(unprobed, monkeypatch):
         ok(at.sidebar.radio(key="page").set_value(page).run())
         assert any("No probes yet" in i.value for i in at.info), page
     ok(at.sidebar.radio(key="page").set_value("Map").run())
-    assert table(at, *LANGS, index="checkpoint") and table(at, *LANGS, index="arm")
+    assert table(at, *LANGS, rows=("base",)) and table(at, *LANGS, rows=("mono",))
 
 
 def test_switching_runs_and_a_path_that_is_not_a_run(probed, unprobed, tmp_path, monkeypatch):

@@ -63,6 +63,12 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
         assert "layer 2" in map_title(page)
         assert set(LANGS) <= series_names(page)
+        # The rest of the first page follows the map (the page's component reports it drawn): the tables
+        # beside it, the program panel below (the intervals once their expander is opened: below).
+        page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stTable\"]').length >= 2 && "
+                               "document.querySelector('[data-testid=\"stNumberInputField\"]')", timeout=60_000)
+        assert page.locator('.st-key-selection_summary').count() == 1
+        assert page.locator('[data-testid="stDataFrame"]').count() == 0
 
         # Select a layer: the slider's thumb is a range input; one step left is layer 1.
         slider = page.locator('[data-testid="stSlider"] input[type="range"]').first
@@ -109,6 +115,10 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         n = int(text.split("Selection: ")[1].split(" programs")[0])
         assert n == 12 * len(LANGS) and "sft-parallel" in text and "→ rl-parallel" in text, text
         assert page.locator(EXCEPTION).count() == 0
+        frames = page.locator('[data-testid="stDataFrame"]').count()        # the program panel's
+        page.locator('[data-testid="stExpander"] summary').filter(has_text="95% confidence").first.click()
+        page.wait_for_function("n => document.querySelectorAll('[data-testid=\"stDataFrame\"]').length > n",
+                               arg=frames, timeout=60_000)
 
         # The other pages render in the browser too (each waits for a chart title only it draws), and every
         # layer axis draws every layer, embed included.

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import streamlit as st
 
-from ..rundata import NotARun, Run, find_runs
+from ..rundata import NotARun, Run
 from . import loaders as data
 
 PAGES = ("Map", "Compare", "Alignment", "CKA", "Interventions")
@@ -32,8 +33,9 @@ class View:
     norm: str
     layers: tuple[str, ...]
 
-    @property
+    @cached_property
     def version(self) -> tuple:
+        """The run's stamp, read once per script run (every loader takes it)."""
         return data.stamp(self.root)
 
     @property
@@ -62,7 +64,7 @@ def _pick(label: str, options: list, key: str, default=None, **kw):
 
 def sidebar() -> View | None:
     st.sidebar.title("Parallel-SFT explorer")
-    found = [str(p) for p in find_runs()]
+    found = data.run_folders()
     given = given_run()
     choices = list(dict.fromkeys([*([given] if given else []), *found]))
     other = st.sidebar.text_input("run folder", value="", key="run_path",
@@ -81,11 +83,13 @@ def sidebar() -> View | None:
     page = st.sidebar.radio("page", PAGES, key="page", horizontal=True)
     ckpts = run.probe_ckpts or run.ckpts
     ckpt = _pick("checkpoint", ckpts, key="ckpt", default="sft-parallel" if "sft-parallel" in ckpts else None)
-    pooling = _pick("pooling", run.poolings(ckpt) if ckpt in run.probe_ckpts else [], key="pooling",
+    version = data.stamp(str(Path(root)))
+    probed = ckpt in run.probe_ckpts
+    pooling = _pick("pooling", list(data.poolings(str(Path(root)), ckpt, version)) if probed else [], key="pooling",
                     help="how a program's token vectors became one vector (probe stage)")
     norm = _pick("normalisation", run.norms(), key="norm", default="centered",
                  help="raw; centered: each language's mean removed; standardized: also unit variance per dimension")
-    layers = run.layers(ckpt, pooling) if ckpt in run.probe_ckpts else []
+    layers = list(data.layers(str(Path(root)), ckpt, pooling, version)) if probed else []
     layer = None
     if layers:
         if st.session_state.get("layer") not in layers:

@@ -47,6 +47,27 @@ def get_run(root: str) -> Run:
     return run_at(root, stamp(root))
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def poolings(root: str, ckpt: str, version: tuple) -> tuple[str, ...]:
+    """A checkpoint's poolings (a glob of its probe folder), read once per version of the run: every
+    script run asks, and on shared cores each file-system call of a script run is slow (it waits for
+    Python's lock while the server sends files)."""
+    return tuple(run_at(root, version).poolings(ckpt))
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def layers(root: str, ckpt: str, pooling: str | None, version: tuple) -> tuple[str, ...]:
+    """A checkpoint's layer labels (the header of its activation file), read once per version of the run."""
+    return tuple(run_at(root, version).layers(ckpt, pooling))
+
+
+@st.cache_resource(ttl=20, show_spinner=False)
+def run_folders() -> tuple[str, ...]:
+    """The runs under artifacts/runs, newest first; listed again at most every 20 s."""
+    from ..rundata import find_runs
+    return tuple(str(p) for p in find_runs())
+
+
 @dataclass(frozen=True)
 class Programs:
     """The probed programs of one checkpoint, in rows.jsonl order (the same for every checkpoint)."""

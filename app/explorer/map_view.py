@@ -25,6 +25,7 @@ from ..tables import (
     transfer_frame,
 )
 from . import loaders as data
+from .after_map import map_drawn
 from .controls import View
 from .details import program_details
 from .projection import methods
@@ -300,7 +301,12 @@ def _styled(df, highlight: str | None):
 def tables_panel(view: View, highlight: str | None) -> None:
     """pass@1 and RL gain beside the map (points; the CIs in the expander below them), with the
     confirmatory contrasts the recipe declared first: every other comparison shown is exploratory. A bench
-    run that evaluated several benchmarks (MBXP, Multi-HumanEval) gets a choice of benchmark."""
+    run that evaluated several benchmarks (MBXP, Multi-HumanEval) gets a choice of benchmark.
+
+    The tables beside the map are static (`st.table`): a first visitor's browser then draws the map without
+    loading and running Streamlit's interactive data grid (a 0.5 MB chunk and a canvas per table, measured
+    in docs/results/2026-12-07-explorer-speed.md). The intervals (wide tables) are interactive and are only
+    built once their expander is opened."""
     run = view.run
     scores, transfer = run.scores, run.transfer
     by_bench = run.scores_by_benchmark
@@ -314,19 +320,24 @@ def tables_panel(view: View, highlight: str | None) -> None:
     fam = family_frame(family)
     if not fam.empty:
         st.markdown(f"**{family_title(family)}**")
-        st.dataframe(fam, key="family_table")
+        st.table(fam)
     if scores:
         st.markdown("**pass@1 (%)**")
-        st.dataframe(_styled((100 * pass_values(scores, langs)).round(1), highlight), key="pass_table")
+        st.table(_styled((100 * pass_values(scores, langs)).round(1), highlight))
     else:
         st.caption("no scores yet")
     if transfer:
         st.markdown("**RL gain (points; exploratory: no correction)**")
-        st.dataframe(_styled((100 * gain_values(transfer, langs)).round(1), highlight), key="transfer_table")
+        st.table(_styled((100 * gain_values(transfer, langs)).round(1), highlight))
         st.caption(f"{groups_note(transfer)} Interval unit: {interval_unit(transfer)}.")
     else:
         st.caption("no transfer table yet")
-    with st.expander("with 95% confidence intervals"):
+    if not (scores or transfer):
+        return
+    cis = st.expander("with 95% confidence intervals", key="ci_tables", on_change="rerun")
+    if not cis.open:
+        return
+    with cis:
         if scores:
             st.dataframe(pass_frame(scores, langs), key="pass_ci")
         if transfer:
@@ -354,6 +365,9 @@ def map_page(view: View) -> None:
     left, right = st.columns([3, 2])
     with left:
         draw_map(view, view.ckpt, opts, key="map")
+    if not map_drawn():             # a first visit: the map alone first (after_map.py)
+        return
+    with left:
         selection_summary(view, opts)
     with right:
         tables_panel(view, opts["highlight"])

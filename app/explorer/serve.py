@@ -29,6 +29,12 @@ def preimport() -> None:
     import train.transfer  # noqa: F401
     pd.DataFrame({"a": [1.0]}).style.format("{:.1f}").to_html()
     inspect.stack()
+    # Streamlit's first element of the process checks, through inspect.stack() in the script's thread
+    # (0.18 s there on shared cores, reading the source of every frame), whether it runs in a REPL, to
+    # warn that a script should be started with `streamlit run`; served here it always is.
+    from streamlit import delta_generator
+    if hasattr(delta_generator, "_use_warning_has_been_displayed"):
+        delta_generator._use_warning_has_been_displayed = True
 
 
 def warm(root: str | None) -> None:
@@ -46,9 +52,10 @@ def warm(root: str | None) -> None:
         if not ckpts:
             return
         ckpt = "sft-parallel" if "sft-parallel" in ckpts else ckpts[0]
-        pooling = run.poolings(ckpt)[0]
-        layers = run.layers(ckpt, pooling)
         version = data.stamp(root)
+        pooling = data.poolings(root, ckpt, version)[0]
+        layers = data.layers(root, ckpt, pooling, version)
+        data.run_folders()
         data.programs(root, ckpt, version)
         data.aligned_map(root, ckpt, pooling, layers[-1], "centered", "PCA", (ckpts[0], layers[-1]))
         data.rl_arms(run)

@@ -4,7 +4,7 @@ default) and by plotly (scattergl: the fallback, `PSFT_EXPLORER_MAP=plotly`), al
 
 For each size and map: a fresh server (`psft app`'s command: imports and the default view loaded before the
 first visitor, `app/explorer/serve.py`), then a first visitor (a new browser context: nothing cached in the
-browser) and a second one (same server). Then, with ECharts: a point clicked on the 200k map until its code
+browser; its window up before the clock starts, `tests.browser.fresh_page`) and a second one (same server). Then, with ECharts: a point clicked on the 200k map until its code
 is shown (selection still linked to code, verdicts and neighbours), and at 20k the redraw after moving the
 layer slider; the Streamlit script alone through AppTest (cold caches, then warm). The synthetic runs:
 3,334 (33,334) tasks x 6 languages; 3 checkpoints, embed + 4 layers of width 128 at 20k; 1 checkpoint,
@@ -20,7 +20,17 @@ import time
 
 import pytest
 
-from ..browser import EXCEPTION, MAP, MAP_DRAWN, MAP_POINT, chromium, need_chromium, served_explorer, settle
+from ..browser import (
+    EXCEPTION,
+    MAP,
+    MAP_DRAWN,
+    MAP_POINT,
+    chromium,
+    fresh_page,
+    need_chromium,
+    served_explorer,
+    settle,
+)
 from ..conftest import REPO
 from ..synthetic_run import write_synthetic_run
 
@@ -45,7 +55,7 @@ def _wait_drawn(page, renderer: str, n_points: int) -> None:
 
 
 def _visit(browser, url: str, renderer: str, n_points: int, click: bool = False) -> dict:
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = fresh_page(browser)
     t0 = time.perf_counter()
     page.goto(url)
     _wait_drawn(page, renderer, n_points)
@@ -59,12 +69,12 @@ def _visit(browser, url: str, renderer: str, n_points: int, click: bool = False)
         page.wait_for_selector('[data-testid="stCode"]', timeout=180_000)
         out["click_to_code_s"] = round(time.perf_counter() - t1, 2)
         assert page.locator(EXCEPTION).count() == 0
-    page.close()
+    page.context.close()
     return out
 
 
 def _layer_change(browser, url: str, n_points: int) -> float:
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page = fresh_page(browser)
     page.goto(url)
     _wait_drawn(page, "echarts", n_points)
     title = page.locator(".st-key-map_title").first.text_content()
@@ -77,7 +87,7 @@ def _layer_change(browser, url: str, n_points: int) -> float:
     _wait_drawn(page, "echarts", n_points)
     seconds = time.perf_counter() - t
     assert page.locator(EXCEPTION).count() == 0
-    page.close()
+    page.context.close()
     return round(seconds, 2)
 
 

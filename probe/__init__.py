@@ -6,12 +6,12 @@
 
 Modules (one concept each): `programs` (the parallel program set: world or MBXP, code only by default),
 `capture` (nnsight traces, pooled residual stream per layer), `normalize` (raw / centred /
-standardised), `retrieval` (faiss), `similarity` (parallel vs non-parallel cosine), `clustering`
+standardised), `retrieval` (ranks of the translation by cosine), `similarity` (parallel vs non-parallel cosine), `clustering`
 (silhouette, k-means NMI, linear probes), `cka` (linear and debiased CKA, matrices), `baselines`
 (model-free representations: the bag of tokens), `stats` (bootstrap CIs, permutation tests, alignment vs
 transfer, excess over a baseline), `metrics` (all of it as one JSON object), `config` (`ProbeConfig`).
 `probe.capture.capture` and `probe.normalize.normalize` share their module's name, so import them
-from the module. Importing `probe` is cheap: names load on first use (torch, nnsight and faiss only
+from the module. Importing `probe` is cheap: names load on first use (torch, nnsight and scikit-learn only
 inside the functions that need them). Imports `evals` at most. Not for: run folders (`app/probing.py`).
 """
 from __future__ import annotations

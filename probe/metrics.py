@@ -265,10 +265,9 @@ def compute_metrics(rows: Sequence, acts: dict[str, dict[str, dict[str, np.ndarr
                              "ckpts": ckpts, "n_boot": cfg.n_boot, "retrieval_chance_top1": 1 / len(grid.task_ids)},
                     "checkpoints": {}}
     per_task: dict = {}
-    # Small sets: one thread. OpenMP (faiss, k-means) and BLAS threads cost more than they save on a few
-    # hundred rows, and far more on a loaded machine (a 30 x 30 faiss search took 18 ms instead of 0.1).
-    # threadpoolctl limits the libraries loaded when it is entered: load faiss and k-means first.
-    import faiss  # noqa: F401
+    # Small sets: one thread. OpenMP (k-means) and BLAS threads cost more than they save on a few hundred
+    # rows, and far more on a loaded machine (a 30 x 30 k-NN search took 18 ms instead of 0.1).
+    # threadpoolctl limits the libraries loaded when it is entered: load k-means first.
     import sklearn.cluster  # noqa: F401
     from threadpoolctl import threadpool_limits
     cka_pool = "mean" if "mean" in poolings else poolings[0]

@@ -1,4 +1,4 @@
-"""Cross-language retrieval (faiss) against a brute-force numpy ranking, and the cheap import."""
+"""Cross-language retrieval against a brute-force float64 ranking, and the cheap import."""
 from __future__ import annotations
 
 import subprocess
@@ -29,7 +29,7 @@ def noisy_pairs():
     return out
 
 
-def test_faiss_ranks_equal_brute_force_ranks(noisy_pairs):
+def test_ranks_equal_brute_force_ranks(noisy_pairs):
     for Q, K in noisy_pairs:
         assert np.array_equal(gold_ranks(Q, K), brute_force_ranks(Q, K))
 
@@ -110,3 +110,13 @@ def test_tied_scores_are_the_expectation_over_random_orders_and_ignore_key_order
     again = retrieval_scores(Q[perm], K[perm])
     for k in sc:
         assert np.allclose(again[k], sc[k][perm])
+
+
+def test_queries_scored_in_blocks_give_the_places_of_one_block(noisy_pairs, monkeypatch):
+    import probe.retrieval as retrieval
+    Q, K = noisy_pairs[1]
+    whole = retrieval.gold_place(Q, K)
+    monkeypatch.setattr(retrieval, "BLOCK", 7)            # 200 queries: 29 blocks, the last one short
+    blocked = retrieval.gold_place(Q, K)
+    assert np.array_equal(whole[0], blocked[0]) and np.array_equal(whole[1], blocked[1])
+    assert np.array_equal(blocked[0] + 1, brute_force_ranks(Q, K))

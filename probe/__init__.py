@@ -6,8 +6,8 @@
 
 Modules (one concept each): `programs` (the parallel program set: world or MBXP, code only by default),
 `capture` (nnsight traces, pooled residual stream per layer), `normalize` (raw / centred /
-standardised), `retrieval` (ranks of the translation by cosine), `similarity` (parallel vs non-parallel cosine), `clustering`
-(silhouette, k-means NMI, linear probes), `cka` (linear and debiased CKA, matrices), `baselines`
+standardised), `retrieval` (the translation's rank by cosine), `similarity` (parallel vs non-parallel
+cosine), `clustering` (silhouette, k-means NMI, linear probes), `cka` (linear and debiased CKA, matrices), `baselines`
 (model-free representations: the bag of tokens), `stats` (bootstrap CIs, permutation tests, alignment vs
 transfer, excess over a baseline), `metrics` (all of it as one JSON object), `config` (`ProbeConfig`).
 `probe.capture.capture` and `probe.normalize.normalize` share their module's name, so import them

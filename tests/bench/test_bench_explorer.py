@@ -163,7 +163,7 @@ TOY_TASKS = 300
 @pytest.mark.timeout(1800)
 def test_explorer_first_chart_on_a_toy_sized_run(tmp_path):
     """A toy run's shape (300 tasks x 6 languages, embed + 4 layers of width 256, 2 poolings; the 8 checkpoints of
-    the three-arm toy, where today's has 10):
+    the three-arm toy, where today's has 9):
     each round a fresh `psft app` server, a first visitor and a second one (new browser contexts), seconds from
     navigation to the map drawn. The target holds for the median first visitor, not the best one."""
     import statistics

@@ -122,13 +122,32 @@ def test_a_first_visit_draws_the_map_alone_then_the_rest(probed, monkeypatch):
     at = open_app(probed, monkeypatch, first_visit=True)
     assert len(maps(at)) == 1 and not tables(at) and not at.number_input
     assert [c.key for c in at.get("bidi_component")] == ["map_drawn_signal"]
+    # the widgets too wait for the map (controls.controls_deferred), and the map is the one they will show
+    assert not at.selectbox and not at.radio and not at.select_slider and not at.checkbox and not at.text_input
+    first = maps(at)[0]
     at.session_state[FLAG] = True
     ok(at.run())
     assert len(maps(at)) == 1 and table(at, *LANGS, rows=("base",)) and at.number_input(key="program")
     assert not at.get("bidi_component")
+    assert maps(at)[0] == first
+    assert at.sidebar.selectbox(key="ckpt").value == "sft-parallel" and at.sidebar.radio(key="page").value == "Map"
+    assert at.selectbox(key="method") and at.checkbox(key="links")
     assert any("Select points" in c.value for c in at.caption)
     ok(at.sidebar.radio(key="page").set_value("Alignment").run())      # other pages never wait for a map
     assert figures(at)
+
+
+def test_widgets_once_drawn_stay_when_the_map_comes_later(probed, monkeypatch):
+    """A session that starts on another page has its widgets drawn; moving to the Map page keeps them (only
+    the session's very first run, on the Map page, defers them)."""
+    monkeypatch.setenv("PSFT_RUN", str(probed))
+    at = AppTest.from_file(SCRIPT, default_timeout=120)
+    at.query_params["page"] = "Alignment"
+    ok(at.run())
+    assert at.sidebar.radio(key="page").value == "Alignment" and at.sidebar.selectbox(key="ckpt")
+    ok(at.sidebar.radio(key="page").set_value("Map").run())
+    assert len(maps(at)) == 1 and at.sidebar.selectbox(key="ckpt") and at.selectbox(key="method")
+    assert not tables(at)          # the map alone still, until the browser says it is drawn
 
 
 def test_the_intervals_are_built_only_once_their_expander_is_open(probed, monkeypatch):

@@ -1,6 +1,7 @@
 """The map first: on a visitor's first page the script draws the map and stops; a small component in the
 page tells the server once the browser has drawn it, and the rest of the page (the tables beside the map,
-the program panel below it) comes with the rerun that follows.
+the program panel below it) comes with the rerun that follows; on the Map page of a session's first run
+the widgets wait for it too (`controls.controls_deferred`).
 
 Why: a first visitor's browser does everything at once (Streamlit's front end, each element's code, the
 chart library), and on shared cores the elements after the map held the map back by 1-1.5 s (a Chrome

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -32,6 +32,7 @@ class View:
     layer: str | None
     norm: str
     layers: tuple[str, ...]
+    deferred: bool = False    # this run draws the map alone, its widgets come with the next (`controls_deferred`)
 
     @cached_property
     def version(self) -> tuple:
@@ -53,49 +54,95 @@ def given_run() -> str | None:
     return args[0] if args else None
 
 
-def _pick(label: str, options: list, key: str, default=None, **kw):
-    """A selectbox whose remembered value survives the options changing (another run)."""
+def _remembered(key: str, options: list, default=None):
+    """The value the keyed widget `key` shows: its remembered value while that is still an option (another
+    run may have other ones), else `default` when it is one, else the first option; None without options.
+    A keyed widget's value is in the session state before the script reads it, so the view can be worked
+    out before (or without) its widgets being drawn."""
     if not options:
         return None
     if st.session_state.get(key) not in options:
         st.session_state[key] = default if default in options else options[0]
-    return st.sidebar.selectbox(label, options, key=key, **kw)
+    return st.session_state[key]
+
+
+def _page() -> str:
+    if st.session_state.get("page") not in PAGES:      # a link to a page on a first visit: ?page=Interventions
+        q = st.query_params.get("page")
+        st.session_state["page"] = q if q in PAGES else PAGES[0]
+    return st.session_state["page"]
+
+
+def controls_deferred(page: str, probed: bool) -> bool:
+    """Whether this script run draws the map alone, without the sidebar's and the map's widgets: a session's
+    first run, on the Map page of a probed checkpoint. The widgets come with the rerun that follows once
+    the browser has drawn the map (`after_map.py`), so a first visitor's browser does not load and render a
+    dozen widgets while the map's chart library is still on its way. Any later run, once widgets have been
+    drawn in this session, draws them (switching pages must not hide them)."""
+    from .after_map import FLAG
+    first = page == "Map" and probed and not st.session_state.get(FLAG) and not st.session_state.get(_DRAWN)
+    if not first:
+        st.session_state[_DRAWN] = True
+    return first
+
+
+_DRAWN = "controls_drawn"
+
+
+def _run_choice(choices: list[str], other: str) -> None:
+    st.sidebar.text_input("run folder", value="", key="run_path", placeholder="path",
+                          help="a run folder (from `psft run`); overrides the list below")
+    if not other:
+        st.sidebar.selectbox("run", choices, key="run", help="runs under artifacts/runs and the one given")
 
 
 def sidebar() -> View | None:
+    """The view (run, page, checkpoint, pooling, normalisation, layer), worked out from the widgets' remembered
+    values, then the widgets that set it (unless `controls_deferred`)."""
     st.sidebar.title("Parallel-SFT explorer")
-    found = data.run_folders()
     given = given_run()
-    choices = list(dict.fromkeys([*([given] if given else []), *found]))
-    other = st.sidebar.text_input("run folder", value="", key="run_path",
-                                  help="a run folder (from `psft run`); overrides the list below", placeholder="path")
-    root = other.strip() or _pick("run", choices, key="run", help="runs under artifacts/runs and the one given")
-    if not root:
-        st.info("No run found. Make one with `psft run --recipe micro`, then `psft app RUN`.")
-        return None
+    choices = list(dict.fromkeys([*([given] if given else []), *data.run_folders()]))
+    other = str(st.session_state.get("run_path") or "").strip()
+    root = other or _remembered("run", choices)
     try:
-        run = data.get_run(str(Path(root)))
+        run = data.get_run(str(Path(root))) if root else None
     except NotARun as e:
+        _run_choice(choices, other)
         st.error(str(e))
         return None
-    if "page" not in st.session_state and st.query_params.get("page") in PAGES:
-        st.session_state["page"] = st.query_params["page"]          # a link to a page: ?page=Interventions
-    page = st.sidebar.radio("page", PAGES, key="page", horizontal=True)
+    if run is None:
+        _run_choice(choices, other)
+        st.info("No run found. Make one with `psft run --recipe micro`, then `psft app RUN`.")
+        return None
+    root = str(Path(root))
+    page = _page()
     ckpts = run.probe_ckpts or run.ckpts
-    ckpt = _pick("checkpoint", ckpts, key="ckpt", default="sft-parallel" if "sft-parallel" in ckpts else None)
-    version = data.stamp(str(Path(root)))
+    ckpt = _remembered("ckpt", ckpts, default="sft-parallel")
+    version = data.stamp(root)
     probed = ckpt in run.probe_ckpts
-    pooling = _pick("pooling", list(data.poolings(str(Path(root)), ckpt, version)) if probed else [], key="pooling",
-                    help="how a program's token vectors became one vector (probe stage)")
-    norm = _pick("normalisation", run.norms(), key="norm", default="centered",
-                 help="raw; centered: each language's mean removed; standardized: also unit variance per dimension")
-    layers = list(data.layers(str(Path(root)), ckpt, pooling, version)) if probed else []
-    layer = None
+    poolings = list(data.poolings(root, ckpt, version)) if probed else []
+    pooling = _remembered("pooling", poolings)
+    norms = run.norms()
+    norm = _remembered("norm", norms, default="centered")
+    layers = list(data.layers(root, ckpt, pooling, version)) if probed and pooling else []
+    layer = _remembered("layer", layers, default=layers[-1] if layers else None)
+    view = View(root=root, run=run, page=page, ckpt=ckpt, pooling=pooling, layer=layer, norm=norm or "raw",
+                layers=tuple(layers))
+    if controls_deferred(page, view.probed):
+        return replace(view, deferred=True)
+    _run_choice(choices, other)
+    st.sidebar.radio("page", PAGES, key="page", horizontal=True)
+    if ckpts:
+        st.sidebar.selectbox("checkpoint", ckpts, key="ckpt")
+    if poolings:
+        st.sidebar.selectbox("pooling", poolings, key="pooling",
+                             help="how a program's token vectors became one vector (probe stage)")
+    if norms:
+        st.sidebar.selectbox("normalisation", norms, key="norm",
+                             help="raw; centered: each language's mean removed; standardized: also unit variance "
+                                  "per dimension")
     if layers:
-        if st.session_state.get("layer") not in layers:
-            st.session_state["layer"] = layers[-1]
-        layer = st.sidebar.select_slider("layer", options=layers, key="layer",
-                                         help="embed = the token embeddings; L = the residual stream after block L")
+        st.sidebar.select_slider("layer", options=layers, key="layer",
+                                 help="embed = the token embeddings; L = the residual stream after block L")
     st.sidebar.caption(f"{run.root} · {len(run.probe_ckpts)} probed checkpoints · {len(run.scores)} scored")
-    return View(root=str(Path(root)), run=run, page=page, ckpt=ckpt, pooling=pooling, layer=layer,
-                norm=norm or "raw", layers=tuple(layers))
+    return view

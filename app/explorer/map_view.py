@@ -232,7 +232,20 @@ def renderer() -> str:
     return "echarts" if want != "plotly" and hasattr(st, "echarts_chart") else "plotly"
 
 
-def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), default_arm: str | None = None) -> dict:
+def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), default_arm: str | None = None,
+                 draw: bool = True) -> dict:
+    """The map's options from its widgets; `draw=False` (a first visit's map alone: `controls_deferred`) gives
+    the values those widgets will start from, without drawing them."""
+    if arms and st.session_state.get("rl_arm") not in arms:
+        st.session_state["rl_arm"] = default_arm if default_arm in arms else arms[0]
+    if not draw:
+        lang = st.session_state.get("rl_lang", OWN_LANGUAGE)
+        highlight = st.session_state.get("highlight", "(none)")
+        return {"method": st.session_state.get("method", methods()[0]), "colour": st.session_state.get("colour", COLOURS[0]),
+                "highlight": None if highlight == "(none)" else highlight,
+                "links": st.session_state.get("links", n_programs <= WEBGL_POINTS),
+                "arm": st.session_state.get("rl_arm") if arms else None,
+                "rl_lang": None if lang == OWN_LANGUAGE else lang}
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     method = c1.selectbox("projection", methods(), key="method",
                           help=f"PCA maps every program; t-SNE/UMAP map a sample of whole tasks "
@@ -246,8 +259,6 @@ def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), de
     if colour == "RL transition" or arms:
         d1, d2, _ = st.columns([1, 1, 2])
         if arms:
-            if st.session_state.get("rl_arm") not in arms:
-                st.session_state["rl_arm"] = default_arm if default_arm in arms else arms[0]
             arm = d1.selectbox("RL arm", list(arms), key="rl_arm",
                                help="what RL did: this arm's SFT checkpoint against its RL checkpoint (fixed, broken, "
                                     "both pass, both fail), in the language chosen beside")
@@ -361,7 +372,7 @@ def map_page(view: View) -> None:
         return
     arms = list(data.rl_arms(view.run))
     opts = map_controls(view.run.langs, len(data.programs(view.root, view.ckpt, view.version)), arms,
-                        data.arm_of(view.ckpt))
+                        data.arm_of(view.ckpt), draw=not view.deferred)
     left, right = st.columns([3, 2])
     with left:
         draw_map(view, view.ckpt, opts, key="map")

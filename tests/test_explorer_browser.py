@@ -63,10 +63,14 @@ def test_select_a_layer_and_a_point_in_chromium(tmp_path):
         page.wait_for_function(MAP_DRAWN, arg=[MAP, 50], timeout=90_000)
         assert "layer 2" in map_title(page)
         assert set(LANGS) <= series_names(page)
-        # The rest of the first page follows the map (the page's component reports it drawn): the tables
-        # beside it, the program panel below (the intervals once their expander is opened: below).
+        page.locator(MAP).first.evaluate("el => { el.querySelector('canvas').psftFirstDraw = true; }")
+        # The rest of the first page follows the map (the page's component reports it drawn): the widgets, the
+        # tables beside it, the program panel below (the intervals once their expander is opened: below).
         page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stTable\"]').length >= 2 && "
                                "document.querySelector('[data-testid=\"stNumberInputField\"]')", timeout=60_000)
+        # ... without building the chart again: the map kept its place in the page, so its canvas is the same
+        assert page.locator(MAP).first.evaluate("el => el.querySelector('canvas').psftFirstDraw === true")
+        assert page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').count() >= 3
         assert page.locator('.st-key-selection_summary').count() == 1
         assert page.locator('[data-testid="stDataFrame"]').count() == 0
 

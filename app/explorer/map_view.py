@@ -235,9 +235,12 @@ def renderer() -> str:
 def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), default_arm: str | None = None,
                  draw: bool = True) -> dict:
     """The map's options from its widgets; `draw=False` (a first visit's map alone: `controls_deferred`) gives
-    the values those widgets will start from, without drawing them."""
+    the values those widgets will start from, without drawing them. Drawn in a container of their own, which
+    is there (empty) when they are not drawn, so the map keeps its place in the page between the two runs
+    (an element that moves is mounted anew: the browser would build the chart again)."""
     if arms and st.session_state.get("rl_arm") not in arms:
         st.session_state["rl_arm"] = default_arm if default_arm in arms else arms[0]
+    box = st.container()
     if not draw:
         lang = st.session_state.get("rl_lang", OWN_LANGUAGE)
         highlight = st.session_state.get("highlight", "(none)")
@@ -246,6 +249,11 @@ def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), de
                 "links": st.session_state.get("links", n_programs <= WEBGL_POINTS),
                 "arm": st.session_state.get("rl_arm") if arms else None,
                 "rl_lang": None if lang == OWN_LANGUAGE else lang}
+    with box:
+        return _map_widgets(langs, n_programs, arms)
+
+
+def _map_widgets(langs: list[str], n_programs: int, arms: list[str]) -> dict:
     c1, c2, c3, c4 = st.columns([1, 1, 1, 1])
     method = c1.selectbox("projection", methods(), key="method",
                           help=f"PCA maps every program; t-SNE/UMAP map a sample of whole tasks "

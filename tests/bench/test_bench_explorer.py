@@ -73,7 +73,9 @@ def _visit(browser, url: str, renderer: str, n_points: int, click: bool = False)
     _wait_drawn(page, renderer, n_points)
     out = {"first_chart_s": round(time.perf_counter() - t0, 2), "load": _load()[0]}
     assert page.locator(EXCEPTION).count() == 0
-    if click:
+    if click:                       # once the page is complete: the rerun after the map adds the program panel
+        page.locator('[data-testid="stNumberInput"]').first.wait_for(timeout=180_000)
+        out["page_complete_s"] = round(time.perf_counter() - t0, 2)
         page.wait_for_timeout(300)
         x, y = page.locator(MAP).first.evaluate(MAP_POINT)
         t1 = time.perf_counter()

@@ -30,12 +30,14 @@ MAP_DRAWN = """([sel, minimum]) => { const el = document.querySelector(sel); con
     const hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
     if (d[i+3] > 200 && hi - lo > 90 && ++n >= minimum) return true; } return false; }"""
 # JavaScript: map element -> page coordinates [x, y] of a point's centre (the first coloured pixel in the
-# plotting area, 3 px down), or null.
+# plotting area, then half the coloured run below it: 6 px circles and the 3 px squares of dense maps), or null.
 MAP_POINT = """el => { const c = el.querySelector('canvas'); const r = c.getBoundingClientRect();
   const sx = c.width / r.width, sy = c.height / r.height; const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const coloured = (x, y) => { const i = (y * c.width + x) * 4, hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
+    return d[i+3] > 200 && hi - lo > 90; };
   for (let y = Math.ceil(40 * sy); y < c.height - 12 * sy; y++) for (let x = Math.ceil(12 * sx); x < c.width - 160 * sx; x++) {
-    const i = (y * c.width + x) * 4, hi = Math.max(d[i], d[i+1], d[i+2]), lo = Math.min(d[i], d[i+1], d[i+2]);
-    if (d[i+3] > 200 && hi - lo > 90) return [r.x + x / sx, r.y + y / sy + 3]; } return null; }"""
+    if (coloured(x, y)) { let h = 1; while (y + h < c.height && coloured(x, y + h)) h++;
+      return [r.x + (x + 0.5) / sx, r.y + (y + h / 2) / sy]; } } return null; }"""
 # JavaScript: map element -> page coordinates of the centre of the toolbox's first icon (the box brush; the
 # toolbox is drawn on the canvas at its top right, above the legend and the plotting area): the leftmost
 # grey pixels in the top 25 px of the canvas's right half.

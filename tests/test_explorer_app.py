@@ -234,6 +234,36 @@ def test_every_program_is_one_point_and_a_selection_names_its_rows(probed, monke
     assert selected_rows({"selected": [{"series_index": 99, "data_indices": [0]}]}, series_rows) == []
 
 
+def test_a_dense_map_sends_no_label_per_point(probed, monkeypatch):
+    """Above LABEL_POINTS the points carry x, y and row only (the tooltip names series and row) and are drawn
+    as squares under ECharts' 4 px fast path; below it each point carries its task and language. Colour by
+    task still reads its colour column."""
+    import pyarrow as pa
+
+    from app.explorer import map_view
+
+    def columns(at):
+        el = at.get("echarts_chart")[0]
+        spec = json.loads(el.proto.spec)
+        frames = [pa.ipc.open_stream(d.data.data).read_all() for d in el.proto.datasets]
+        points = [x for x in spec["series"] if "datasetIndex" in x]
+        return spec, {tuple(f.column_names) for f in frames}, points
+
+    at = open_app(probed, monkeypatch)
+    _, cols, points = columns(at)
+    assert cols == {("x", "y", "row", "label")} and all(p["symbolSize"] >= 6 for p in points)
+    assert all("{@label}" in p["tooltip"]["formatter"] for p in points)
+    monkeypatch.setattr(map_view, "LABEL_POINTS", 8 * len(LANGS) - 1)
+    ok(at.run())
+    _, cols, points = columns(at)
+    assert cols == {("x", "y", "row")} and all(p["symbolSize"] < 4 for p in points)
+    assert all(p["tooltip"]["formatter"] == "{a}<br>row {@row}" for p in points)
+    assert sorted(r for t in map_traces(at) if t["rows"] for r in t["rows"]) == list(range(8 * len(LANGS)))
+    ok(at.selectbox(key="colour").set_value("task").run())
+    spec, cols, _ = columns(at)
+    assert cols == {("x", "y", "row", "code")} and spec["visualMap"]["dimension"] == 3
+
+
 def test_the_plotly_map_remains_the_fallback(probed, monkeypatch):
     monkeypatch.setenv("PSFT_EXPLORER_MAP", "plotly")
     at = open_app(probed, monkeypatch)

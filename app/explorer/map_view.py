@@ -117,6 +117,12 @@ TURBO = ("#30123b", "#4145ab", "#4675ed", "#39a2fc", "#1bcfd4", "#24eca6", "#61f
 # Above this many points a series is drawn in ECharts' large mode (batched paths; hover does not enlarge the
 # point); every series is drawn in one frame (`progressive: 0`), not in chunks of 400 over many frames.
 LARGE_SERIES = 2000
+# Above this many points (a) a point's tooltip names its series and row, not its task and language: a label
+# per point is most of the map's bytes at 200k programs (~21 of ~33 bytes a point), and the browser builds
+# one string per point from it before ECharts can draw; the program panel names them on a click; (b) points
+# are 3 px squares: ECharts fills symbols under 4 px as rectangles straight on the canvas instead of
+# building a path per point, and at that density 6 px circles overlap anyway.
+LABEL_POINTS = 50_000
 HIDDEN_AXIS = {"type": "value", "axisLabel": {"show": False}, "axisLine": {"show": False},
                "axisTick": {"show": False}, "splitLine": {"show": False}}
 
@@ -146,25 +152,28 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
                        "connectNulls": False, "z": 1, "tooltip": {"show": False},
                        "lineStyle": {"color": "rgba(120,120,120,0.25)", "width": 1}})
         rows_of.append(None)
-    label = np.char.add(np.char.add(tasks.astype(str), " · "), langs.astype(str))
+    labelled = len(idx) <= LABEL_POINTS
+    label = np.char.add(np.char.add(tasks.astype(str), " · "), langs.astype(str)) if labelled else None
     groups = _groups(idx, progs, colour, passed, transitions)
     colour_scale = None
     for name, m, col, on in _layers_of_points(idx, progs, groups, highlight):
-        frame = {"x": xy[m, 0].astype(np.float32), "y": xy[m, 1].astype(np.float32), "row": idx[m].astype(np.int32),
-                 "label": label[m]}
+        frame = {"x": xy[m, 0].astype(np.float32), "y": xy[m, 1].astype(np.float32), "row": idx[m].astype(np.int32)}
+        if labelled:
+            frame["label"] = label[m]
         if isinstance(col, np.ndarray):
             frame["code"] = col[m].astype(np.int32)
-            colour_scale = (len(series), int(col.max()) if len(col) else 0)
+            colour_scale = (list(frame).index("code"), int(col.max()) if len(col) else 0)
         datasets.append({"source": pd.DataFrame(frame)})
         item = {"opacity": 0.9 if on else 0.15}
         if not isinstance(col, np.ndarray):
             item["color"] = col
         series.append({"type": "scatter", "name": name, "datasetIndex": len(datasets) - 1, "z": 2 + on,
-                       "encode": {"x": "x", "y": "y"}, "symbolSize": 8 if on and highlight else 6,
+                       "encode": {"x": "x", "y": "y"},
+                       "symbolSize": (8 if on and highlight else 6) if labelled else (4 if on and highlight else 3),
                        "large": bool(m.sum() > LARGE_SERIES), "progressive": 0,
                        "itemStyle": item, "selectedMode": "single", "emphasis": {"scale": 1.6},
                        "select": {"itemStyle": {"borderColor": "#000", "borderWidth": 2}},
-                       "tooltip": {"formatter": "{@label}<br>row {@row}"}})
+                       "tooltip": {"formatter": "{@label}<br>row {@row}" if labelled else "{a}<br>row {@row}"}})
         rows_of.append(idx[m])
     import hashlib
     digest = hashlib.sha1(b"|".join(b"-" if r is None else r.tobytes() for r in rows_of)).hexdigest()[:10]
@@ -190,7 +199,7 @@ def map_spec(xy: np.ndarray, idx: np.ndarray, progs: data.Programs, colour: str,
             "brush": {"toolbox": ["rect", "polygon", "clear"], "xAxisIndex": 0, "yAxisIndex": 0,
                       "throttleType": "debounce", "throttleDelay": 300}}
     if colour_scale is not None:
-        spec["visualMap"] = {"type": "continuous", "show": False, "dimension": 4, "min": 0, "max": colour_scale[1],
+        spec["visualMap"] = {"type": "continuous", "show": False, "dimension": colour_scale[0], "min": 0, "max": colour_scale[1],
                              "seriesIndex": [i for i, s in enumerate(series) if s.get("datasetIndex") is not None],
                              "inRange": {"color": list(TURBO)}}
     return spec, rows_of, digest

@@ -201,9 +201,13 @@ def test_a_run_without_interventions_has_no_section(tmp_path):
 def open_page(run, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from app.explorer.after_map import FLAG
+
     from .test_explorer_app import ok
     monkeypatch.setenv("PSFT_RUN", str(run))
-    at = ok(AppTest.from_file(SCRIPT, default_timeout=120).run())
+    at = AppTest.from_file(SCRIPT, default_timeout=120)
+    at.session_state[FLAG] = True       # the first page's map drawn: its widgets are there (after_map.py)
+    ok(at.run())
     return ok(at.sidebar.radio(key="page").set_value("Interventions").run())
 
 

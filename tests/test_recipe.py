@@ -23,6 +23,35 @@ def test_builtin_recipes_load_and_hold_their_promises(name):
         assert set(r.interventions["kinds"]) == {"transplant", "patch", "erase"}
     if name == "study":
         assert n_test >= 1000 and r.eval.n_tasks >= 1000 and len(r.seeds) == 6 and not r.runtime.bf16_autocast
+    if name == "study-forms":   # the study's seeds and shared stages, other arms, its own declared family
+        study = load_recipe("study")
+        assert r.seeds == study.seeds and r.oracles == () and "multi" in r.sft.arms
+        assert {"parallel-paired", "translate"} <= set(r.sft.arms) and r.sft.budget_tokens == study.sft.budget_tokens
+        assert all(c.endswith(" - multi") for c in r.analysis.confirmatory) and len(r.analysis.confirmatory) == 2
+        for stage in ("world", "tokenizer", "pretrain"):
+            assert r.stage_hashes()[stage] == study.stage_hashes()[stage]
+        assert r.evaluation_hash() == study.evaluation_hash()
+
+
+def test_extends_merges_tables_and_replaces_values(tmp_path):
+    child = _toml(tmp_path, 'extends = "micro"\ndescription = "child"\n[sft]\narms = ["multi"]\n[rl]\nsteps = 3\n')
+    r, micro = load_recipe(child), load_recipe("micro")
+    assert r.name == "r" and r.description == "child" and r.sft.arms == ("multi",) and r.rl.steps == 3
+    assert r.sft.lr == micro.sft.lr and r.rl.lr == micro.rl.lr and r.model == micro.model   # the rest inherited
+    assert r.stage_hashes()["pretrain"] == micro.stage_hashes()["pretrain"]
+    grandchild = tmp_path / "g.toml"
+    grandchild.write_text('extends = "r.toml"\n[rl]\nlr = 1e-5\n')
+    g = load_recipe(grandchild)
+    assert (g.rl.steps, g.rl.lr, g.sft.arms, g.description) == (3, 1e-5, ("multi",), "")   # description not inherited
+
+
+@pytest.mark.parametrize("text,why", [('extends = "nowhere"\n', "neither a built-in"),
+                                      ('extends = "r.toml"\n', "extends itself"),
+                                      ('extends = 3\n', "expected a recipe name")])
+def test_extends_errors_name_the_key(tmp_path, text, why):
+    with pytest.raises(RecipeError, match=why) as e:
+        load_recipe(_toml(tmp_path, text))
+    assert e.value.args[0].startswith("extends") or "extends" in str(e.value)
 
 
 def test_rl_and_eval_sections_become_their_configs():

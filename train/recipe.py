@@ -15,6 +15,11 @@ they stay plain dicts. An unknown key, a wrong type or a value the config reject
 pipeline (world -> tokenizer -> pretrain -> sft -> rl -> eval), so a stage's hash changes when its
 section or any upstream section changes. Runtime fields that change speed but not results (threads,
 device) are left out of every hash; `runtime.seed` and `runtime.bf16_autocast` are in from pretrain on.
+A recipe may start from another: `extends = "study"` (a built-in name, or a .toml path relative to the
+file) takes that recipe's tables and values, and the file's own replace them key by key (a table merges, any
+other value, lists included, replaces). `study-forms` extends `study` with other SFT arms: the shared stages
+(world, tokenizer, pretraining) keep their hashes, so a seed's finished ones can be reused.
+
 Not for: running the stages or choosing paths (`app/`).
 """
 from __future__ import annotations
@@ -42,7 +47,7 @@ from .tokenizer import TokenizerConfig
 from .transfer import AnalysisConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-BUILTIN = ("micro", "toy", "study", "mechanism")
+BUILTIN = ("micro", "toy", "study", "study-forms", "mechanism")
 STAGES = ("world", "tokenizer", "pretrain", "sft", "rl", "eval")
 TYPED = (*STAGES, "runtime", "model", "analysis")   # sections built into a config class
 
@@ -164,10 +169,7 @@ def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = Non
     if is_bench_recipe(name_or_path):
         return load_bench_recipe(name_or_path, overrides)
     path = recipe_path(name_or_path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise RecipeError("recipe", f"{path}: not valid TOML ({e})") from None
+    data = _read_extended(path, ())
     if str(name_or_path) in BUILTIN:
         data.setdefault("name", str(name_or_path))
     else:
@@ -233,6 +235,42 @@ def _build_section(cls: type, section: str, value: dict[str, Any]):
         if m:
             raise RecipeError(f"[{section}].{m.group(1)}", m.group(2)) from None
         raise RecipeError(f"[{section}]", str(e)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise RecipeError("recipe", f"{path}: not valid TOML ({e})") from None
+
+
+def _read_extended(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The recipe file at `path` merged onto the recipe it `extends` (recursively): the file's tables merge
+    into the parent's key by key, its other values replace the parent's. `name` and `description` are never
+    inherited (a child is not its parent)."""
+    data = _read_toml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise RecipeError("extends", f"expected a recipe name or .toml path, got {parent!r}")
+    ppath = RECIPES_DIR / f"{parent}.toml" if parent in BUILTIN else (path.parent / parent).resolve()
+    if not ppath.is_file():
+        raise RecipeError("extends", f"{parent!r} is neither a built-in recipe ({', '.join(BUILTIN)}) "
+                                     f"nor a .toml file next to {path.name}")
+    if ppath.resolve() in chain or ppath.resolve() == path.resolve():
+        raise RecipeError("extends", f"{path.name} extends itself through {parent!r}")
+    base = _read_extended(ppath, (*chain, path.resolve()))
+    if base.get("kind") == "bench":
+        raise RecipeError("extends", f"{parent!r} is a bench recipe; only world recipes can be extended")
+    base.pop("name", None)
+    base.pop("description", None)
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    return base
 
 
 def _flatten(overrides: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -54,7 +54,7 @@ def given_run() -> str | None:
     return args[0] if args else None
 
 
-def _remembered(key: str, options: list, default=None):
+def remembered(key: str, options: list, default=None):
     """The value the keyed widget `key` shows: its remembered value while that is still an option (another
     run may have other ones), else `default` when it is one, else the first option; None without options.
     A keyed widget's value is in the session state before the script reads it, so the view can be worked
@@ -103,7 +103,7 @@ def sidebar() -> View | None:
     given = given_run()
     choices = list(dict.fromkeys([*([given] if given else []), *data.run_folders()]))
     other = str(st.session_state.get("run_path") or "").strip()
-    root = other or _remembered("run", choices)
+    root = other or remembered("run", choices)
     try:
         run = data.get_run(str(Path(root))) if root else None
     except NotARun as e:
@@ -117,15 +117,15 @@ def sidebar() -> View | None:
     root = str(Path(root))
     page = _page()
     ckpts = run.probe_ckpts or run.ckpts
-    ckpt = _remembered("ckpt", ckpts, default="sft-parallel")
+    ckpt = remembered("ckpt", ckpts, default="sft-parallel")
     version = data.stamp(root)
     probed = ckpt in run.probe_ckpts
     poolings = list(data.poolings(root, ckpt, version)) if probed else []
-    pooling = _remembered("pooling", poolings)
+    pooling = remembered("pooling", poolings)
     norms = run.norms()
-    norm = _remembered("norm", norms, default="centered")
+    norm = remembered("norm", norms, default="centered")
     layers = list(data.layers(root, ckpt, pooling, version)) if probed and pooling else []
-    layer = _remembered("layer", layers, default=layers[-1] if layers else None)
+    layer = remembered("layer", layers, default=layers[-1] if layers else None)
     view = View(root=root, run=run, page=page, ckpt=ckpt, pooling=pooling, layer=layer, norm=norm or "raw",
                 layers=tuple(layers))
     if controls_deferred(page, view.probed):

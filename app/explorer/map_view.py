@@ -26,7 +26,7 @@ from ..tables import (
 )
 from . import loaders as data
 from .after_map import map_drawn
-from .controls import View
+from .controls import View, remembered
 from .details import program_details
 from .projection import methods
 
@@ -247,19 +247,23 @@ def map_controls(langs: list[str], n_programs: int = 0, arms: list[str] = (), de
     the values those widgets will start from, without drawing them. Drawn in a container of their own, which
     is there (empty) when they are not drawn, so the map keeps its place in the page between the two runs
     (an element that moves is mounted anew: the browser would build the chart again)."""
-    if arms and st.session_state.get("rl_arm") not in arms:
-        st.session_state["rl_arm"] = default_arm if default_arm in arms else arms[0]
+    if arms:
+        remembered("rl_arm", list(arms), default=default_arm)
     box = st.container()
-    if not draw:
-        lang = st.session_state.get("rl_lang", OWN_LANGUAGE)
-        highlight = st.session_state.get("highlight", "(none)")
-        return {"method": st.session_state.get("method", methods()[0]), "colour": st.session_state.get("colour", COLOURS[0]),
+    if not draw:   # what the widgets below will show (the checkbox keeps its default in `value=`, not the state)
+        highlight = remembered("highlight", ["(none)", *langs])
+        lang = remembered("rl_lang", [OWN_LANGUAGE, *langs]) if arms else OWN_LANGUAGE
+        return {"method": remembered("method", methods()), "colour": remembered("colour", COLOURS),
                 "highlight": None if highlight == "(none)" else highlight,
-                "links": st.session_state.get("links", n_programs <= WEBGL_POINTS),
-                "arm": st.session_state.get("rl_arm") if arms else None,
+                "links": st.session_state.get("links", _links_default(n_programs)),
+                "arm": st.session_state["rl_arm"] if arms else None,
                 "rl_lang": None if lang == OWN_LANGUAGE else lang}
     with box:
         return _map_widgets(langs, n_programs, arms)
+
+
+def _links_default(n_programs: int) -> bool:
+    return n_programs <= WEBGL_POINTS
 
 
 def _map_widgets(langs: list[str], n_programs: int, arms: list[str]) -> dict:
@@ -269,7 +273,7 @@ def _map_widgets(langs: list[str], n_programs: int, arms: list[str]) -> dict:
                                f"(≤{data.SLOW_METHOD_POINTS} programs)")
     colour = c2.selectbox("colour by", COLOURS, key="colour")
     highlight = c3.selectbox("highlight language", ["(none)", *langs], key="highlight")
-    links = c4.checkbox("link translations", value=n_programs <= WEBGL_POINTS, key="links",
+    links = c4.checkbox("link translations", value=_links_default(n_programs), key="links",
                         help="a line joins the same task's programs (off at first above "
                              f"{WEBGL_POINTS} programs: thousands of lines hide the points and slow drawing)")
     arm, rl_lang = None, None

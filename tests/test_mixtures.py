@@ -120,6 +120,15 @@ def test_arms_depend_on_the_seed_only(world, tok, cfg, arms):
     assert other["parallel"]["task_id"][:] != arms[0]["parallel"]["task_id"][:]
 
 
+def test_an_arm_does_not_depend_on_the_other_arms(world, tok, cfg, arms, forms):
+    """What lets `study-forms` retrain `multi` to the study's own checkpoint: its data is the same whichever
+    arms are built beside it."""
+    _, datasets, _ = forms
+    alone, _ = build_arms(world, tok, SFTStageConfig(budget_tokens=BUDGET, arms=("multi",)), seed=0)
+    for got in (alone["multi"], datasets["multi"]):
+        assert got[:] == arms[0]["multi"][:]
+
+
 def test_a_budget_beyond_the_world_names_the_field(world, tok):
     with pytest.raises(ValueError, match=r"SFTStageConfig\.budget_tokens: .* more than the mono arm"):
         build_arms(world, tok, SFTStageConfig(budget_tokens=10_000_000, arms=("mono",)))

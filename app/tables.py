@@ -155,7 +155,9 @@ def family_rows(family: dict | None) -> list[dict]:
     out = []
     for m in family.get("members") or []:
         a, _, b = m["contrast"].partition(" - ")
-        verdict = (f"{a} {'>' if (m.get('diff') or 0) > 0 else '<'} {b} (Holm)" if m.get("significant")
+        # one run's interval covers its tasks only: a difference it finds may not hold across training seeds
+        scope = "; tasks only, one seed" if m.get("interval_unit") == "tasks" else ""
+        verdict = (f"{a} {'>' if (m.get('diff') or 0) > 0 else '<'} {b} (Holm{scope})" if m.get("significant")
                    else "no detectable difference")
         out.append({"contrast": m["contrast"], "difference": pct(m.get("diff"), m.get("ci95"), signed=True),
                     "p": p_text(m), "p (Holm)": p_text(m, "p_holm"), "verdict": verdict,

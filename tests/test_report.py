@@ -189,6 +189,8 @@ def test_report_finding_states_the_declared_contrasts_of_transfer_json(runs, tmp
     assert "parallel > multi" in text and "no detectable difference" in text
     assert "Holm-adjusted over 2 contrasts" in text and "zero-shot targets (lua, perl)" in text
     assert "resample the tasks only" in text
+    # the family table's verdict says its interval covers one run's tasks only
+    assert html.escape("parallel > multi (Holm; tasks only, one seed)") in page
     forest = figures_of(page)["forest"]
     confirmatory = forest["data"][0]
     assert confirmatory["name"] == "confirmatory (Holm)"

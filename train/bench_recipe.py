@@ -35,7 +35,7 @@ from .bench_config import (
 from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
 from .io_bench_config import IOBenchConfig
 from .prompts import PromptConfig
-from .recipe import RECIPES_DIR, RecipeError
+from .recipe import RECIPES_DIR, RecipeError, read_recipe_toml
 from .transfer import AnalysisConfig
 
 BENCH_BUILTIN = ("smol-micro", "smol", "paper", "io-smol")
@@ -133,10 +133,7 @@ def load_bench_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None
     if not path.is_file():
         raise RecipeError("recipe", f"{str(name_or_path)!r} is neither a built-in bench recipe "
                                     f"({', '.join(BENCH_BUILTIN)}) nor a .toml file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise RecipeError("recipe", f"{path}: not valid TOML ({e})") from None
+    data = read_recipe_toml(path)
     data.setdefault("name", str(name_or_path) if str(name_or_path) in BENCH_BUILTIN else path.stem)
     data["path"] = str(path.resolve())
     for key, value in (overrides or {}).items():

@@ -237,7 +237,9 @@ def _build_section(cls: type, section: str, value: dict[str, Any]):
         raise RecipeError(f"[{section}]", str(e)) from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_recipe_toml(path: Path) -> dict[str, Any]:
+    """A recipe file's TOML as a dict; invalid TOML is one `RecipeError` naming the file (world and bench
+    recipes alike)."""
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
@@ -248,19 +250,20 @@ def _read_extended(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     """The recipe file at `path` merged onto the recipe it `extends` (recursively): the file's tables merge
     into the parent's key by key, its other values replace the parent's. `name` and `description` are never
     inherited (a child is not its parent)."""
-    data = _read_toml(path)
+    data = read_recipe_toml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
     if not isinstance(parent, str) or not parent:
         raise RecipeError("extends", f"expected a recipe name or .toml path, got {parent!r}")
-    ppath = RECIPES_DIR / f"{parent}.toml" if parent in BUILTIN else (path.parent / parent).resolve()
+    ppath = (recipe_path(parent) if parent in BUILTIN else path.parent / parent).resolve()
     if not ppath.is_file():
         raise RecipeError("extends", f"{parent!r} is neither a built-in recipe ({', '.join(BUILTIN)}) "
                                      f"nor a .toml file next to {path.name}")
-    if ppath.resolve() in chain or ppath.resolve() == path.resolve():
+    chain = (*chain, path.resolve())
+    if ppath in chain:
         raise RecipeError("extends", f"{path.name} extends itself through {parent!r}")
-    base = _read_extended(ppath, (*chain, path.resolve()))
+    base = _read_extended(ppath, chain)
     if base.get("kind") == "bench":
         raise RecipeError("extends", f"{parent!r} is a bench recipe; only world recipes can be extended")
     base.pop("name", None)

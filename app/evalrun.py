@@ -154,7 +154,7 @@ def task_set(req: EvalRequest, tok) -> tuple[list, object, dict]:
             raise EvalInputError(str(e)) from None
         if getattr(recipe, "kind", "") == "bench":
             raise EvalInputError(f"--recipe {req.recipe}: a bench recipe has no world; name a world recipe "
-                                 "(micro, toy, study, study-forms, mechanism or a .toml of that kind)")
+                                 "(micro, toy, study, study-forms, study-joined, mechanism or a .toml of that kind)")
         return world_tasks(World(recipe.world)), recipe.eval, {"prompt": "world", "world": to_dict(recipe.world)}
     langs = list(req.langs) or bench_langs(req.bench, req.data)
     check_runtimes(langs)

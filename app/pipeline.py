@@ -83,7 +83,7 @@ def sft_stage(ctx: RunContext, arm: str) -> None:
     with ctx.output_dir(ctx.checkpoint(f"sft-{arm}")) as tmp:
         run_sft(src.base_model(ctx), src.tokenizer(ctx), data, r.sft, out_dir=tmp, progress=ctx.progress,
                 log=ctx.logger(f"sft-{arm}"), runtime=r.runtime, entropy_eval=src.entropy_eval(ctx),
-                align=src.align_pairs(ctx) if arm == "align" else None)
+                align=src.align_pairs(ctx) if arm == "align" else None, batch_size=r.sft.batch_size_for(arm))
 
 
 def rl_config(ctx: RunContext):

@@ -48,7 +48,7 @@ def _seen_langs(sft: dict) -> list[str]:
     default = {f.name: f.default for f in dataclasses.fields(SFTStageConfig)}
     source = sft.get("source_lang", default["source_lang"])
     multi, parallel = sft.get("multi_langs", default["multi_langs"]), sft.get("parallel_langs", default["parallel_langs"])
-    langs = {"mono": [source], "multi": multi, "align": multi, "parallel": parallel,
+    langs = {"mono": [source], "multi": multi, "align": multi, "parallel": parallel, "parallel-joined": parallel,
              "parallel-paired": [la for g in (sft.get("paired_groups") or [parallel]) for la in g],
              # the default directions join the source language with each other parallel language
              "translate": [la for pair in (sft.get("translate_pairs") or [[source, *parallel]]) for la in pair]}

@@ -3,12 +3,13 @@ held-out languages appear in no arm, the parallel arm has the same tasks in seve
 multi arm does not."""
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 
 import pytest
 
 from evals.world import World, WorldConfig
-from train.mixtures import arm_languages_seen, build_arms
+from train.mixtures import arm_languages_seen, build_arms, pairings
 from train.sft import SFTStageConfig
 from train.tokenizer import TokenizerConfig, build_tokenizer
 
@@ -204,3 +205,76 @@ def test_paired_and_translate_languages_are_checked():
 def test_new_arm_fields_left_at_their_defaults_keep_the_sft_hash():
     from train.config import hashed_view
     assert "paired_groups" not in hashed_view(SFTStageConfig()) and "translate_pairs" not in hashed_view(SFTStageConfig())
+
+
+# ---- parallel-joined: the parallel arm's examples of one task in one sequence -------------------------
+
+@pytest.fixture(scope="module")
+def joined(world, tok):
+    cfg = SFTStageConfig(budget_tokens=BUDGET, arms=("parallel", "parallel-joined"))
+    return cfg, *build_arms(world, tok, cfg, seed=0)
+
+
+def _supervised_runs(ids: list[int], mask: list[int]) -> list[tuple[int, ...]]:
+    """The runs of consecutive supervised tokens of one row."""
+    runs, cur = [], []
+    for i, m in zip(ids, mask):
+        if m:
+            cur.append(i)
+        elif cur:
+            runs, cur = runs + [tuple(cur)], []
+    return runs + [tuple(cur)] if cur else runs
+
+
+def test_pairings_pair_every_two_languages_once():
+    langs = ("python", "javascript", "ruby", "php")
+    rounds = pairings(langs)
+    assert len(rounds) == 3 and all(sorted(la for p in r for la in p) == sorted(langs) for r in rounds)
+    assert sorted(p for r in rounds for p in r) == sorted(itertools.combinations(langs, 2))
+    odd = pairings(langs[:3])
+    assert len(odd) == 3 and sorted(p for r in odd for p in r if len(p) == 2) == sorted(itertools.combinations(langs[:3], 2))
+    assert sorted(p[0] for r in odd for p in r if len(p) == 1) == sorted(langs[:3])      # each alone once
+
+
+def test_joined_rows_are_two_of_the_parallel_arms_examples_of_one_task(joined, world, tok):
+    cfg, datasets, manifest = joined
+    par, ds = datasets["parallel"], datasets["parallel-joined"]
+    assert list(dict.fromkeys(par["task_id"])) == list(dict.fromkeys(ds["task_id"]))      # the same tasks, in order
+    by_task = defaultdict(list)
+    for row in ds:
+        task, unit = world.get(row["task_id"]), tuple(row["lang"].split("+"))
+        by_task[row["task_id"]].append(unit)
+        assert len(unit) == 2 and tok.decode(row["input_ids"]) == tok.bos_token + row["prompt"] + row["completion"] == "".join(
+            tok.bos_token + task.prompt(lang) + task.solution(lang) + tok.eos_token for lang in unit)
+        assert len(row["input_ids"]) == len(row["completion_mask"])
+    rounds = pairings(cfg.parallel_langs)
+    for k, units in enumerate(by_task.values()):      # each task's languages once, paired as its round says
+        assert units == rounds[k % 3]
+    entry = manifest["arms"]["parallel-joined"]
+    assert entry["task_ids_by_lang"] == manifest["arms"]["parallel"]["task_ids_by_lang"]
+    assert entry["examples"] == len(ds) == 2 * entry["tasks"] and entry["longest_row"] <= cfg.max_length
+
+
+def test_joined_supervises_exactly_the_parallel_arms_tokens(joined, tok):
+    """Token for token: the supervised runs of the joined rows (each body + <|eos|>) are the parallel arm's
+    completions as trl tokenizes them, and nothing of a prompt is supervised."""
+    _, datasets, manifest = joined
+    par, ds = datasets["parallel"], datasets["parallel-joined"]
+    want = sorted(tuple(x) for x in tok([c + tok.eos_token for c in par["completion"]], add_special_tokens=False).input_ids)
+    got = sorted(run for row in ds for run in _supervised_runs(row["input_ids"], row["completion_mask"]))
+    assert got == want
+    entry = manifest["arms"]["parallel-joined"]
+    assert entry["supervised_tokens"] == entry["completion_tokens"] == manifest["arms"]["parallel"]["completion_tokens"]
+    assert all(tok.eos_token_id == run[-1] for run in got)
+
+
+def test_joined_arm_holds_no_heldout_language_and_checks_its_length_and_batch(joined, world, tok):
+    cfg, datasets, _ = joined
+    text = "".join(tok.decode(ids) for ids in datasets["parallel-joined"]["input_ids"])
+    assert "language: lua" not in text and "language: perl" not in text and cfg.heldout_langs == ("lua", "perl")
+    assert cfg.batch_size_for("parallel-joined") == cfg.batch_size // 2 and cfg.batch_size_for("parallel") == cfg.batch_size
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.batch_size: must be even"):
+        SFTStageConfig(arms=("parallel-joined",), batch_size=7)
+    short = SFTStageConfig(budget_tokens=BUDGET, arms=("parallel-joined",), max_length=128)
+    with pytest.raises(ValueError, match=r"SFTStageConfig\.max_length: a parallel-joined row holds \d+ tokens"):
+        build_arms(world, tok, short, seed=0)

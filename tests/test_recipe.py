@@ -2,6 +2,7 @@
 naming the key; overrides; the resolved dict round-trips; stage hashes move with their inputs only."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -31,6 +32,14 @@ def test_builtin_recipes_load_and_hold_their_promises(name):
         for stage in ("world", "tokenizer", "pretrain"):
             assert r.stage_hashes()[stage] == study.stage_hashes()[stage]
         assert r.evaluation_hash() == study.evaluation_hash()
+    if name == "study-joined":  # the same examples as parallel, joined two by two; one declared contrast
+        study = load_recipe("study")
+        assert r.seeds == study.seeds and r.oracles == () and set(r.sft.arms) == {"parallel", "parallel-joined"}
+        assert r.analysis.confirmatory == ("parallel-joined - parallel",) and r.sft == dataclasses.replace(
+            study.sft, arms=r.sft.arms)
+        for stage in ("world", "tokenizer", "pretrain"):
+            assert r.stage_hashes()[stage] == study.stage_hashes()[stage]
+        assert r.evaluation_hash() == study.evaluation_hash() and r.rl == study.rl
 
 
 def test_extends_merges_tables_and_replaces_values(tmp_path):

@@ -3,6 +3,9 @@
 LoRA is merged into a plain checkpoint."""
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import pytest
 import torch
 
@@ -114,3 +117,42 @@ def test_lora_sft_is_merged_into_a_plain_checkpoint(base, tok, arm, tmp_path):
     before = _weights(base)
     changed = [k for k, v in model.state_dict().items() if not torch.equal(before[k], v)]
     assert changed and all(any(t in k for t in cfg.lora_targets) for k in changed)
+
+
+def test_joined_arm_trains_on_its_bodies_only_in_as_many_steps_as_parallel(world, base, tok, tmp_path):
+    """trl's real trainer on the pre-tokenized `parallel-joined` rows: at a learning rate of ~0 its first loss is
+    the base model's mean cross-entropy over the masked-in tokens (the bodies and their <|eos|>, read with the
+    other language's program in the context), not over whole rows; and with `batch_size_for` it takes as
+    many steps as `parallel` does over the same examples."""
+    import torch.nn.functional as F
+    from transformers import AutoModelForCausalLM
+    cfg = SFTStageConfig(budget_tokens=600, arms=("parallel", "parallel-joined"), batch_size=4)
+    datasets, _ = build_arms(world, tok, cfg)
+    rows = datasets["parallel-joined"]
+    events = []
+    one = SFTStageConfig(max_steps=1, lr=1e-12, logging_steps=1, warmup_ratio=0.0)
+    run_sft(base, tok, rows, one, tmp_path / "joined", progress=False, log=events.append, runtime=RUNTIME,
+            batch_size=len(rows))
+    trl_loss = next(e for e in events if e["event"] == "sft_step")["loss"]
+    model = AutoModelForCausalLM.from_pretrained(base).eval()
+
+    def mean_nll(masked: bool) -> float:
+        total, count = 0.0, 0
+        for row in rows:
+            ids = torch.tensor([row["input_ids"]])
+            with torch.no_grad():
+                logp = F.log_softmax(model(input_ids=ids).logits[0, :-1].float(), -1)
+            nll = -logp.gather(1, ids[0, 1:, None])[:, 0]
+            keep = torch.tensor(row["completion_mask"][1:], dtype=torch.bool) if masked else torch.ones_like(nll, dtype=torch.bool)
+            total, count = total + float(nll[keep].sum()), count + int(keep.sum())
+        return total / count
+
+    assert trl_loss == pytest.approx(mean_nll(True), abs=2e-3)
+    assert abs(trl_loss - mean_nll(False)) > 1e-3
+    steps = {}
+    for arm in ("parallel", "parallel-joined"):
+        done = []
+        run_sft(base, tok, datasets[arm], dataclasses.replace(cfg, lr=1e-12), tmp_path / arm, progress=False,
+                log=done.append, runtime=RUNTIME, batch_size=cfg.batch_size_for(arm))
+        steps[arm] = done[-1]["steps"]
+    assert steps["parallel"] == steps["parallel-joined"] == math.ceil(len(datasets["parallel"]) / 4)

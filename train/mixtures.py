@@ -1,11 +1,22 @@
-"""The SFT arms: `mono`, `multi`, `parallel`, `parallel-paired`, `translate` and `align` data mixtures with the same
-supervised-token budget.
+"""The SFT arms: `mono`, `multi`, `parallel`, `parallel-joined`, `parallel-paired`, `translate` and `align` data
+mixtures with the same supervised-token budget.
 
 - `mono`: the source language only (Python by default);
 - `multi`: several languages, DIFFERENT tasks per language (non-parallel); each next task goes to the
   language with the fewest tokens so far, so the languages get about equal shares;
 - `parallel`: the same tasks in all of the arm's languages (a task enters with all its renderings, one
   language per example: nothing puts a program beside its translation);
+- `parallel-joined`: the `parallel` arm's examples joined two by two, a task's program in one language
+  and then the same task's program in another in one sequence, each exactly as `parallel` trains on it
+  (`<|bos|>`, its prompt in the evaluation's format, its body, `<|eos|>`), the loss on the bodies and
+  their `<|eos|>` only. Its supervised tokens are `parallel`'s, token for token; the only difference is
+  that a translation of the program is in the context. A task's languages are split into pairs by the
+  round-robin schedule (`pairings`: tasks take its rounds in turn, so every two languages share a
+  sequence equally often). Pairs, not the whole group, to keep rows within the positions pretraining
+  trained (the study's four languages in one row reached 521 tokens against its 256-token pretraining
+  rows). Rows are pre-tokenized (`input_ids`, `completion_mask`: trl's format for a loss on part of a
+  sequence); the arm trains with `batch_size / 2` rows a step (`SFTStageConfig.batch_size_for`), so its
+  steps and examples per step match `parallel`'s;
 - `parallel-paired`: one example holds a task's programs in every language of one group, in one sequence:
   the first language's prompt, then its body, then for each further language its tag line, signature and
   body (the description once). Tasks take the groups (`SFTStageConfig.groups`) in turn;
@@ -172,12 +183,84 @@ def _multi_language_arm(kind: str, tasks: list, tok, cfg: SFTStageConfig) -> tup
     return rows, entry
 
 
+def _trl_pair(tok, prompt: str, completion: str) -> tuple[list[int], list[int]]:
+    """(input_ids, completion_mask) of one prompt-completion example, as trl's SFTTrainer makes them:
+    `<|eos|>` appended to the completion, prompt and prompt + completion tokenized apart, the completion
+    starting where the two token sequences diverge."""
+    ids = tok(prompt + completion + tok.eos_token).input_ids
+    head = tok(prompt).input_ids
+    n = 0
+    while n < min(len(ids), len(head)) and ids[n] == head[n]:
+        n += 1
+    return ids, [0] * n + [1] * (len(ids) - n)
+
+
+def pairings(langs: tuple[str, ...]) -> list[list[tuple[str, ...]]]:
+    """The rounds of a round-robin schedule over `langs` (the circle method): each round splits them into
+    pairs (one language alone when their number is odd), and over all rounds every two languages are
+    paired once. A pair keeps the order of `langs`."""
+    seats = list(langs) + ([None] if len(langs) % 2 else [])
+    order = {lang: i for i, lang in enumerate(langs)}
+    rounds = []
+    for _ in range(len(seats) - 1):
+        pairs = [tuple(x for x in (seats[i], seats[-1 - i]) if x is not None) for i in range(len(seats) // 2)]
+        rounds.append(sorted((tuple(sorted(p, key=order.get)) for p in pairs), key=lambda p: order[p[0]]))
+        seats = [seats[0], seats[-1], *seats[1:-1]]
+    return rounds
+
+
+def _joined_arm(tasks: list, tok, count: _Counter, cfg: SFTStageConfig) -> tuple[dict, dict]:
+    """Rows and manifest entry of the `parallel-joined` arm: the `parallel` arm's picks, task k's languages
+    paired as round k mod (number of rounds) of `pairings` says. `prompt` is a row's first prompt and
+    `completion` the rest of the row as text (what a reader sees); training reads `input_ids` and
+    `completion_mask`."""
+    langs = cfg.parallel_langs
+    rounds = pairings(langs)
+    picked = _pick("parallel", langs, len(tasks), count, cfg.budget_tokens)
+    rows = {"prompt": [], "completion": [], "input_ids": [], "completion_mask": [], "task_id": [], "lang": []}
+    tokens: dict[str, int] = defaultdict(int)
+    completion_tokens: dict[str, int] = defaultdict(int)
+    ids: dict[str, list[str]] = defaultdict(list)
+    for k, i in enumerate(dict.fromkeys(i for i, _ in picked)):
+        task = tasks[i]
+        for unit in rounds[k % len(rounds)]:
+            seq, mask = [], []
+            for lang in unit:
+                part, part_mask = _trl_pair(tok, task.prompt(lang), task.solution(lang))
+                seq += part
+                mask += part_mask
+                budgeted, comp = count(i, lang)
+                tokens[lang] += budgeted
+                completion_tokens[lang] += comp
+                ids[lang].append(task.id)
+            head = tok.decode(tok(task.prompt(unit[0])).input_ids)   # special tokens shown where they are
+            rows["prompt"].append(task.prompt(unit[0]))
+            rows["completion"].append(tok.decode(seq)[len(head):])
+            rows["input_ids"].append(seq)
+            rows["completion_mask"].append(mask)
+            rows["task_id"].append(task.id)
+            rows["lang"].append("+".join(unit))
+    lengths = [len(x) for x in rows["input_ids"]]
+    if max(lengths) > cfg.max_length:
+        raise ValueError(f"SFTStageConfig.max_length: a parallel-joined row holds {max(lengths)} tokens, more "
+                         f"than max_length {cfg.max_length} (it would be cut, and its second body lost); raise it")
+    entry = {"kind": "parallel-joined", "langs": list(langs), "examples": len(rows["task_id"]),
+             "tasks": len(set(rows["task_id"])), "tokens": sum(tokens.values()),
+             "completion_tokens": sum(completion_tokens.values()),
+             "supervised_tokens": sum(map(sum, rows["completion_mask"])), "longest_row": max(lengths),
+             "units": ["+".join(u) for r in rounds for u in r],
+             "tokens_by_lang": dict(tokens), "completion_tokens_by_lang": dict(completion_tokens),
+             "examples_by_lang": {lang: len(v) for lang, v in ids.items()}, "task_ids_by_lang": dict(ids)}
+    return rows, entry
+
+
 def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
                seed: int = 0) -> tuple[dict[str, Dataset], dict[str, Any]]:
     """The datasets of the arms in `cfg.arms`, and a JSON-ready manifest.
 
     Each dataset has trl's prompt-completion columns `prompt` and `completion` (so the loss is on the
-    completion only) plus `task_id` and `lang` (dropped before training). The manifest has, per arm:
+    completion only) plus `task_id` and `lang` (dropped before training); a `parallel-joined` arm adds the
+    pre-tokenized `input_ids` and `completion_mask` it trains on. The manifest has, per arm:
     kind, languages, examples, tokens and completion tokens (in total and per language) and the task
     ids per language (a `parallel-paired` or `translate` arm: tokens per unit, examples and task ids per
     language it holds); and the budget, the counting rule and the held-out languages."""
@@ -189,6 +272,10 @@ def build_arms(world, tokenizer: PreTrainedTokenizerBase, cfg: SFTStageConfig,
     manifest: dict[str, Any] = {"budget_tokens": cfg.budget_tokens, "budget_counts": cfg.budget_counts,
                                 "heldout_langs": list(cfg.heldout_langs), "seed": seed, "arms": {}}
     for arm in cfg.arms:
+        if arm == "parallel-joined":
+            rows, manifest["arms"][arm] = _joined_arm(tasks, tokenizer, count, cfg)
+            datasets[arm] = Dataset.from_dict(rows)
+            continue
         if arm in ("parallel-paired", "translate"):
             rows, manifest["arms"][arm] = _multi_language_arm(arm, tasks, tokenizer, cfg)
             datasets[arm] = Dataset.from_dict(rows)
@@ -237,4 +324,4 @@ def arm_languages_seen(manifest: dict[str, Any]) -> set[str]:
     return {lang for arm in manifest["arms"].values() for lang in arm["examples_by_lang"]}
 
 
-__all__ = ["arm_align_pairs", "arm_languages_seen", "build_arms", "example", "task_order"]
+__all__ = ["arm_align_pairs", "arm_languages_seen", "build_arms", "example", "pairings", "task_order"]

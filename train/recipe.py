@@ -47,7 +47,7 @@ from .tokenizer import TokenizerConfig
 from .transfer import AnalysisConfig
 
 RECIPES_DIR = Path(__file__).resolve().parent / "recipes"
-BUILTIN = ("micro", "toy", "study", "study-forms", "mechanism")
+BUILTIN = ("micro", "toy", "study", "study-forms", "study-joined", "mechanism")
 STAGES = ("world", "tokenizer", "pretrain", "sft", "rl", "eval")
 TYPED = (*STAGES, "runtime", "model", "analysis")   # sections built into a config class
 

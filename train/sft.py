@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-ARM_KINDS = ("mono", "multi", "parallel", "parallel-paired", "translate", "align")
+ARM_KINDS = ("mono", "multi", "parallel", "parallel-joined", "parallel-paired", "translate", "align")
 Log = Callable[[dict[str, Any]], None]
 
 
@@ -46,7 +46,8 @@ class SFTStageConfig:
 
     arms: tuple[str, ...] = field(default=("mono", "multi", "parallel"), metadata={
         "help": "Arms to build and train, among 'mono', 'multi', 'parallel' (the same tasks in several languages, "
-                "one language per example), 'parallel-paired' (one example holds a task's programs in every "
+                "one language per example), 'parallel-joined' (parallel's examples of a task two by two in one "
+                "sequence, the loss on the same tokens), 'parallel-paired' (one example holds a task's programs in every "
                 "language of a group, in one sequence) and 'translate' (the prompt is a task's program in one "
                 "language, the completion the same program in another), 'align' (the multi arm's data plus a "
                 "contrastive loss that pulls a task's programs in two languages together at one layer: "
@@ -143,6 +144,8 @@ class SFTStageConfig:
         require(self, "epochs", self.epochs > 0, "must be positive")
         require(self, "max_steps", self.max_steps >= 0, "must be >= 0")
         require(self, "batch_size", self.batch_size >= 1, "must be at least 1")
+        require(self, "batch_size", "parallel-joined" not in self.arms or self.batch_size % 2 == 0,
+                "must be even with the parallel-joined arm (its rows hold two examples each)")
         require(self, "warmup_ratio", 0 <= self.warmup_ratio < 1, "must be in [0, 1)")
         require(self, "weight_decay", self.weight_decay >= 0, "must be >= 0")
         require(self, "label_smoothing", 0 <= self.label_smoothing < 1, "must be in [0, 1)")
@@ -176,7 +179,13 @@ class SFTStageConfig:
         if arm == "translate":
             return tuple(dict.fromkeys(la for p in self.directions for la in p))
         return {"mono": (self.source_lang,), "multi": self.multi_langs, "align": self.multi_langs,
-                "parallel": self.parallel_langs}[arm]
+                "parallel": self.parallel_langs, "parallel-joined": self.parallel_langs}[arm]
+
+    def batch_size_for(self, arm: str) -> int:
+        """Rows per optimizer step of `arm`: `batch_size`, or for `parallel-joined` (a row holds two of
+        `parallel`'s examples) `batch_size / 2`, so that it takes as many steps as `parallel`, over as many
+        examples each."""
+        return self.batch_size // 2 if arm == "parallel-joined" else self.batch_size
 
     @property
     def seen_langs(self) -> tuple[str, ...]:
@@ -199,14 +208,16 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
             cfg: SFTStageConfig, out_dir: str | Path, progress: bool = True, log: Log | None = None,
             runtime: RuntimeConfig | None = None,
             entropy_eval: dict[str, tuple[Sequence[str], Sequence[str]]] | None = None,
-            align: Sequence[tuple[str, str]] | None = None) -> Path:
-    """Fine-tune on `dataset` (columns `prompt`, `completion`; others are dropped) and save the result
+            align: Sequence[tuple[str, str]] | None = None, batch_size: int | None = None) -> Path:
+    """Fine-tune on `dataset` (columns `prompt`, `completion`, or pre-tokenized `input_ids` and
+    `completion_mask`; others are dropped) and save the result
     (merged when LoRA) with its tokenizer into `out_dir`. A model object passed in is copied, not
     changed. `log` receives `sft_start`, `sft_step` (trl's logs: loss, entropy, mean_token_accuracy,
     learning_rate, ...) and `sft_done` (train loss, seconds, and with `entropy_eval` (lang -> (prompts,
     completions), e.g. from `entropy_set`) the mean completion entropy per language). With `align` (pairs of
     texts, the same task in two languages: `train.mixtures.arm_align_pairs`) the loss adds the align arm's
-    contrastive term (`train.align`, weighted by `cfg.align_weight`). Returns `out_dir`."""
+    contrastive term (`train.align`, weighted by `cfg.align_weight`). `batch_size`: rows per step, when
+    not `cfg.batch_size` (`cfg.batch_size_for(arm)`). Returns `out_dir`."""
     import torch
     from transformers import AutoModelForCausalLM, TrainerCallback
     from trl import SFTConfig, SFTTrainer
@@ -217,6 +228,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
 
     runtime = runtime or RuntimeConfig()
     log = log or (lambda event: None)
+    batch_size = batch_size or cfg.batch_size
     device = runtime.apply()
     out = Path(out_dir)
     with quiet_libraries(not progress):
@@ -225,7 +237,9 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
         else:
             model = copy.deepcopy(model_path_or_model)
     model.to(device)
-    data = dataset.select_columns(["prompt", "completion"])
+    # pre-tokenized rows (the parallel-joined arm) carry their own loss mask; trl reads both forms
+    data = dataset.select_columns(["input_ids", "completion_mask"] if "input_ids" in dataset.column_names
+                                  else ["prompt", "completion"])
 
     peft_config = None
     if cfg.lora:
@@ -236,7 +250,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
     report_to = reporters(cfg.report_to) or ["none"]
     args = SFTConfig(
         output_dir=str(out), learning_rate=cfg.lr, num_train_epochs=cfg.epochs,
-        max_steps=cfg.max_steps or -1, per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=1,
+        max_steps=cfg.max_steps or -1, per_device_train_batch_size=batch_size, gradient_accumulation_steps=1,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
         label_smoothing_factor=cfg.label_smoothing, max_length=cfg.max_length, completion_only_loss=True,
         packing=False, activation_checkpointing=False, bf16=runtime.bf16_autocast and device.type == "cuda",
@@ -261,7 +275,7 @@ def run_sft(model_path_or_model: str | Path | PreTrainedModel, tokenizer: PreTra
         trainer = trainer_cls(model=model, args=args, train_dataset=data, processing_class=tokenizer,
                               peft_config=peft_config, callbacks=[_Relay()], **extra)
         bar_only(trainer)   # a bar (when progress) and no log dicts printed
-        steps = cfg.max_steps or math.ceil(math.ceil(len(data) / cfg.batch_size) * cfg.epochs)
+        steps = cfg.max_steps or math.ceil(math.ceil(len(data) / batch_size) * cfg.epochs)
         log({"event": "sft_start", "examples": len(data), "steps": steps, "lora": cfg.lora,
              "threads": torch.get_num_threads(), "device": str(device)})
         result = trainer.train()

@@ -14,7 +14,7 @@ import textwrap
 def add_parser(sub):
     p = sub.add_parser("config", help="print a recipe's resolved config with each field's help",
                        description=__doc__)
-    p.add_argument("recipe", help="built-in recipe (micro, toy, study, study-forms, mechanism, smol-micro, smol, io-smol, paper) or a .toml file")
+    p.add_argument("recipe", help="built-in recipe (micro, toy, study, study-forms, study-joined, mechanism, smol-micro, smol, io-smol, paper) or a .toml file")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one recipe value (repeatable), as `psft run --set`")
     p.add_argument("--data", default=None, help="bench recipes: the MBXP data path, as `psft run --data`")

@@ -18,7 +18,7 @@ def add_parser(sub):
     p = sub.add_parser("run", help="run a study: pretrain or load a model, SFT arms, RL arms, evaluation (resumable)",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--recipe", default="toy",
-                   help="built-in recipe (micro, toy, study, study-forms, mechanism; bench: smol-micro, smol, io-smol, paper) or a .toml file")
+                   help="built-in recipe (micro, toy, study, study-forms, study-joined, mechanism; bench: smol-micro, smol, io-smol, paper) or a .toml file")
     p.add_argument("--out", type=Path, default=None, help="run folder (default artifacts/runs/<recipe>)")
     p.add_argument("--seed", type=int, default=None, help="training seed (default: the recipe's first)")
     p.add_argument("--seeds", type=int, default=None,

@@ -163,3 +163,15 @@ def test_micro_recipe_runs_the_training_stages_end_to_end(tmp_path):
                       runtime=r.runtime, entropy_eval=entropy_set(world, r.sft.entropy_tasks))
         assert AutoModelForCausalLM.from_pretrained(out).config.vocab_size == len(AutoTokenizer.from_pretrained(out))
     assert [e["event"] for e in events].count("sft_done") == 3
+
+
+def test_override_values_are_toml_unless_the_field_holds_text():
+    import typing
+
+    from train.config import is_text_type, override_value
+    from train.sft import SFTStageConfig
+    hints = typing.get_type_hints(SFTStageConfig)
+    assert is_text_type(hints["budget_counts"]) and is_text_type(hints["lr_scheduler"]) and not is_text_type(hints["lr"])
+    assert override_value("1e-4", False) == 1e-4 and override_value("[1, 2]", False) == [1, 2]
+    assert override_value("true", True) == "true" and override_value("true", False) is True
+    assert override_value("not toml", False) == "not toml" and override_value(3, False) == 3

@@ -32,7 +32,18 @@ from .bench_config import (
     BenchSFTConfig,
     LaunchConfig,
 )
-from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
+from .config import (
+    ConfigError,
+    RuntimeConfig,
+    coerce,
+    follow_precision,
+    from_dict,
+    hashed_view,
+    is_text_type,
+    override_value,
+    stable_hash,
+    to_dict,
+)
 from .io_bench_config import IOBenchConfig
 from .prompts import PromptConfig
 from .recipe import RECIPES_DIR, RecipeError, read_recipe_toml
@@ -182,9 +193,4 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
         raise RecipeError(key, f"unknown section {section!r}; known: {', '.join(SECTIONS)}, probe")
     table = data.setdefault(section, {})
     tp = typing.get_type_hints(SECTIONS[section]).get(name) if section in SECTIONS else None
-    if isinstance(value, str) and tp is not str:
-        try:
-            value = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            pass
-    table[name] = value
+    table[name] = override_value(value, is_text_type(tp))

@@ -112,6 +112,27 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
     raise TypeError(f"{key}: unsupported annotation {type_name(tp)}")
 
 
+def is_text_type(tp: Any) -> bool:
+    """Whether a field of type `tp` holds text (`str`, or a `Literal` of strings)."""
+    return tp is str or typing.get_origin(tp) is Literal
+
+
+def override_value(value: Any, text: bool) -> Any:
+    """A `--set key=value` given as a string, for a field that holds `text` or not: a non-text field's string
+    is read as a TOML value (`"1e-4"` -> 1e-4, `"[1, 2]"` -> [1, 2]); a string that is no TOML value stays a
+    string (the type check then names the key)."""
+    if text or not isinstance(value, str):
+        return value
+    try:
+        import tomllib
+    except ModuleNotFoundError:   # Python 3.10
+        import tomli as tomllib
+    try:
+        return tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        return value
+
+
 def from_dict(cls: type, data: dict[str, Any], where: str | None = None) -> Any:
     """Build config dataclass `cls` from `data`, checking every key and type.
 

@@ -39,7 +39,18 @@ except ModuleNotFoundError:   # Python 3.10: the same parser, from PyPI
 
 from evals.world import WorldConfig
 
-from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
+from .config import (
+    ConfigError,
+    RuntimeConfig,
+    coerce,
+    follow_precision,
+    from_dict,
+    hashed_view,
+    is_text_type,
+    override_value,
+    stable_hash,
+    to_dict,
+)
 from .model import ModelConfig
 from .pretrain import PretrainConfig
 from .sft import SFTStageConfig
@@ -298,12 +309,7 @@ def _set(data: dict[str, Any], key: str, value: Any) -> None:
             raise RecipeError(f"[{section}]", "is not a table")
     else:
         name = parts[0]
-    if isinstance(value, str) and not _is_str_field(parts):
-        try:
-            value = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            pass   # keep the string; the type check names the key
-    data[name] = value
+    data[name] = override_value(value, _is_str_field(parts))
 
 
 def _is_str_field(parts: list[str]) -> bool:
@@ -314,5 +320,4 @@ def _is_str_field(parts: list[str]) -> bool:
     cls = _section_class(parts[0]) if parts[0] in TYPED else None
     if cls is None:
         return True
-    tp = typing.get_type_hints(cls).get(parts[1])
-    return tp is str or typing.get_origin(tp) is typing.Literal
+    return is_text_type(typing.get_type_hints(cls).get(parts[1]))

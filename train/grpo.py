@@ -79,7 +79,9 @@ class GRPOStageConfig:
     threads: int = field(default=0, metadata={
         "help": "torch threads for the stage; 0 = auto (train.config.auto_threads: 1 when other processes "
                 "share the cores, where 2 threads made a step 20x slower)."})
-    seed: int = field(default=0, metadata={"help": "Seed of data order and sampling."})
+    seed: int = field(default=0, metadata={
+        "help": "Seed of data order and sampling. `psft run` sets it to the training seed (Recipe.with_seed), so an "
+                "RL run's seed is its chain's; a value given here is replaced there."})
     report_to: str = field(default="none", metadata={
         "help": "Training logs for trackers: 'none', 'tensorboard' (event files in the checkpoint's logs/), "
                 "'trackio' (its local database), or both comma-separated (train.reporting)."})

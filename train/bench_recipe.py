@@ -32,21 +32,16 @@ from .bench_config import (
     BenchSFTConfig,
     LaunchConfig,
 )
-from .config import (
-    ConfigError,
-    RuntimeConfig,
-    coerce,
-    follow_precision,
-    from_dict,
-    hashed_view,
-    is_text_type,
-    override_value,
-    stable_hash,
-    to_dict,
-)
+from .config import ConfigError, RuntimeConfig, coerce, follow_precision, from_dict, hashed_view, stable_hash, to_dict
 from .io_bench_config import IOBenchConfig
 from .prompts import PromptConfig
-from .recipe import RECIPES_DIR, RecipeError, read_recipe_toml
+from .recipe import (  # override_value and is_text_type: --set, read as world recipes read it
+    RECIPES_DIR,
+    RecipeError,
+    is_text_type,
+    override_value,
+    read_recipe_toml,
+)
 from .transfer import AnalysisConfig
 
 BENCH_BUILTIN = ("smol-micro", "smol", "paper", "io-smol")

@@ -184,7 +184,8 @@ class SFTStageConfig:
     def batch_size_for(self, arm: str) -> int:
         """Rows per optimizer step of `arm`: `batch_size`, or for `parallel-joined` (a row holds two of
         `parallel`'s examples) `batch_size / 2`, so that it takes as many steps as `parallel`, over as many
-        examples each."""
+        examples each (with an odd number of `parallel_langs` one row of each task holds one example, and
+        the joined arm's steps hold slightly fewer)."""
         return self.batch_size // 2 if arm == "parallel-joined" else self.batch_size
 
     @property

@@ -233,9 +233,8 @@ def _joined_arm(tasks: list, tok, count: _Counter, cfg: SFTStageConfig) -> tuple
                 tokens[lang] += budgeted
                 completion_tokens[lang] += comp
                 ids[lang].append(task.id)
-            head = tok.decode(tok(task.prompt(unit[0])).input_ids)   # special tokens shown where they are
             rows["prompt"].append(task.prompt(unit[0]))
-            rows["completion"].append(tok.decode(seq)[len(head):])
+            rows["completion"].append(tok.decode(seq[mask.index(1):]))   # special tokens shown where they are
             rows["input_ids"].append(seq)
             rows["completion_mask"].append(mask)
             rows["task_id"].append(task.id)
